@@ -1,0 +1,12 @@
+module github.com/dpforge/dpforge
+
+go 1.26.8
+
+require (
+	github.com/cilium/ebpf v0.22.0
+	github.com/google/go-cmp v0.7.0
+	github.com/spf13/pflag v1.0.10
+	gopkg.in/yaml.v3 v3.0.1
+)
+
+require golang.org/x/sys v0.43.0 // indirect
