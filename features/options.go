@@ -1,0 +1,288 @@
+package features
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Kind is the type of an option's value.
+type Kind int
+
+// Option kinds.
+const (
+	KindBool Kind = iota
+	KindEnum
+	KindInt
+	KindCIDR
+	KindString
+	KindList // comma- or space-separated words (devices, vtep lists)
+	KindMAC
+)
+
+func (k Kind) String() string {
+	return [...]string{"boolean", "one of a set of words", "integer", "CIDR", "string", "list", "MAC address"}[k]
+}
+
+// Option is one of Cilium's agent options that dpforge models.
+type Option struct {
+	Name    string
+	Kind    Kind
+	Default string
+	Values  []string // KindEnum: allowed words
+	Min     int64    // KindInt bounds
+	Max     int64
+	Doc     string
+	// Deprecated words of an enum, with the replacement to suggest.
+	Deprecated map[string]string
+}
+
+var (
+	nameRe   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	deviceRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,14}$`)
+	macRe    = regexp.MustCompile(`^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$`)
+)
+
+// optionTable lists the modeled options. Defaults are the agent's defaults.
+var optionTable = []Option{
+	{Name: "tunnel", Kind: KindEnum, Values: []string{"vxlan", "geneve", "disabled"}, Doc: "encapsulation (pre-1.14 spelling of routing-mode/tunnel-protocol)"},
+	{Name: "routing-mode", Kind: KindEnum, Values: []string{"tunnel", "native"}, Doc: "tunnel or native routing"},
+	{Name: "tunnel-protocol", Kind: KindEnum, Values: []string{"vxlan", "geneve"}, Doc: "encapsulation protocol in tunnel routing"},
+	{Name: "tunnel-port", Kind: KindInt, Min: 1, Max: 65535, Doc: "UDP port of the tunnel (8472 for vxlan, 6081 for geneve)"},
+	{Name: "ipv4-native-routing-cidr", Kind: KindCIDR, Doc: "IPv4 CIDR reachable without masquerading in native routing"},
+	{Name: "ipv6-native-routing-cidr", Kind: KindCIDR, Doc: "IPv6 CIDR reachable without masquerading in native routing"},
+	{Name: "auto-direct-node-routes", Kind: KindBool, Default: "false", Doc: "install routes to other nodes' pod CIDRs (native routing on one L2)"},
+	{Name: "kube-proxy-replacement", Kind: KindEnum, Default: "false",
+		Values:     []string{"true", "false", "strict", "partial", "probe", "disabled"},
+		Deprecated: map[string]string{"strict": "true", "disabled": "false", "partial": "false with enable-node-port and friends", "probe": "true or false"},
+		Doc:        "eBPF replacement of kube-proxy"},
+	{Name: "enable-node-port", Kind: KindBool, Default: "false", Doc: "NodePort services in BPF"},
+	{Name: "enable-host-port", Kind: KindBool, Default: "false", Doc: "hostPort in BPF"},
+	{Name: "enable-external-ips", Kind: KindBool, Default: "false", Doc: "externalIPs services in BPF"},
+	{Name: "node-port-range", Kind: KindString, Default: "30000,32767", Doc: "NodePort range MIN,MAX"},
+	{Name: "enable-host-legacy-routing", Kind: KindBool, Default: "false", Doc: "route through the host stack instead of eBPF host routing"},
+	{Name: "bpf-lb-mode", Kind: KindEnum, Default: "snat", Values: []string{"snat", "dsr", "hybrid"}, Doc: "NodePort forwarding mode"},
+	{Name: "bpf-lb-dsr-dispatch", Kind: KindEnum, Default: "opt", Values: []string{"opt", "ipip", "geneve"}, Doc: "how DSR carries the service address"},
+	{Name: "enable-bpf-masquerade", Kind: KindBool, Default: "false", Doc: "masquerade in BPF instead of iptables"},
+	{Name: "enable-ipv4-masquerade", Kind: KindBool, Default: "true", Doc: "masquerade IPv4 traffic leaving the cluster"},
+	{Name: "enable-ipv6-masquerade", Kind: KindBool, Default: "true", Doc: "masquerade IPv6 traffic leaving the cluster"},
+	{Name: "enable-ip-masq-agent", Kind: KindBool, Default: "false", Doc: "non-masquerade CIDRs from the ip-masq-agent config"},
+	{Name: "enable-ipv4", Kind: KindBool, Default: "true", Doc: "IPv4 addressing"},
+	{Name: "enable-ipv6", Kind: KindBool, Default: "false", Doc: "IPv6 addressing"},
+	{Name: "enable-ipv4-egress-gateway", Kind: KindBool, Default: "false", Doc: "egress gateway policies"},
+	{Name: "enable-l7-proxy", Kind: KindBool, Default: "true", Doc: "L7 policy through the proxy"},
+	{Name: "enable-host-firewall", Kind: KindBool, Default: "false", Doc: "host policies on the native devices"},
+	{Name: "enable-bandwidth-manager", Kind: KindBool, Default: "false", Doc: "EDT-based pod egress rate limits"},
+	{Name: "enable-ipv6-big-tcp", Kind: KindBool, Default: "false", Doc: "IPv6 BIG TCP"},
+	{Name: "enable-ipv4-big-tcp", Kind: KindBool, Default: "false", Doc: "IPv4 BIG TCP"},
+	{Name: "enable-vtep", Kind: KindBool, Default: "false", Doc: "VXLAN tunnel endpoint integration"},
+	{Name: "vtep-endpoint", Kind: KindList, Doc: "VTEP IPv4 addresses"},
+	{Name: "vtep-cidr", Kind: KindList, Doc: "CIDRs behind each VTEP"},
+	{Name: "vtep-mask", Kind: KindString, Doc: "VTEP CIDR mask (dotted quad)"},
+	{Name: "vtep-mac", Kind: KindList, Doc: "MAC address of each VTEP"},
+	{Name: "enable-high-scale-ipcache", Kind: KindBool, Default: "false", Doc: "high-scale ipcache (native routing, DSR with geneve dispatch)"},
+	{Name: "install-no-conntrack-iptables-rules", Kind: KindBool, Default: "false", Doc: "bypass iptables connection tracking for pod traffic"},
+	{Name: "enable-wireguard", Kind: KindBool, Default: "false", Doc: "WireGuard transparent encryption"},
+	{Name: "enable-ipsec", Kind: KindBool, Default: "false", Doc: "IPsec transparent encryption"},
+	{Name: "cluster-id", Kind: KindInt, Default: "0", Min: 0, Max: 511, Doc: "cluster id for cluster mesh"},
+	{Name: "cluster-name", Kind: KindString, Default: "default", Doc: "cluster name"},
+	{Name: "devices", Kind: KindList, Doc: "native devices the datapath attaches to"},
+	{Name: "mtu", Kind: KindInt, Default: "0", Min: 0, Max: 65535, Doc: "device MTU (0: detect)"},
+}
+
+// unmodeledOptions are options Cilium has that dpforge does not model: they
+// are reported as warnings, never silently ignored, and never "misspelt".
+var unmodeledOptions = []string{
+	"agent-health-port", "agent-not-ready-taint-key", "arping-refresh-period", "auto-create-cilium-node-resource",
+	"bpf-ct-global-any-max", "bpf-ct-global-tcp-max", "bpf-filter-priority", "bpf-lb-acceleration", "bpf-lb-algorithm",
+	"bpf-lb-external-clusterip", "bpf-lb-map-max", "bpf-lb-sock", "bpf-lb-sock-hostns-only", "bpf-map-dynamic-size-ratio",
+	"bpf-nat-global-max", "bpf-neigh-global-max", "bpf-policy-map-max", "bpf-root", "cgroup-root",
+	"cilium-endpoint-gc-interval", "cluster-pool-ipv4-cidr", "cluster-pool-ipv4-mask-size", "cni-chaining-mode",
+	"cni-exclusive", "cni-log-file", "cni-uninstall", "custom-cni-conf", "datapath-mode", "debug", "debug-verbose",
+	"direct-routing-device", "disable-cnp-status-updates", "disable-endpoint-crd", "dnsproxy-enable-transparent-mode",
+	"egress-gateway-reconciliation-trigger-interval", "enable-auto-protect-node-port-range", "enable-bgp-control-plane",
+	"enable-bpf-clock-probe", "enable-bpf-tproxy", "enable-cilium-endpoint-slice", "enable-endpoint-health-checking",
+	"enable-endpoint-routes", "enable-health-check-loadbalancer-ip", "enable-health-check-nodeport", "enable-health-checking",
+	"enable-hubble", "enable-identity-mark", "enable-ipv4-big-tcp-gso-max-size", "enable-k8s-networkpolicy",
+	"enable-k8s-terminating-endpoint", "enable-l2-announcements", "enable-l2-neigh-discovery", "enable-local-node-route",
+	"enable-local-redirect-policy", "enable-metrics", "enable-node-selector-labels", "enable-policy",
+	"enable-remote-node-identity", "enable-runtime-device-detection", "enable-sctp", "enable-session-affinity",
+	"enable-socket-lb", "enable-svc-source-range-check", "enable-tcx", "enable-unreachable-routes",
+	"enable-well-known-identities", "enable-xt-socket-fallback", "encryption-node-encryption", "external-envoy-proxy",
+	"hubble-disable-tls", "hubble-export-file-max-backups", "hubble-listen-address", "hubble-metrics",
+	"hubble-metrics-server", "hubble-socket-path", "hubble-tls-cert-file", "hubble-tls-client-ca-files",
+	"hubble-tls-key-file", "identity-allocation-mode", "identity-gc-interval", "identity-heartbeat-timeout", "ipam",
+	"k8s-require-ipv4-pod-cidr", "k8s-require-ipv6-pod-cidr", "kube-proxy-replacement-healthz-bind-address",
+	"max-connected-clusters", "monitor-aggregation", "monitor-aggregation-flags", "monitor-aggregation-interval",
+	"node-port-bind-protection", "nodes-gc-interval", "operator-api-serve-addr", "operator-prometheus-serve-addr",
+	"policy-audit-mode", "preallocate-bpf-maps", "procfs", "prometheus-serve-addr", "proxy-prometheus-port",
+	"remove-cilium-node-taints", "routing-mode-fallback", "set-cilium-is-up-condition", "set-cilium-node-taints",
+	"sidecar-istio-proxy-image", "skip-cnp-status-startup-clean", "synchronize-k8s-nodes",
+	"tofqdns-dns-reject-response-code", "tofqdns-enable-dns-compression", "tofqdns-endpoint-max-ip-per-hostname",
+	"tofqdns-idle-connection-grace-period", "tofqdns-max-deferred-connection-deletes", "tofqdns-min-ttl",
+	"tofqdns-proxy-response-max-delay", "unmanaged-pod-watcher-interval",
+	"write-cni-conf-when-ready",
+}
+
+var optionIndex = func() map[string]*Option {
+	m := make(map[string]*Option, len(optionTable))
+	for i := range optionTable {
+		m[optionTable[i].Name] = &optionTable[i]
+	}
+	return m
+}()
+
+var unmodeledIndex = func() map[string]bool {
+	m := make(map[string]bool, len(unmodeledOptions))
+	for _, o := range unmodeledOptions {
+		m[o] = true
+	}
+	return m
+}()
+
+// Options lists the modeled options, sorted by name.
+func Options() []Option {
+	out := append([]Option(nil), optionTable...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// LookupOption finds a modeled option.
+func LookupOption(name string) (*Option, bool) {
+	o, ok := optionIndex[name]
+	return o, ok
+}
+
+// Unmodeled reports whether name is a Cilium option dpforge knows of but does
+// not model.
+func Unmodeled(name string) bool { return unmodeledIndex[name] }
+
+// Suggest returns the closest known option name to a misspelt one, or "".
+func Suggest(name string) string {
+	best, bestD := "", 4
+	consider := func(c string) {
+		limit := 1 + len(c)/6
+		if limit > 3 {
+			limit = 3
+		}
+		if d := editDistance(name, c); d <= limit && d < bestD {
+			best, bestD = c, d
+		}
+	}
+	for _, o := range optionTable {
+		consider(o.Name)
+	}
+	for _, o := range unmodeledOptions {
+		consider(o)
+	}
+	return best
+}
+
+// Normalize checks a raw option value against the option's kind and returns
+// its canonical form (booleans as "true"/"false", lists joined by ",").
+func (o *Option) Normalize(raw string) (string, error) {
+	v := strings.TrimSpace(raw)
+	switch o.Kind {
+	case KindBool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return "", fmt.Errorf("%q is not a boolean (want true or false)", raw)
+		}
+		return strconv.FormatBool(b), nil
+	case KindEnum:
+		l := strings.ToLower(v)
+		for _, w := range o.Values {
+			if l == w {
+				return w, nil
+			}
+		}
+		return "", fmt.Errorf("%q is not one of %s", raw, strings.Join(o.Values, ", "))
+	case KindInt:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return "", fmt.Errorf("%q is not an integer", raw)
+		}
+		if n < o.Min || n > o.Max {
+			return "", fmt.Errorf("%d is out of range %d..%d", n, o.Min, o.Max)
+		}
+		return strconv.FormatInt(n, 10), nil
+	case KindCIDR:
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			return "", fmt.Errorf("%q is not a CIDR", raw)
+		}
+		if p.Masked() != p {
+			return "", fmt.Errorf("%q has host bits set (did you mean %s?)", raw, p.Masked())
+		}
+		return p.String(), nil
+	case KindList:
+		words := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+		for _, w := range words {
+			if !safeWord(w) {
+				return "", fmt.Errorf("list element %q contains characters not allowed in a name or address", w)
+			}
+		}
+		return strings.Join(words, ","), nil
+	case KindMAC:
+		if !macRe.MatchString(v) {
+			return "", fmt.Errorf("%q is not a MAC address", raw)
+		}
+		return strings.ToLower(v), nil
+	default: // KindString
+		if !safeString(v) {
+			return "", fmt.Errorf("%q contains characters that are not allowed (quotes, '#', '\\', control characters)", raw)
+		}
+		return v, nil
+	}
+}
+
+// safeWord allows what device names, addresses, CIDRs and MACs are made of.
+func safeWord(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._:/+-", r)) {
+			return false
+		}
+	}
+	return s != "" && !strings.Contains(s, "..")
+}
+
+// safeString keeps values out of C syntax: generated headers put some of them
+// inside comments and string literals.
+func safeString(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == '"' || r == '\'' || r == '\\' || r == '#' || r == '*' || r == '`' {
+			return false
+		}
+	}
+	return len(s) <= 253
+}
+
+// ValidName reports whether s is a DNS-1123 label, as node and profile names
+// must be: they become file names and C comments.
+func ValidName(s string) bool { return len(s) <= 63 && nameRe.MatchString(s) }
+
+// ValidDevice reports whether s looks like a Linux interface name.
+func ValidDevice(s string) bool { return deviceRe.MatchString(s) && !strings.Contains(s, "..") }
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,449 @@
+package features
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// State is a feature's outcome on a node.
+type State string
+
+// Feature states.
+const (
+	Enabled  State = "enabled"
+	Disabled State = "disabled" // not asked for
+	// Downgraded: asked for, a requirement is unmet, and the node runs the
+	// fallback instead (Cilium's silent fallbacks, made explicit).
+	Downgraded State = "downgraded"
+	// Failed: asked for and impossible; the configuration is invalid.
+	Failed State = "failed"
+)
+
+// Decision records one feature's outcome and why.
+type Decision struct {
+	Feature string `json:"name"`
+	State   State  `json:"state"`
+	Reason  string `json:"reason,omitempty"`
+	Stage   string `json:"stage"`
+}
+
+// Severity of a Problem.
+type Severity string
+
+// Severities.
+const (
+	Error   Severity = "error"
+	Warning Severity = "warning"
+)
+
+// Problem is a finding about the input. Option names the key to point at;
+// Other the second key of a conflict.
+type Problem struct {
+	Severity Severity
+	Rule     string
+	Message  string
+	Option   string
+	Other    string
+}
+
+// Variant identifies one specialized datapath object set: the compile-time
+// defines plus the target instruction set and byte order.
+type Variant struct {
+	ID      string   `json:"id"`
+	Defines []Define `json:"defines"`
+	CPU     string   `json:"cpu"`
+	Target  string   `json:"target"`
+}
+
+// Key is the canonical identity string the ID is derived from.
+func (v Variant) Key() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "dpforge-variant/1\ncpu=%s\ntarget=%s\n", v.CPU, v.Target)
+	for _, d := range v.Defines {
+		fmt.Fprintf(&b, "%s=%s\n", d.Name, d.Value)
+	}
+	return b.String()
+}
+
+func (v *Variant) setID() {
+	sum := sha256.Sum256([]byte(v.Key()))
+	v.ID = hex.EncodeToString(sum[:6])
+}
+
+// LoadValue is a per-node value set at load time: Var is the datapath's
+// volatile const variable, Macro the node_config.h name, Value its text
+// ("1500", "10.0.0.0").
+type LoadValue struct {
+	Var   string `json:"var"`
+	Macro string `json:"macro"`
+	Value string `json:"value"`
+	// C is the value as a C literal for headers.
+	C string `json:"-"`
+}
+
+// StatusLine is one line of a `cilium status`-style report.
+type StatusLine struct {
+	Key   string
+	Value string
+}
+
+// Resolution is everything Resolve decides for one node.
+type Resolution struct {
+	Kernel    Kernel
+	Decisions []Decision // in table order
+	Variant   Variant
+	Values    []LoadValue // sorted by Var
+	Status    []StatusLine
+	Problems  []Problem
+}
+
+// Decision returns the decision for a feature.
+func (r *Resolution) Decision(name string) Decision {
+	for _, d := range r.Decisions {
+		if d.Feature == name {
+			return d
+		}
+	}
+	return Decision{Feature: name, State: Disabled}
+}
+
+// On reports whether a feature ended up enabled.
+func (r *Resolution) On(name string) bool { return r.Decision(name).State == Enabled }
+
+// Defines returns every macro of the node: the variant's compile-time
+// defines and the load-time values, sorted by name.
+func (r *Resolution) Defines() []Define {
+	out := append([]Define(nil), r.Variant.Defines...)
+	for _, v := range r.Values {
+		out = append(out, Define{v.Macro, v.C})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Target byte orders.
+const (
+	LittleEndian = "bpfel"
+	BigEndian    = "bpfeb"
+)
+
+// Resolve decides a node's features from its configuration and kernel. It is
+// pure: the same inputs give the same Resolution. target is LittleEndian or
+// BigEndian ("" means little-endian).
+func Resolve(cfg Config, k Kernel, target string) *Resolution {
+	if target == "" {
+		target = LittleEndian
+	}
+	r := &Resolution{Kernel: k}
+	r.Problems = append(r.Problems, checkOptions(cfg)...)
+
+	state := make(map[string]State, len(Features))
+	reason := make(map[string]string, len(Features))
+	for _, f := range Features {
+		if f.Want(cfg) {
+			state[f.Name] = Enabled
+		} else {
+			state[f.Name] = Disabled
+		}
+	}
+	on := func(name string) bool {
+		if strings.HasPrefix(name, "!") {
+			return state[name[1:]] != Enabled
+		}
+		return state[name] == Enabled
+	}
+
+	// Disabling one feature can break another that was checked earlier in
+	// the same pass (a later row may be required through When), so iterate
+	// to a fixed point. Each pass only turns features off: it terminates.
+	for changed := true; changed; {
+		changed = false
+		for _, f := range Features {
+			if state[f.Name] != Enabled {
+				continue
+			}
+			for _, req := range f.Requires {
+				if req.When != "" && !on(req.When) {
+					continue
+				}
+				ok, detail, rule := satisfied(req, cfg, k, on)
+				if ok {
+					continue
+				}
+				policy := f.Unmet
+				if req.Policy != nil {
+					policy = *req.Policy
+				}
+				if policy == FailUnlessProbe {
+					policy = Fail
+					if cfg.KPR() == KPRProbe {
+						policy = Degrade
+					}
+				}
+				msg := req.Message
+				if msg == "" {
+					msg = fmt.Sprintf("%s requires %s.", f.Title, detail)
+				}
+				if detail != "" && req.Cap != "" || !req.MinKernel.IsZero() {
+					msg = fmt.Sprintf("%s (%s)", msg, detail)
+				}
+				changed = true
+				cascade := req.Feature != "" && state[req.Feature] == Failed
+				if policy == Degrade {
+					state[f.Name] = Downgraded
+					if f.Fallback != "" {
+						msg += " Falling back to " + f.Fallback + "."
+					}
+					reason[f.Name] = msg
+					if !f.Quiet && !cascade {
+						r.Problems = append(r.Problems, Problem{Severity: Warning, Rule: "downgrade", Message: f.Title + " downgraded: " + msg, Option: f.Option, Other: req.Blame})
+					}
+				} else {
+					state[f.Name] = Failed
+					reason[f.Name] = msg
+					if !cascade {
+						r.Problems = append(r.Problems, Problem{Severity: Error, Rule: rule, Message: msg, Option: f.Option, Other: req.Blame})
+					}
+				}
+				break
+			}
+		}
+	}
+
+	for _, f := range Features {
+		d := Decision{Feature: f.Name, State: state[f.Name], Reason: reason[f.Name], Stage: f.Stage.String()}
+		r.Decisions = append(r.Decisions, d)
+		if d.State == Enabled && f.Stage == CompileTime {
+			r.Variant.Defines = append(r.Variant.Defines, f.Defines...)
+		}
+	}
+	sort.Slice(r.Variant.Defines, func(i, j int) bool { return r.Variant.Defines[i].Name < r.Variant.Defines[j].Name })
+	r.Variant.CPU = k.CPU()
+	r.Variant.Target = target
+	r.Variant.setID()
+	r.Values, r.Problems = loadValues(cfg, r, r.Problems)
+	r.Status = status(cfg, r)
+	r.Problems = append(r.Problems, notes(cfg, r)...)
+	return r
+}
+
+// satisfied checks one requirement, returning a description of what is
+// missing and the diagnostic rule for it.
+func satisfied(req Requirement, cfg Config, k Kernel, on func(string) bool) (bool, string, string) {
+	switch {
+	case req.Feature != "":
+		name := strings.TrimPrefix(req.Feature, "!")
+		title := name
+		if f, ok := LookupFeature(name); ok {
+			title = f.Title
+		}
+		if strings.HasPrefix(req.Feature, "!") {
+			return on(req.Feature), "no " + title, "conflict"
+		}
+		return on(req.Feature), title, "missing-dependency"
+	case req.Cap != "":
+		has, how := k.Has(req.Cap)
+		return has, fmt.Sprintf("kernel %s lacks %s; %s", k.Version.Short(), CapabilityDoc(req.Cap), how), "kernel-too-old"
+	case !req.MinKernel.IsZero():
+		return k.Version.AtLeast(req.MinKernel), fmt.Sprintf("kernel %s is older than %s", k.Version.Short(), req.MinKernel.Short()), "kernel-too-old"
+	case req.Option != "":
+		if len(req.Values) == 0 {
+			return cfg.IsSet(req.Option), req.Option + " to be set", "missing-option"
+		}
+		// Values are checked against the effective value, defaults included.
+		v := cfg.Get(req.Option)
+		for _, w := range req.Values {
+			if v == w {
+				return true, "", ""
+			}
+		}
+		return false, fmt.Sprintf("%s=%s", req.Option, strings.Join(req.Values, "|")), "unsupported-value"
+	}
+	return true, "", ""
+}
+
+// checkOptions reports contradictions between options that are not about
+// features: routing spelled two ways, deprecated words, ranges.
+func checkOptions(cfg Config) []Problem {
+	var ps []Problem
+	if cfg.IsSet("tunnel") && cfg.IsSet("routing-mode") {
+		t, m := cfg.Get("tunnel"), cfg.Get("routing-mode")
+		if (t == "disabled") != (m == "native") {
+			ps = append(ps, Problem{Severity: Error, Rule: "conflict", Option: "routing-mode", Other: "tunnel",
+				Message: fmt.Sprintf("routing-mode=%s contradicts tunnel=%s", m, t)})
+		}
+	}
+	if cfg.IsSet("tunnel") && cfg.IsSet("tunnel-protocol") && cfg.Get("tunnel") != "disabled" && cfg.Get("tunnel") != cfg.Get("tunnel-protocol") {
+		ps = append(ps, Problem{Severity: Error, Rule: "conflict", Option: "tunnel-protocol", Other: "tunnel",
+			Message: fmt.Sprintf("tunnel-protocol=%s contradicts tunnel=%s", cfg.Get("tunnel-protocol"), cfg.Get("tunnel"))})
+	}
+	if o, _ := LookupOption("kube-proxy-replacement"); cfg.IsSet(o.Name) {
+		if repl, dep := o.Deprecated[cfg.Get(o.Name)]; dep {
+			ps = append(ps, Problem{Severity: Warning, Rule: "deprecated", Option: o.Name,
+				Message: fmt.Sprintf("kube-proxy-replacement=%s is deprecated since Cilium 1.14 and removed in 1.15; use %s", cfg.Get(o.Name), repl)})
+		}
+	}
+	if cfg.KPR() == KPRDisabled {
+		for _, o := range []string{"enable-node-port", "enable-host-port", "enable-external-ips"} {
+			if cfg.Bool(o) {
+				ps = append(ps, Problem{Severity: Warning, Rule: "ignored-option", Option: o, Other: "kube-proxy-replacement",
+					Message: o + " is ignored with kube-proxy-replacement=disabled"})
+			}
+		}
+	}
+	if !cfg.Bool("enable-ipv4") && !cfg.Bool("enable-ipv6") {
+		ps = append(ps, Problem{Severity: Error, Rule: "conflict", Option: "enable-ipv4", Other: "enable-ipv6",
+			Message: "at least one of enable-ipv4 and enable-ipv6 must be true"})
+	}
+	if cfg.Int("cluster-id") != 0 && cfg.Get("cluster-name") == "default" {
+		ps = append(ps, Problem{Severity: Error, Rule: "missing-option", Option: "cluster-id", Other: "cluster-name",
+			Message: "cluster-id other than 0 requires a cluster-name other than \"default\""})
+	}
+	if m := cfg.Int("mtu"); m != 0 && m < 1280 {
+		ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "mtu",
+			Message: fmt.Sprintf("mtu %d is below the IPv6 minimum of 1280 (0 means detect)", m)})
+	}
+	if _, _, err := nodePortRange(cfg); err != nil {
+		ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "node-port-range", Message: err.Error()})
+	}
+	for _, o := range []string{"devices"} {
+		for _, d := range cfg.List(o) {
+			if !ValidDevice(d) {
+				ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: o, Message: fmt.Sprintf("%q is not a valid interface name", d)})
+			}
+		}
+	}
+	if cfg.Bool("enable-vtep") {
+		ps = append(ps, checkVTEP(cfg)...)
+	}
+	return ps
+}
+
+// vtepMax is Cilium's VTEP map size.
+const vtepMax = 8
+
+func checkVTEP(cfg Config) []Problem {
+	var ps []Problem
+	eps, cidrs, macs := cfg.List("vtep-endpoint"), cfg.List("vtep-cidr"), cfg.List("vtep-mac")
+	if len(eps) != len(cidrs) || len(eps) != len(macs) {
+		ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "vtep-endpoint",
+			Message: fmt.Sprintf("vtep-endpoint, vtep-cidr and vtep-mac must have the same number of entries (%d, %d, %d)", len(eps), len(cidrs), len(macs))})
+	}
+	if len(eps) > vtepMax {
+		ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "vtep-endpoint",
+			Message: fmt.Sprintf("at most %d VTEPs are supported, got %d", vtepMax, len(eps))})
+	}
+	for _, e := range eps {
+		if a, err := netip.ParseAddr(e); err != nil || !a.Is4() {
+			ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "vtep-endpoint", Message: fmt.Sprintf("%q is not an IPv4 address", e)})
+		}
+	}
+	for _, c := range cidrs {
+		if p, err := netip.ParsePrefix(c); err != nil || !p.Addr().Is4() {
+			ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "vtep-cidr", Message: fmt.Sprintf("%q is not an IPv4 CIDR", c)})
+		}
+	}
+	for _, m := range macs {
+		if !macRe.MatchString(m) {
+			ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "vtep-mac", Message: fmt.Sprintf("%q is not a MAC address", m)})
+		}
+	}
+	if m := cfg.Get("vtep-mask"); m != "" {
+		if a, err := netip.ParseAddr(m); err != nil || !a.Is4() || !contiguousMask(a) {
+			ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "vtep-mask", Message: fmt.Sprintf("%q is not a contiguous IPv4 netmask", m)})
+		}
+	}
+	return ps
+}
+
+func contiguousMask(a netip.Addr) bool {
+	b := a.As4()
+	m := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	return m == 0 || (^m)&(^m+1) == 0
+}
+
+func nodePortRange(cfg Config) (lo, hi int, err error) {
+	parts := strings.Split(cfg.Get("node-port-range"), ",")
+	if len(parts) != 2 {
+		return 0, 0, fmt.Errorf("node-port-range %q: want MIN,MAX", cfg.Get("node-port-range"))
+	}
+	lo, err1 := strconv.Atoi(strings.TrimSpace(parts[0]))
+	hi, err2 := strconv.Atoi(strings.TrimSpace(parts[1]))
+	if err1 != nil || err2 != nil || lo < 1 || hi > 65535 || lo >= hi {
+		return 0, 0, fmt.Errorf("node-port-range %q: want MIN,MAX with 1 <= MIN < MAX <= 65535", cfg.Get("node-port-range"))
+	}
+	return lo, hi, nil
+}
+
+// loadValues derives the per-node load-time values.
+func loadValues(cfg Config, r *Resolution, ps []Problem) ([]LoadValue, []Problem) {
+	var vs []LoadValue
+	add := func(v, macro, val, c string) { vs = append(vs, LoadValue{v, macro, val, c}) }
+	num := func(v, macro string, n int) { add(v, macro, strconv.Itoa(n), strconv.Itoa(n)) }
+
+	mtu := cfg.Int("mtu")
+	if mtu == 0 {
+		mtu = 1500 // detected by the loader; this is the compile-test default
+	}
+	num("cfg_mtu", "MTU", mtu)
+	num("cfg_cluster_id", "CLUSTER_ID", cfg.Int("cluster-id"))
+	if r.On("tunnel") {
+		port := 8472
+		if r.On("tunnel-geneve") {
+			port = 6081
+		}
+		if cfg.IsSet("tunnel-port") {
+			port = cfg.Int("tunnel-port")
+		}
+		num("cfg_tunnel_port", "TUNNEL_PORT", port)
+	}
+	if r.On("nodeport") {
+		if lo, hi, err := nodePortRange(cfg); err == nil {
+			num("cfg_nodeport_min", "NODEPORT_PORT_MIN", lo)
+			num("cfg_nodeport_max", "NODEPORT_PORT_MAX", hi)
+		}
+	}
+	if r.On("bpf-masquerade-ipv4") {
+		if p, ok := cfg.Prefix("ipv4-native-routing-cidr"); ok && p.Addr().Is4() {
+			b := p.Addr().As4()
+			add("cfg_snat_excl_ipv4", "IPV4_SNAT_EXCLUSION_DST_CIDR", p.Addr().String(),
+				fmt.Sprintf("0x%02x%02x%02x%02x", b[0], b[1], b[2], b[3]))
+			num("cfg_snat_excl_ipv4_len", "IPV4_SNAT_EXCLUSION_DST_CIDR_LEN", p.Bits())
+		} else if cfg.IsSet("ipv4-native-routing-cidr") {
+			ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "ipv4-native-routing-cidr", Message: "ipv4-native-routing-cidr must be an IPv4 CIDR"})
+		}
+	}
+	if r.On("vtep") {
+		if a, err := netip.ParseAddr(cfg.Get("vtep-mask")); err == nil && a.Is4() {
+			b := a.As4()
+			add("cfg_vtep_mask", "VTEP_MASK", a.String(), fmt.Sprintf("0x%02x%02x%02x%02x", b[0], b[1], b[2], b[3]))
+		}
+	}
+	sort.Slice(vs, func(i, j int) bool { return vs[i].Var < vs[j].Var })
+	return vs, ps
+}
+
+// notes are warnings about features dpforge models but whose datapath part
+// it does not build.
+func notes(cfg Config, r *Resolution) []Problem {
+	var ps []Problem
+	for _, n := range []struct{ feature, what string }{
+		{"ipsec", "IPsec encryption"}, {"wireguard", "WireGuard encryption"}, {"l7-proxy", ""},
+	} {
+		if n.what != "" && r.On(n.feature) {
+			f, _ := LookupFeature(n.feature)
+			ps = append(ps, Problem{Severity: Warning, Rule: "not-in-datapath", Option: f.Option,
+				Message: n.what + " takes part in validation, but the dpforge datapath carries no encryption code"})
+		}
+	}
+	if r.On("host-firewall") && len(cfg.List("devices")) == 0 {
+		ps = append(ps, Problem{Severity: Warning, Rule: "missing-option", Option: "enable-host-firewall", Other: "devices",
+			Message: "Host firewall's external facing device could not be determined offline; set devices, or the loader detects them"})
+	}
+	return ps
+}

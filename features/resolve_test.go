@@ -1,0 +1,171 @@
+package features
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func kernel(v string) Kernel { return Kernel{Name: v, Version: MustVersion(v)} }
+
+func states(r *Resolution, names ...string) map[string]State {
+	m := map[string]State{}
+	for _, n := range names {
+		m[n] = r.Decision(n).State
+	}
+	return m
+}
+
+func TestResolveSeedScenarios(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cfg    Config
+		kernel string
+		want   map[string]State
+		errors []string // rules of error problems
+	}{
+		{
+			// Seed 000: Cilium on 4.19.232 without KPR: legacy routing,
+			// iptables masquerading, no bandwidth manager, no BIG TCP.
+			name: "seed-4.19.232", kernel: "4.19.232",
+			cfg:  Config{"kube-proxy-replacement": "disabled", "enable-bandwidth-manager": "true"},
+			want: map[string]State{"host-routing": Downgraded, "bandwidth-manager": Downgraded, "nodeport": Disabled,
+				"bpf-masquerade-ipv4": Disabled, "masquerade-ipv4": Enabled, "ipv6-big-tcp": Disabled, "events-ringbuf": Downgraded},
+		},
+		{
+			name: "vxlan-strict-bpf-masq", kernel: "5.10.0",
+			cfg:  Config{"tunnel": "vxlan", "kube-proxy-replacement": "strict", "enable-bpf-masquerade": "true"},
+			want: map[string]State{"host-routing": Enabled, "nodeport": Enabled, "bpf-masquerade-ipv4": Enabled, "tunnel-vxlan": Enabled},
+		},
+		{
+			name: "native-dsr", kernel: "6.1.0",
+			cfg: Config{"tunnel": "disabled", "kube-proxy-replacement": "true", "bpf-lb-mode": "dsr",
+				"ipv4-native-routing-cidr": "10.0.0.0/8", "enable-bpf-masquerade": "true"},
+			want: map[string]State{"dsr": Enabled, "dsr-hybrid": Disabled, "host-routing": Enabled},
+		},
+		{
+			name: "dsr-vxlan", kernel: "6.1.0",
+			cfg:    Config{"tunnel": "vxlan", "kube-proxy-replacement": "true", "bpf-lb-mode": "dsr"},
+			want:   map[string]State{"dsr": Failed},
+			errors: []string{"conflict"},
+		},
+		{
+			name: "native-without-cidr", kernel: "6.1.0",
+			cfg:    Config{"routing-mode": "native", "kube-proxy-replacement": "true"},
+			want:   map[string]State{"masquerade-ipv4": Failed},
+			errors: []string{"missing-option"},
+		},
+		{
+			name: "egress-gateway-l7", kernel: "5.10.0",
+			cfg:    Config{"kube-proxy-replacement": "true", "enable-bpf-masquerade": "true", "enable-ipv4-egress-gateway": "true"},
+			want:   map[string]State{"egress-gateway": Failed},
+			errors: []string{"conflict"},
+		},
+		{
+			name: "egress-gateway-ok", kernel: "5.10.0",
+			cfg:  Config{"kube-proxy-replacement": "true", "enable-bpf-masquerade": "true", "enable-ipv4-egress-gateway": "true", "enable-l7-proxy": "false"},
+			want: map[string]State{"egress-gateway": Enabled},
+		},
+		{
+			name: "strict-old-kernel-fails", kernel: "4.9.0",
+			cfg:    Config{"kube-proxy-replacement": "strict"},
+			want:   map[string]State{"nodeport": Failed, "host-routing": Downgraded},
+			errors: []string{"kernel-too-old"},
+		},
+		{
+			name: "probe-old-kernel-degrades", kernel: "4.9.0",
+			cfg:  Config{"kube-proxy-replacement": "probe"},
+			want: map[string]State{"nodeport": Downgraded, "host-routing": Downgraded},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Resolve(tc.cfg, kernel(tc.kernel), "")
+			names := make([]string, 0, len(tc.want))
+			for n := range tc.want {
+				names = append(names, n)
+			}
+			if diff := cmp.Diff(tc.want, states(r, names...)); diff != "" {
+				t.Errorf("states (-want +got):\n%s\nproblems: %+v", diff, r.Problems)
+			}
+			var errs []string
+			for _, p := range r.Problems {
+				if p.Severity == Error {
+					errs = append(errs, p.Rule)
+				}
+			}
+			if diff := cmp.Diff(tc.errors, errs); diff != "" {
+				t.Errorf("error rules (-want +got):\n%s\nproblems: %+v", diff, r.Problems)
+			}
+		})
+	}
+}
+
+func TestResolveIsPureAndStable(t *testing.T) {
+	cfg := Config{"tunnel": "geneve", "kube-proxy-replacement": "true", "enable-bpf-masquerade": "true"}
+	a := Resolve(cfg, kernel("6.1.0"), "")
+	b := Resolve(cfg, kernel("6.1.0"), "")
+	if diff := cmp.Diff(a, b); diff != "" {
+		t.Fatalf("two resolutions differ:\n%s", diff)
+	}
+	if len(a.Variant.ID) != 12 {
+		t.Errorf("variant id %q: want 12 hex digits", a.Variant.ID)
+	}
+	// Load-time values do not change the variant.
+	c := Resolve(cfg.Merge(Config{"mtu": "9000", "cluster-id": "0"}), kernel("6.1.0"), "")
+	if c.Variant.ID != a.Variant.ID {
+		t.Errorf("mtu changed the variant: %s vs %s", c.Variant.ID, a.Variant.ID)
+	}
+	// Byte order does.
+	d := Resolve(cfg, kernel("6.1.0"), BigEndian)
+	if d.Variant.ID == a.Variant.ID {
+		t.Errorf("big-endian variant shares id %s", d.Variant.ID)
+	}
+}
+
+func TestHostRoutingReasonNamesKernel(t *testing.T) {
+	r := Resolve(Config{"kube-proxy-replacement": "true", "enable-bpf-masquerade": "true"}, kernel("5.4.0"), "")
+	d := r.Decision("host-routing")
+	if d.State != Downgraded || !strings.Contains(d.Reason, "requires kernel 5.10 or newer") || !strings.Contains(d.Reason, "legacy host routing") {
+		t.Fatalf("host routing on 5.4: %+v", d)
+	}
+}
+
+func TestProbedCapabilitiesWin(t *testing.T) {
+	k := kernel("4.18.0")
+	k.Probed = map[Capability]bool{CapRedirectPeer: true, CapRedirectNeigh: true}
+	r := Resolve(Config{"kube-proxy-replacement": "true", "enable-bpf-masquerade": "true"}, k, "")
+	if !r.On("host-routing") {
+		t.Fatalf("probed 4.18 with redirect helpers: host routing %+v", r.Decision("host-routing"))
+	}
+}
+
+func TestParseVersion(t *testing.T) {
+	for in, want := range map[string]string{"4.19.232": "4.19.232", "5.10": "5.10.0", "4.18.0-305.el8.x86_64": "4.18.0"} {
+		v, err := ParseVersion(in)
+		if err != nil || v.String() != want {
+			t.Errorf("ParseVersion(%q) = %v, %v; want %s", in, v, err, want)
+		}
+	}
+	for _, bad := range []string{"", "510", "5.100", "1.0", "10.1", "5.x", "05.10", "5.10.1.2", "-1.2"} {
+		if _, err := ParseVersion(bad); err == nil {
+			t.Errorf("ParseVersion(%q): want error", bad)
+		}
+	}
+}
+
+func TestSocketLBBackportBranches(t *testing.T) {
+	for v, want := range map[string]bool{"4.19.56": false, "4.19.57": true, "5.1.15": false, "5.1.16": true, "5.2.0": true, "5.0.0": false, "4.20.0": false} {
+		if got := versionHas(MustVersion(v), CapSocketLBUDP); got != want {
+			t.Errorf("%s: got %v want %v", v, got, want)
+		}
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	for in, want := range map[string]string{"enable-bpf-masqurade": "enable-bpf-masquerade", "tunel": "tunnel", "kube-proxy-replacment": "kube-proxy-replacement", "zzz": ""} {
+		if got := Suggest(in); got != want {
+			t.Errorf("Suggest(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
