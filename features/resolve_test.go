@@ -29,7 +29,7 @@ func TestResolveSeedScenarios(t *testing.T) {
 			// Seed 000: Cilium on 4.19.232 without KPR: legacy routing,
 			// iptables masquerading, no bandwidth manager, no BIG TCP.
 			name: "seed-4.19.232", kernel: "4.19.232",
-			cfg:  Config{"kube-proxy-replacement": "disabled", "enable-bandwidth-manager": "true"},
+			cfg: Config{"kube-proxy-replacement": "disabled", "enable-bandwidth-manager": "true"},
 			want: map[string]State{"host-routing": Downgraded, "bandwidth-manager": Downgraded, "nodeport": Disabled,
 				"bpf-masquerade-ipv4": Disabled, "masquerade-ipv4": Enabled, "ipv6-big-tcp": Disabled, "events-ringbuf": Downgraded},
 		},
