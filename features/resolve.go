@@ -49,6 +49,9 @@ type Problem struct {
 	Message  string
 	Option   string
 	Other    string
+	// OptionScoped problems are about option values alone, not about the
+	// node they were found on; a matrix reports them once per key.
+	OptionScoped bool
 }
 
 // Variant identifies one specialized datapath object set: the compile-time
@@ -189,8 +192,8 @@ func Resolve(cfg Config, k Kernel, target string) *Resolution {
 				if msg == "" {
 					msg = fmt.Sprintf("%s requires %s.", f.Title, detail)
 				}
-				if detail != "" && req.Cap != "" || !req.MinKernel.IsZero() {
-					msg = fmt.Sprintf("%s (%s)", msg, detail)
+				if req.Cap != "" || !req.MinKernel.IsZero() {
+					msg = fmt.Sprintf("%s (%s).", strings.TrimSuffix(msg, "."), detail)
 				}
 				changed = true
 				cascade := req.Feature != "" && state[req.Feature] == Failed
@@ -269,8 +272,12 @@ func satisfied(req Requirement, cfg Config, k Kernel, on func(string) bool) (boo
 
 // checkOptions reports contradictions between options that are not about
 // features: routing spelled two ways, deprecated words, ranges.
-func checkOptions(cfg Config) []Problem {
-	var ps []Problem
+func checkOptions(cfg Config) (ps []Problem) {
+	defer func() {
+		for i := range ps {
+			ps[i].OptionScoped = true
+		}
+	}()
 	if cfg.IsSet("tunnel") && cfg.IsSet("routing-mode") {
 		t, m := cfg.Get("tunnel"), cfg.Get("routing-mode")
 		if (t == "disabled") != (m == "native") {

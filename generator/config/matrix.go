@@ -1,0 +1,718 @@
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/dpforge/dpforge/features"
+)
+
+// MaxFileSize bounds every input file: a matrix is hand-written text, and a
+// bound keeps a stray binary or a generated monster from exhausting memory.
+const MaxFileSize = 4 << 20
+
+// maxNodes bounds the YAML node count (after parsing, aliases unexpanded).
+const maxNodes = 200000
+
+// Matrix is a parsed feature matrix.
+type Matrix struct {
+	File string
+	// Hash is the sha256 of the input bytes (and of every probe file read),
+	// named in generated files.
+	Hash     string
+	Kernels  []*KernelProfile // sorted by name
+	Defaults Options
+	Nodes    []*Node
+	Axes     []Axis // sorted by name; "kernel" is one of them
+	Exclude  []Cell
+	AxesPos  Pos
+}
+
+// Options are option values with the positions of their keys.
+type Options struct {
+	Values features.Config
+	Keys   map[string]Pos
+}
+
+// KernelProfile is a named kernel: a version, or a probe file.
+type KernelProfile struct {
+	Name   string
+	Pos    Pos
+	Kernel features.Kernel
+	Target string // bpfel or bpfeb, from arch
+	Probe  string // path of the probe file, when probed
+}
+
+// Node is one node of the inventory.
+type Node struct {
+	Name      string
+	Pos       Pos
+	KernelRef string
+	KernelPos Pos
+	Config    Options
+}
+
+// Axis is one dimension of the CI matrix.
+type Axis struct {
+	Name   string
+	Pos    Pos
+	Values []string
+}
+
+// Cell is one combination of axis values.
+type Cell map[string]string
+
+// ReadFile reads files a matrix refers to (probe files), relative to the
+// matrix's directory.
+type ReadFile func(name string) ([]byte, error)
+
+type parser struct {
+	file  string
+	diags Diagnostics
+	read  ReadFile
+	hash  []byte
+}
+
+func (p *parser) pos(n *yaml.Node) Pos { return Pos{p.file, n.Line, n.Column} }
+
+func (p *parser) errorf(n *yaml.Node, rule, format string, args ...any) {
+	p.diags = append(p.diags, Diagnostic{Pos: p.pos(n), Severity: Error, Rule: rule, Message: fmt.Sprintf(format, args...)})
+}
+
+func (p *parser) warnf(n *yaml.Node, rule, format string, args ...any) {
+	p.diags = append(p.diags, Diagnostic{Pos: p.pos(n), Severity: Warning, Rule: rule, Message: fmt.Sprintf(format, args...)})
+}
+
+// decodeDoc parses bytes into a yaml document root, rejecting what a matrix
+// never needs and an attacker would: oversized input, aliases and merge keys
+// (alias bombs), multiple documents, and huge trees.
+func (p *parser) decodeDoc(data []byte) *yaml.Node {
+	if len(data) > MaxFileSize {
+		p.diags = append(p.diags, Diagnostic{Pos: Pos{File: p.file}, Severity: Error, Rule: "file-too-large",
+			Message: fmt.Sprintf("input is %d bytes; the limit is %d", len(data), MaxFileSize)})
+		return nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		line := 0
+		msg := err.Error()
+		if _, scanErr := fmt.Sscanf(msg, "yaml: line %d:", &line); scanErr == nil {
+			msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+			msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+		}
+		if msg == "EOF" {
+			msg = "empty document"
+		}
+		p.diags = append(p.diags, Diagnostic{Pos: Pos{p.file, line, 1}, Severity: Error, Rule: "yaml", Message: strings.TrimPrefix(msg, "yaml: ")})
+		return nil
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		p.errorf(&extra, "yaml", "only one YAML document is allowed")
+	}
+	count := 0
+	ok := true
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		count++
+		if count > maxNodes {
+			ok = false
+			return
+		}
+		if n.Kind == yaml.AliasNode {
+			p.errorf(n, "yaml-alias", "YAML aliases are not supported in a matrix; write the values out")
+			ok = false
+			return
+		}
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == "<<" && n.Content[i].Tag == "!!merge" {
+					p.errorf(n.Content[i], "yaml-alias", "YAML merge keys are not supported in a matrix")
+					ok = false
+				}
+			}
+		}
+		for _, c := range n.Content {
+			if ok {
+				walk(c)
+			}
+		}
+	}
+	walk(&doc)
+	if count > maxNodes {
+		p.errorf(&doc, "file-too-large", "document has more than %d YAML nodes", maxNodes)
+	}
+	if !ok || len(doc.Content) == 0 {
+		return nil
+	}
+	return doc.Content[0]
+}
+
+// mapping iterates a mapping node's key/value pairs, reporting duplicates and
+// keys not in allowed (nil: any key).
+func (p *parser) mapping(n *yaml.Node, what string, allowed []string, fn func(k, v *yaml.Node)) {
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "wrong-type", "%s must be a mapping, not %s", what, kindName(n))
+		return
+	}
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			p.errorf(k, "wrong-type", "%s keys must be strings", what)
+			continue
+		}
+		if prev, dup := seen[k.Value]; dup {
+			p.errorf(k, "duplicate-key", "%q is given twice in %s (first at line %d)", k.Value, what, prev.Line)
+			continue
+		}
+		seen[k.Value] = k
+		if allowed != nil && !contains(allowed, k.Value) {
+			msg := fmt.Sprintf("unknown key %q in %s", k.Value, what)
+			if s := closest(k.Value, allowed); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			} else {
+				msg += fmt.Sprintf(" (want one of %s)", strings.Join(allowed, ", "))
+			}
+			p.errorf(k, "unknown-key", "%s", msg)
+			continue
+		}
+		fn(k, v)
+	}
+}
+
+func (p *parser) scalar(n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		p.errorf(n, "wrong-type", "%s must be a scalar value, not %s", what, kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "null"
+		}
+		return "a scalar"
+	}
+	return "an alias"
+}
+
+// Parse reads a feature matrix. The returned Matrix is nil only when the
+// document could not be read at all; otherwise it holds everything valid
+// and the Diagnostics say what was not.
+func Parse(file string, data []byte, read ReadFile) (*Matrix, Diagnostics) {
+	p := &parser{file: file, read: read}
+	h := sha256.New()
+	h.Write(data)
+	root := p.decodeDoc(data)
+	if root == nil {
+		return nil, p.diags.Sort()
+	}
+	m := &Matrix{File: file, Defaults: Options{Values: features.Config{}, Keys: map[string]Pos{}}}
+	var nodesNode, matrixNode *yaml.Node
+	p.mapping(root, "the matrix", []string{"kernels", "defaults", "nodes", "matrix"}, func(k, v *yaml.Node) {
+		switch k.Value {
+		case "kernels":
+			p.kernels(v, m)
+		case "defaults":
+			m.Defaults = p.options(v, "defaults")
+		case "nodes":
+			nodesNode = v
+		case "matrix":
+			matrixNode = v
+		}
+	})
+	if nodesNode != nil {
+		p.nodes(nodesNode, m)
+	}
+	if matrixNode != nil {
+		p.matrix(matrixNode, m)
+	}
+	if len(m.Nodes) == 0 && len(m.Axes) == 0 && !p.diags.HasErrors() {
+		p.errorf(root, "empty", "the matrix has neither nodes nor a matrix section")
+	}
+	h.Write(p.hash)
+	m.Hash = hex.EncodeToString(h.Sum(nil))
+	return m, p.diags.Sort()
+}
+
+func (p *parser) kernels(n *yaml.Node, m *Matrix) {
+	p.mapping(n, "kernels", nil, func(k, v *yaml.Node) {
+		if !features.ValidName(k.Value) {
+			p.errorf(k, "invalid-name", "kernel profile name %q must be a DNS-1123 label (lower-case letters, digits, '-')", k.Value)
+			return
+		}
+		kp := &KernelProfile{Name: k.Value, Pos: p.pos(k), Target: features.LittleEndian}
+		var verNode, probeNode *yaml.Node
+		p.mapping(v, fmt.Sprintf("kernel profile %q", k.Value), []string{"version", "probe", "arch"}, func(kk, vv *yaml.Node) {
+			switch kk.Value {
+			case "version":
+				verNode = vv
+			case "probe":
+				probeNode = vv
+			case "arch":
+				if s, ok := p.scalar(vv, "arch"); ok {
+					t, known := archTarget[s]
+					if !known {
+						p.errorf(vv, "invalid-value", "unknown arch %q (want one of %s)", s, strings.Join(sortedKeys(archTarget), ", "))
+					}
+					kp.Target = t
+				}
+			}
+		})
+		switch {
+		case verNode == nil && probeNode == nil:
+			p.errorf(k, "missing-key", "kernel profile %q needs a version or a probe file", k.Value)
+			return
+		case verNode != nil && probeNode != nil:
+			p.errorf(probeNode, "conflict", "kernel profile %q has both version and probe; a probe file states its version", k.Value)
+			return
+		case verNode != nil:
+			s, ok := p.scalar(verNode, "version")
+			if !ok {
+				return
+			}
+			ver, err := features.ParseVersion(s)
+			if err != nil {
+				p.errorf(verNode, "invalid-version", "%v", err)
+				return
+			}
+			kp.Kernel = features.Kernel{Name: k.Value, Version: ver, Release: s}
+		default:
+			s, ok := p.scalar(probeNode, "probe")
+			if !ok {
+				return
+			}
+			kern, ok := p.probe(probeNode, s)
+			if !ok {
+				return
+			}
+			kern.Name = k.Value
+			kp.Kernel, kp.Probe = kern, s
+		}
+		m.Kernels = append(m.Kernels, kp)
+	})
+	sort.Slice(m.Kernels, func(i, j int) bool { return m.Kernels[i].Name < m.Kernels[j].Name })
+}
+
+// archTarget maps Go architecture names to the BPF byte order, as bpf2go does.
+var archTarget = map[string]string{
+	"386": "bpfel", "amd64": "bpfel", "arm": "bpfel", "arm64": "bpfel", "loong64": "bpfel", "mips64le": "bpfel",
+	"mipsle": "bpfel", "ppc64le": "bpfel", "riscv64": "bpfel", "mips": "bpfeb", "mips64": "bpfeb", "ppc64": "bpfeb", "s390x": "bpfeb",
+}
+
+func (p *parser) probe(n *yaml.Node, file string) (features.Kernel, bool) {
+	if !safePath(file) {
+		p.errorf(n, "invalid-path", "probe path %q must be relative, without \"..\" and without unusual characters", file)
+		return features.Kernel{}, false
+	}
+	if p.read == nil {
+		p.errorf(n, "invalid-path", "probe files cannot be read here")
+		return features.Kernel{}, false
+	}
+	data, err := p.read(file)
+	if err != nil {
+		p.errorf(n, "probe", "reading probe file: %v", err)
+		return features.Kernel{}, false
+	}
+	p.hash = append(p.hash, data...)
+	pf, err := ParseProbe(data)
+	if err != nil {
+		p.errorf(n, "probe", "probe file %s: %v", file, err)
+		return features.Kernel{}, false
+	}
+	return pf.Kernel(), true
+}
+
+// safePath accepts a relative slash path of ordinary characters.
+func safePath(s string) bool {
+	if s == "" || strings.HasPrefix(s, "/") || len(s) > 255 || path.Clean(s) != s {
+		return false
+	}
+	for _, part := range strings.Split(s, "/") {
+		if part == ".." || part == "." {
+			return false
+		}
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-/", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// options reads a mapping of Cilium agent options.
+func (p *parser) options(n *yaml.Node, what string) Options {
+	o := Options{Values: features.Config{}, Keys: map[string]Pos{}}
+	p.mapping(n, what, nil, func(k, v *yaml.Node) {
+		name := k.Value
+		opt, ok := features.LookupOption(name)
+		if !ok {
+			switch s := features.Suggest(name); {
+			case features.Unmodeled(name):
+				p.warnf(k, "unmodeled-option", "option %q is a Cilium option that dpforge does not model; it has no effect on the datapath here", name)
+			case s != "":
+				p.errorf(k, "unknown-option", "unknown option %q; did you mean %q?", name, s)
+			default:
+				p.errorf(k, "unknown-option", "unknown option %q (not a Cilium agent option dpforge knows)", name)
+			}
+			return
+		}
+		raw, ok := p.optionValue(v, opt)
+		if !ok {
+			return
+		}
+		val, err := opt.Normalize(raw)
+		if err != nil {
+			p.errorf(v, "invalid-value", "%s: %v", name, err)
+			return
+		}
+		o.Values[name] = val
+		o.Keys[name] = p.pos(k)
+	})
+	return o
+}
+
+// optionValue accepts a scalar, or for list options a YAML list.
+func (p *parser) optionValue(v *yaml.Node, opt *features.Option) (string, bool) {
+	if v.Kind == yaml.SequenceNode && opt.Kind == features.KindList {
+		var words []string
+		for _, e := range v.Content {
+			s, ok := p.scalar(e, opt.Name+" element")
+			if !ok {
+				return "", false
+			}
+			words = append(words, s)
+		}
+		return strings.Join(words, ","), true
+	}
+	return p.scalar(v, opt.Name)
+}
+
+func (p *parser) nodes(n *yaml.Node, m *Matrix) {
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, "wrong-type", "nodes must be a list, not %s", kindName(n))
+		return
+	}
+	seen := map[string]Pos{}
+	for _, e := range n.Content {
+		node := &Node{Pos: p.pos(e), Config: Options{Values: features.Config{}, Keys: map[string]Pos{}}}
+		p.mapping(e, "a node", []string{"name", "kernel", "config"}, func(k, v *yaml.Node) {
+			switch k.Value {
+			case "name":
+				s, ok := p.scalar(v, "name")
+				if !ok {
+					return
+				}
+				if !features.ValidName(s) {
+					p.errorf(v, "invalid-name", "node name %q must be a DNS-1123 label (lower-case letters, digits, '-', at most 63)", s)
+					return
+				}
+				node.Name, node.Pos = s, p.pos(v)
+			case "kernel":
+				if s, ok := p.scalar(v, "kernel"); ok {
+					node.KernelRef, node.KernelPos = s, p.pos(v)
+				}
+			case "config":
+				node.Config = p.options(v, "node config")
+			}
+		})
+		if e.Kind != yaml.MappingNode {
+			continue
+		}
+		if node.Name == "" {
+			if !hasKey(e, "name") {
+				p.errorf(e, "missing-key", "a node needs a name")
+			}
+			continue
+		}
+		if prev, dup := seen[node.Name]; dup {
+			p.diags = append(p.diags, Diagnostic{Pos: node.Pos, Severity: Error, Rule: "duplicate-node",
+				Message: fmt.Sprintf("node %q is defined twice", node.Name), Related: &prev})
+			continue
+		}
+		seen[node.Name] = node.Pos
+		if node.KernelRef == "" {
+			if !hasKey(e, "kernel") {
+				p.errorf(e, "missing-key", "node %q needs a kernel (a profile name or a version)", node.Name)
+			}
+			continue
+		}
+		if _, ok := m.kernel(node.KernelRef); !ok {
+			p.kernelRefError(node.KernelPos, node.KernelRef, m)
+			continue
+		}
+		m.Nodes = append(m.Nodes, node)
+	}
+}
+
+func (p *parser) kernelRefError(pos Pos, ref string, m *Matrix) {
+	names := make([]string, len(m.Kernels))
+	for i, k := range m.Kernels {
+		names[i] = k.Name
+	}
+	msg := fmt.Sprintf("unknown kernel profile %q", ref)
+	if _, err := features.ParseVersion(ref); strings.ContainsAny(ref, "0123456789") && strings.Contains(ref, ".") {
+		msg = fmt.Sprintf("kernel %q: %v", ref, err)
+	} else if s := closest(ref, names); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	} else if len(names) > 0 {
+		msg += fmt.Sprintf(" (profiles: %s; or write a version such as 5.10.0)", strings.Join(names, ", "))
+	}
+	rule := "unknown-kernel"
+	if strings.HasPrefix(msg, "kernel ") {
+		rule = "invalid-version"
+	}
+	p.diags = append(p.diags, Diagnostic{Pos: pos, Severity: Error, Rule: rule, Message: msg})
+}
+
+// kernel resolves a profile name or a bare version.
+func (m *Matrix) kernel(ref string) (*KernelProfile, bool) {
+	for _, k := range m.Kernels {
+		if k.Name == ref {
+			return k, true
+		}
+	}
+	v, err := features.ParseVersion(ref)
+	if err != nil {
+		return nil, false
+	}
+	return &KernelProfile{Name: ref, Kernel: features.Kernel{Name: ref, Version: v, Release: ref}, Target: features.LittleEndian}, true
+}
+
+// Kernel resolves a node's or cell's kernel reference.
+func (m *Matrix) Kernel(ref string) (*KernelProfile, bool) { return m.kernel(ref) }
+
+func (p *parser) matrix(n *yaml.Node, m *Matrix) {
+	m.AxesPos = p.pos(n)
+	p.mapping(n, "matrix", nil, func(k, v *yaml.Node) {
+		if k.Value == "exclude" {
+			if v.Kind != yaml.SequenceNode {
+				p.errorf(v, "wrong-type", "matrix exclude must be a list of mappings")
+				return
+			}
+			for _, e := range v.Content {
+				cell := Cell{}
+				p.mapping(e, "an exclude entry", nil, func(kk, vv *yaml.Node) {
+					if s, ok := p.scalar(vv, kk.Value); ok {
+						cell[kk.Value] = s
+					}
+				})
+				m.Exclude = append(m.Exclude, cell)
+			}
+			return
+		}
+		axis := Axis{Name: k.Value, Pos: p.pos(k)}
+		if v.Kind != yaml.SequenceNode || len(v.Content) == 0 {
+			p.errorf(v, "wrong-type", "matrix axis %q must be a non-empty list", k.Value)
+			return
+		}
+		var opt *features.Option
+		if k.Value != "kernel" {
+			o, ok := features.LookupOption(k.Value)
+			if !ok {
+				msg := fmt.Sprintf("unknown matrix axis %q: an axis is \"kernel\" or a modeled option", k.Value)
+				if s := features.Suggest(k.Value); s != "" {
+					msg += fmt.Sprintf("; did you mean %q?", s)
+				}
+				p.errorf(k, "unknown-option", "%s", msg)
+				return
+			}
+			opt = o
+		}
+		seen := map[string]bool{}
+		for _, e := range v.Content {
+			s, ok := p.scalar(e, "matrix value")
+			if !ok {
+				continue
+			}
+			if opt != nil {
+				norm, err := opt.Normalize(s)
+				if err != nil {
+					p.errorf(e, "invalid-value", "%s: %v", opt.Name, err)
+					continue
+				}
+				s = norm
+			} else if _, ok := m.kernel(s); !ok {
+				p.kernelRefError(p.pos(e), s, m)
+				continue
+			}
+			if seen[s] {
+				p.errorf(e, "duplicate-key", "matrix axis %q lists %q twice", k.Value, s)
+				continue
+			}
+			seen[s] = true
+			axis.Values = append(axis.Values, s)
+		}
+		m.Axes = append(m.Axes, axis)
+	})
+	sort.Slice(m.Axes, func(i, j int) bool { return m.Axes[i].Name < m.Axes[j].Name })
+	hasKernel := false
+	for _, a := range m.Axes {
+		hasKernel = hasKernel || a.Name == "kernel"
+	}
+	if len(m.Axes) > 0 && !hasKernel {
+		p.errorf(n, "missing-key", "a matrix needs a kernel axis")
+	}
+	for _, ex := range m.Exclude {
+		for k := range ex {
+			if m.axis(k) == nil {
+				p.errorf(n, "unknown-key", "exclude entry names %q, which is not a matrix axis", k)
+			}
+		}
+	}
+}
+
+func (m *Matrix) axis(name string) *Axis {
+	for i := range m.Axes {
+		if m.Axes[i].Name == name {
+			return &m.Axes[i]
+		}
+	}
+	return nil
+}
+
+// maxCells bounds the cartesian product.
+const maxCells = 100000
+
+// Cells expands the matrix into its cells, in a stable order (axes sorted by
+// name, values in file order), without the excluded ones.
+func (m *Matrix) Cells() ([]Cell, error) {
+	if len(m.Axes) == 0 {
+		return nil, nil
+	}
+	total := 1
+	for _, a := range m.Axes {
+		total *= len(a.Values)
+		if total > maxCells {
+			return nil, fmt.Errorf("the matrix expands to more than %d cells", maxCells)
+		}
+	}
+	cells := []Cell{{}}
+	for _, a := range m.Axes {
+		var next []Cell
+		for _, c := range cells {
+			for _, v := range a.Values {
+				n := Cell{}
+				for k, x := range c {
+					n[k] = x
+				}
+				n[a.Name] = v
+				next = append(next, n)
+			}
+		}
+		cells = next
+	}
+	out := cells[:0]
+	for _, c := range cells {
+		if !m.excluded(c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func (m *Matrix) excluded(c Cell) bool {
+	for _, ex := range m.Exclude {
+		match := len(ex) > 0
+		for k, v := range ex {
+			cv := c[k]
+			if o, ok := features.LookupOption(k); ok {
+				if norm, err := o.Normalize(v); err == nil {
+					v = norm
+				}
+			}
+			if cv != v {
+				match = false
+			}
+		}
+		if match {
+			return true
+		}
+	}
+	return false
+}
+
+// Name renders a cell as "kernel=lts,tunnel=vxlan".
+func (c Cell) Name() string {
+	keys := sortedKeys(c)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + c[k]
+	}
+	return strings.Join(parts, ",")
+}
+
+func hasKey(n *yaml.Node, key string) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// closest finds a near spelling among candidates.
+func closest(s string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := distance(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,196 @@
+// Package plan resolves every node and matrix cell of a Matrix with the
+// feature model and groups them into distinct variants. It is pure: it reads
+// no files and runs no compiler. Diagnostics from the model are mapped back
+// to the keys in the matrix that caused them.
+package plan
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/dpforge/dpforge/features"
+	"github.com/dpforge/dpforge/generator/config"
+)
+
+// Target is a whole-build byte-order override ("" keeps each kernel
+// profile's own).
+type Target string
+
+// Entry is one resolved node or matrix cell.
+type Entry struct {
+	Name string // node name, or "matrix[kernel=lts,tunnel=vxlan]"
+	Node bool   // a real node (has a node_config.h); false for matrix cells
+	// Kernel is the profile name (or bare version) the entry runs on.
+	Kernel     string
+	Resolution *features.Resolution
+	Config     features.Config
+}
+
+// Variant is one distinct compile-time feature set with the entries using it.
+type Variant struct {
+	features.Variant
+	Kernels []string // sorted, distinct
+	Entries []string // sorted names
+}
+
+// Plan is the outcome for a whole matrix.
+type Plan struct {
+	Matrix   *config.Matrix
+	Entries  []*Entry   // nodes in file order, then cells in matrix order
+	Variants []*Variant // sorted by ID
+	Diags    config.Diagnostics
+}
+
+// Nodes returns the real nodes.
+func (p *Plan) Nodes() []*Entry {
+	var out []*Entry
+	for _, e := range p.Entries {
+		if e.Node {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Variant finds a variant by id.
+func (p *Plan) Variant(id string) *Variant {
+	for _, v := range p.Variants {
+		if v.ID == id {
+			return v
+		}
+	}
+	return nil
+}
+
+// Make resolves a parsed matrix. target, when set, overrides every
+// profile's byte order.
+func Make(m *config.Matrix, target string) *Plan {
+	p := &Plan{Matrix: m}
+	for _, n := range m.Nodes {
+		kp, _ := m.Kernel(n.KernelRef)
+		cfg := m.Defaults.Values.Merge(n.Config.Values)
+		e := p.add(n.Name, true, kp, cfg, target)
+		loc := locator{node: n, defaults: m.Defaults, fallback: n.Pos, prefix: fmt.Sprintf("node %q: ", n.Name)}
+		p.Diags = append(p.Diags, loc.diagnostics(e.Resolution.Problems)...)
+	}
+	cells, err := m.Cells()
+	if err != nil {
+		p.Diags = append(p.Diags, config.Diagnostic{Pos: m.AxesPos, Severity: config.Error, Rule: "too-many-cells", Message: err.Error()})
+	}
+	for _, c := range cells {
+		kp, _ := m.Kernel(c["kernel"])
+		cfg := m.Defaults.Values.Merge(nil)
+		axes := map[string]config.Pos{}
+		for _, a := range m.Axes {
+			axes[a.Name] = a.Pos
+			if a.Name != "kernel" {
+				cfg[a.Name] = c[a.Name]
+			}
+		}
+		name := "matrix[" + c.Name() + "]"
+		e := p.add(name, false, kp, cfg, target)
+		loc := locator{axes: axes, defaults: m.Defaults, fallback: m.AxesPos, prefix: name + ": "}
+		p.Diags = append(p.Diags, loc.diagnostics(e.Resolution.Problems)...)
+	}
+	p.Diags = p.Diags.Sort()
+	return p
+}
+
+func (p *Plan) add(name string, node bool, kp *config.KernelProfile, cfg features.Config, target string) *Entry {
+	t := kp.Target
+	if target != "" {
+		t = target
+	}
+	r := features.Resolve(cfg, kp.Kernel, t)
+	e := &Entry{Name: name, Node: node, Kernel: kp.Name, Resolution: r, Config: cfg}
+	p.Entries = append(p.Entries, e)
+	var v *Variant
+	for _, x := range p.Variants {
+		if x.ID == r.Variant.ID {
+			v = x
+		}
+	}
+	if v == nil {
+		v = &Variant{Variant: r.Variant}
+		p.Variants = append(p.Variants, v)
+		sort.Slice(p.Variants, func(i, j int) bool { return p.Variants[i].ID < p.Variants[j].ID })
+	}
+	v.Entries = insertSorted(v.Entries, name)
+	v.Kernels = insertSorted(v.Kernels, kp.Name)
+	return e
+}
+
+func insertSorted(list []string, s string) []string {
+	i := sort.SearchStrings(list, s)
+	if i < len(list) && list[i] == s {
+		return list
+	}
+	list = append(list, "")
+	copy(list[i+1:], list[i:])
+	list[i] = s
+	return list
+}
+
+// locator maps an option name to the key that set it: the node's own
+// config, the matrix axis, or the defaults; else the node itself.
+type locator struct {
+	node     *config.Node
+	axes     map[string]config.Pos
+	defaults config.Options
+	fallback config.Pos
+	prefix   string
+}
+
+func (l locator) find(option string) (config.Pos, bool) {
+	if option == "" {
+		return config.Pos{}, false
+	}
+	if l.node != nil {
+		if p, ok := l.node.Config.Keys[option]; ok {
+			return p, true
+		}
+	}
+	if p, ok := l.axes[option]; ok {
+		return p, true
+	}
+	if p, ok := l.defaults.Keys[option]; ok {
+		return p, true
+	}
+	return config.Pos{}, false
+}
+
+// own reports whether the node itself sets the option.
+func (l locator) own(option string) bool {
+	if l.node == nil {
+		return false
+	}
+	_, ok := l.node.Config.Keys[option]
+	return ok
+}
+
+func (l locator) diagnostics(ps []features.Problem) config.Diagnostics {
+	var out config.Diagnostics
+	for _, pr := range ps {
+		pos, ok := l.find(pr.Option)
+		if !ok {
+			// An option not written anywhere (a default) that still causes
+			// a problem: point at the other key, else at the node.
+			if p2, ok2 := l.find(pr.Other); ok2 {
+				pos, ok = p2, true
+			} else {
+				pos = l.fallback
+			}
+		}
+		msg := l.prefix + pr.Message
+		if pr.OptionScoped && !l.own(pr.Option) {
+			// Found in the defaults or an axis: say it once, not per node.
+			msg = pr.Message
+		}
+		d := config.Diagnostic{Pos: pos, Severity: config.Severity(pr.Severity), Rule: pr.Rule, Message: msg}
+		if other, ok2 := l.find(pr.Other); ok2 && other != pos {
+			d.Related = &other
+		}
+		out = append(out, d)
+	}
+	return out
+}
