@@ -59,8 +59,20 @@ func Checks() []Check {
 	return out
 }
 
+// shared counts the features defining each macro: a macro several features
+// define with different values (TUNNEL_PROTOCOL) is tested by value.
+var shared = func() map[string]int {
+	m := map[string]int{}
+	for _, f := range features.Features {
+		for _, d := range f.Defines {
+			m[d.Name]++
+		}
+	}
+	return m
+}()
+
 func defined(d features.Define) string {
-	if d.Value == "1" {
+	if d.Value == "1" && shared[d.Name] == 1 {
 		return "defined(" + d.Name + ")"
 	}
 	return fmt.Sprintf("(defined(%s) && %s == %s)", d.Name, d.Name, d.Value)

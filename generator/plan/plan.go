@@ -189,6 +189,9 @@ func (l locator) diagnostics(ps []features.Problem) config.Diagnostics {
 		d := config.Diagnostic{Pos: pos, Severity: config.Severity(pr.Severity), Rule: pr.Rule, Message: msg}
 		if other, ok2 := l.find(pr.Other); ok2 && other != pos {
 			d.Related = &other
+		} else if pr.Rule == "kernel-too-old" && l.node != nil && l.node.KernelPos != pos {
+			k := l.node.KernelPos
+			d.Related = &k
 		}
 		out = append(out, d)
 	}
