@@ -32,6 +32,7 @@ func commands() []command {
 		{"validate", "check feature matrices (or a Cilium ConfigMap) against the feature model", runValidate},
 		{"explain", "show each node's outcome in the words of cilium status", runExplain},
 		{"gen", "write node_config.h per node and dp_variant.h per variant", runGen},
+		{"probe", "probe the running kernel's capabilities into a probe file for a kernel profile", runProbe},
 		{"build", "compile one datapath object set per distinct variant, with Go bindings and a manifest", runBuild},
 		{"verify", "load every program of every built variant into the running kernel's verifier", runVerify},
 	}
@@ -109,12 +110,12 @@ func outputFlag(fs *pflag.FlagSet) *formatFlag {
 	return &f
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
+func sortedKeys[K ~string, V any](m map[K]V) []K {
+	out := make([]K, 0, len(m))
 	for k := range m {
 		out = append(out, k)
 	}
-	sort.Strings(out)
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
 }
 

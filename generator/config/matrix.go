@@ -298,12 +298,16 @@ func (p *parser) kernels(n *yaml.Node, m *Matrix) {
 			if !ok {
 				return
 			}
-			kern, ok := p.probe(probeNode, s)
+			pf, ok := p.probe(probeNode, s)
 			if !ok {
 				return
 			}
+			kern := pf.Kernel()
 			kern.Name = k.Value
 			kp.Kernel, kp.Probe = kern, s
+			if pf.Arch != "" {
+				kp.Target = archTarget[pf.Arch]
+			}
 		}
 		m.Kernels = append(m.Kernels, kp)
 	})
@@ -316,27 +320,27 @@ var archTarget = map[string]string{
 	"mipsle": "bpfel", "ppc64le": "bpfel", "riscv64": "bpfel", "mips": "bpfeb", "mips64": "bpfeb", "ppc64": "bpfeb", "s390x": "bpfeb",
 }
 
-func (p *parser) probe(n *yaml.Node, file string) (features.Kernel, bool) {
+func (p *parser) probe(n *yaml.Node, file string) (*ProbeFile, bool) {
 	if !safePath(file) {
 		p.errorf(n, "invalid-path", "probe path %q must be relative, without \"..\" and without unusual characters", file)
-		return features.Kernel{}, false
+		return nil, false
 	}
 	if p.read == nil {
 		p.errorf(n, "invalid-path", "probe files cannot be read here")
-		return features.Kernel{}, false
+		return nil, false
 	}
 	data, err := p.read(file)
 	if err != nil {
 		p.errorf(n, "probe", "reading probe file: %v", err)
-		return features.Kernel{}, false
+		return nil, false
 	}
 	p.hash = append(p.hash, data...)
 	pf, err := ParseProbe(data)
 	if err != nil {
 		p.errorf(n, "probe", "probe file %s: %v", file, err)
-		return features.Kernel{}, false
+		return nil, false
 	}
-	return pf.Kernel(), true
+	return pf, true
 }
 
 // safePath accepts a relative slash path of ordinary characters.
