@@ -473,7 +473,7 @@ func (p *parser) kernelRefError(pos Pos, ref string, m *Matrix) {
 	}
 	msg := fmt.Sprintf("unknown kernel profile %q", ref)
 	if _, err := features.ParseVersion(ref); strings.ContainsAny(ref, "0123456789") && strings.Contains(ref, ".") {
-		msg = fmt.Sprintf("kernel %q: %v", ref, err)
+		msg = err.Error()
 	} else if s := closest(ref, names); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	} else if len(names) > 0 {
