@@ -1,0 +1,239 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/dpforge/dpforge/generator/manifest"
+)
+
+// failureLogSize is the verifier log buffer used to explain a rejected
+// program. cilium/ebpf grows it on ENOSPC, but starting large saves the
+// retries for the multi-megabyte logs of a real datapath.
+const failureLogSize = 16 << 20
+
+// VerifyOptions configure Verify.
+type VerifyOptions struct {
+	// Release is the name the counts are recorded under; default the
+	// running kernel's release (uname -r).
+	Release string
+	// Variants restricts Verify to these ids; default all.
+	Variants []string
+	// ManifestPath is where the updated manifest is written; default
+	// <outDir>/manifest.json.
+	ManifestPath string
+	// NoWrite leaves the manifest file alone (m is still updated).
+	NoWrite bool
+}
+
+// VerifyReport is the outcome of Verify.
+type VerifyReport struct {
+	Release  string
+	Variants []VerifiedVariant
+}
+
+// VerifiedVariant is one variant that loaded.
+type VerifiedVariant struct {
+	ID       string
+	Programs []VerifiedProgram
+}
+
+// VerifiedProgram is one program the kernel accepted.
+type VerifiedProgram struct {
+	Name string
+	// Instructions is the number of instructions the verifier processed;
+	// Known is false when the kernel does not report it (before 5.16).
+	Instructions uint32
+	Known        bool
+}
+
+// Verify loads every program of every variant of m (objects found relative
+// to outDir) into the running kernel, records the verified instruction count
+// of each program under the kernel release in m, and writes m back
+// atomically.
+//
+// Maps are created unpinned, whatever the object says, so verifying never
+// touches /sys/fs/bpf; everything is closed before Verify returns.
+//
+// A rejected program is a *VerifyError carrying the full verifier log; the
+// other variants are still verified. Without the privileges to load
+// programs, Verify stops with an error wrapping ErrNotPermitted.
+func Verify(ctx context.Context, outDir string, m *manifest.Manifest, opts VerifyOptions) (*VerifyReport, error) {
+	release := opts.Release
+	if release == "" {
+		r, err := KernelRelease()
+		if err != nil {
+			return nil, err
+		}
+		release = r
+	}
+	for _, id := range opts.Variants {
+		if m.Variant(id) == nil {
+			return nil, fmt.Errorf("verifying: variant %q is not in the manifest", id)
+		}
+	}
+	report := &VerifyReport{Release: release}
+	var errs []error
+	for i := range m.Variants {
+		v := &m.Variants[i]
+		if len(opts.Variants) > 0 && !slices.Contains(opts.Variants, v.ID) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		counts, err := verifyVariant(outDir, v, release)
+		if errors.Is(err, ErrNotPermitted) {
+			return report, err // the same for every other variant
+		}
+		if err != nil {
+			errs = append(errs, Errors(err)...)
+			continue
+		}
+		vv := VerifiedVariant{ID: v.ID}
+		for _, name := range slices.Sorted(maps.Keys(counts)) {
+			c := counts[name]
+			vv.Programs = append(vv.Programs, VerifiedProgram{Name: name, Instructions: c.n, Known: c.ok})
+			if !c.ok {
+				continue
+			}
+			for j := range v.Programs {
+				if v.Programs[j].Name != name {
+					continue
+				}
+				if v.Programs[j].Verified == nil {
+					v.Programs[j].Verified = map[string]uint32{}
+				}
+				v.Programs[j].Verified[release] = c.n
+			}
+		}
+		report.Variants = append(report.Variants, vv)
+	}
+	if !opts.NoWrite && len(report.Variants) > 0 {
+		path := opts.ManifestPath
+		if path == "" {
+			path = filepath.Join(outDir, "manifest.json")
+		}
+		if err := manifest.Write(path, m); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return report, join(errs...)
+}
+
+type count struct {
+	n  uint32
+	ok bool
+}
+
+// verifyVariant loads one variant's collection and returns the verified
+// instruction count of each program.
+func verifyVariant(outDir string, v *manifest.Variant, release string) (map[string]count, error) {
+	obj, err := os.ReadFile(filepath.Join(outDir, filepath.FromSlash(v.Object)))
+	if err != nil {
+		return nil, fmt.Errorf("verifying variant %q: %w", v.ID, err)
+	}
+	if sum := sha256Hex(obj); sum != v.SHA256 {
+		return nil, fmt.Errorf("verifying variant %q: %s has sha256 %s, the manifest says %s (rebuild)", v.ID, v.Object, sum, v.SHA256)
+	}
+	spec, err := loadSpecUnpinned(obj)
+	if err != nil {
+		return nil, fmt.Errorf("verifying variant %q: %w", v.ID, err)
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
+		// Stats only: the instruction count is all we keep; a full log of
+		// every accepted program would cost memory and time for nothing.
+		Programs: ebpf.ProgramOptions{LogLevel: ebpf.LogLevelStats},
+	})
+	if err != nil {
+		if errors.Is(err, syscall.EPERM) {
+			return nil, fmt.Errorf("verifying variant %q: %w (%w)", v.ID, ErrNotPermitted, err)
+		}
+		return nil, explainFailure(v.ID, obj, release, err)
+	}
+	defer coll.Close()
+	counts := map[string]count{}
+	for name, prog := range coll.Programs {
+		info, err := prog.Info()
+		if err != nil {
+			return nil, fmt.Errorf("verifying variant %q: program %q: reading info: %w", v.ID, name, err)
+		}
+		n, ok := info.VerifiedInstructions()
+		counts[name] = count{n, ok}
+	}
+	return counts, nil
+}
+
+// loadSpecUnpinned parses an object and clears every map's pinning.
+func loadSpecUnpinned(obj []byte) (*ebpf.CollectionSpec, error) {
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
+	if err != nil {
+		return nil, fmt.Errorf("parsing object: %w", err)
+	}
+	for _, m := range spec.Maps {
+		m.Pinning = ebpf.PinNone
+	}
+	return spec, nil
+}
+
+// explainFailure runs after a collection failed to load: it loads each
+// program on its own, with the full verifier log, to name every program the
+// kernel rejects. If none is rejected on its own (a map failed, say), the
+// collection's error is returned.
+func explainFailure(id string, obj []byte, release string, collErr error) error {
+	base, err := loadSpecUnpinned(obj)
+	if err != nil {
+		return fmt.Errorf("verifying variant %q: %w", id, err)
+	}
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(base.Programs)) {
+		spec := base.Copy()
+		for other := range spec.Programs {
+			if other != name {
+				delete(spec.Programs, other)
+			}
+		}
+		coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
+			Programs: ebpf.ProgramOptions{
+				LogLevel:     ebpf.LogLevelBranch | ebpf.LogLevelStats,
+				LogSizeStart: failureLogSize,
+			},
+		})
+		if err == nil {
+			coll.Close()
+			continue
+		}
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			errs = append(errs, &VerifyError{Variant: id, Program: name, Release: release, Log: ve.Log, Err: err})
+			continue
+		}
+		if strings.Contains(err.Error(), "program "+name) {
+			errs = append(errs, &VerifyError{Variant: id, Program: name, Release: release, Err: err})
+		}
+	}
+	if len(errs) == 0 {
+		return fmt.Errorf("verifying variant %q: %w", id, collErr)
+	}
+	return join(errs...)
+}
+
+// KernelRelease returns the running kernel's release, as uname -r prints it.
+func KernelRelease() (string, error) {
+	data, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "", fmt.Errorf("reading kernel release: %w", err)
+	}
+	return strings.TrimSpace(string(data)), nil
+}
