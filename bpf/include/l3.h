@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Header rewrites with incremental checksum updates. */
+#ifndef DP_L3_H
+#define DP_L3_H
+
+#include "common.h"
+#include "parse.h"
+
+#define IPV4_CSUM_OFF	IPV4_HDR_OFF(check)
+
+static __always_inline __u64 l4_csum_flags(const struct pkt4 *p, __u64 size)
+{
+	/* UDP checksum 0 means "not computed": keep it 0, and never produce 0. */
+	return size | ((p->l4_flags & L4_F_UDP) ? BPF_F_MARK_MANGLED_0 : 0);
+}
+
+/* Replace the source (dst == false) or destination address. */
+static __always_inline int rewrite_addr4(struct __sk_buff *ctx, struct pkt4 *p,
+					 bool dst, __be32 addr)
+{
+	__be32 old = dst ? p->ip.daddr : p->ip.saddr;
+	__u32 off = dst ? IPV4_HDR_OFF(daddr) : IPV4_HDR_OFF(saddr);
+
+	if (old == addr)
+		return 0;
+	/* TCP and UDP checksums cover the addresses through the pseudo header. */
+	if ((p->l4_flags & L4_F_PSEUDO) &&
+	    bpf_l4_csum_replace(ctx, p->l4_off + p->csum_off, old, addr,
+				l4_csum_flags(p, BPF_F_PSEUDO_HDR | sizeof(addr))) < 0)
+		return DROP(DROP_WRITE_ERROR);
+	if (bpf_l3_csum_replace(ctx, IPV4_CSUM_OFF, old, addr, sizeof(addr)) < 0)
+		return DROP(DROP_WRITE_ERROR);
+	if (bpf_skb_store_bytes(ctx, off, &addr, sizeof(addr), 0) < 0)
+		return DROP(DROP_WRITE_ERROR);
+	if (dst)
+		p->ip.daddr = addr;
+	else
+		p->ip.saddr = addr;
+	return 0;
+}
+
+/* Replace the source or destination port (ICMP: the echo identifier). */
+static __always_inline int rewrite_port4(struct __sk_buff *ctx, struct pkt4 *p,
+					 bool dst, __be16 port)
+{
+	__be16 old = dst ? p->dport : p->sport;
+	__u8 off = dst ? p->dport_off : p->sport_off;
+
+	if (off == PORT_NONE || old == port)
+		return 0;
+	if (bpf_l4_csum_replace(ctx, p->l4_off + p->csum_off, old, port,
+				l4_csum_flags(p, sizeof(port))) < 0)
+		return DROP(DROP_WRITE_ERROR);
+	if (bpf_skb_store_bytes(ctx, p->l4_off + off, &port, sizeof(port), 0) < 0)
+		return DROP(DROP_WRITE_ERROR);
+	if (dst)
+		p->dport = port;
+	else
+		p->sport = port;
+	return 0;
+}
+
+static __always_inline int rewrite_addr_port4(struct __sk_buff *ctx, struct pkt4 *p,
+					      bool dst, __be32 addr, __be16 port)
+{
+	int ret = rewrite_addr4(ctx, p, dst, addr);
+
+	if (IS_DROP(ret))
+		return ret;
+	return rewrite_port4(ctx, p, dst, port);
+}
+
+/* Forwarding decrements the TTL; a packet that would reach 0 is dropped. */
+static __always_inline int ipv4_dec_ttl(struct __sk_buff *ctx, struct pkt4 *p)
+{
+	__u8 ttl = p->ip.ttl;
+	/* l3_csum_replace works on 16-bit words: TTL shares one with protocol. */
+	__be16 old = bpf_htons((__u16)((ttl << 8) | p->ip.protocol));
+	__be16 new;
+
+	if (ttl <= 1)
+		return DROP(DROP_TTL_EXCEEDED);
+	ttl--;
+	new = bpf_htons((__u16)((ttl << 8) | p->ip.protocol));
+	if (bpf_l3_csum_replace(ctx, IPV4_CSUM_OFF, old, new, sizeof(new)) < 0 ||
+	    bpf_skb_store_bytes(ctx, IPV4_HDR_OFF(ttl), &ttl, sizeof(ttl), 0) < 0)
+		return DROP(DROP_WRITE_ERROR);
+	p->ip.ttl = ttl;
+	return 0;
+}
+
+static __always_inline int eth_rewrite(struct __sk_buff *ctx, const __u8 *smac,
+				       const __u8 *dmac)
+{
+	__u8 macs[2 * ETH_ALEN];
+
+	copy_mac(&macs[0], dmac);
+	copy_mac(&macs[ETH_ALEN], smac);
+	if (bpf_skb_store_bytes(ctx, 0, macs, sizeof(macs), 0) < 0)
+		return DROP(DROP_WRITE_ERROR);
+	return 0;
+}
+
+/* Routing step of the legacy path: TTL and L2 header of the next hop. */
+static __always_inline int ipv4_l3(struct __sk_buff *ctx, struct pkt4 *p,
+				   const __u8 *smac, const __u8 *dmac)
+{
+	int ret = ipv4_dec_ttl(ctx, p);
+
+	if (IS_DROP(ret))
+		return ret;
+	return eth_rewrite(ctx, smac, dmac);
+}
+
+static __always_inline void identity_mark_set(struct __sk_buff *ctx, __u32 id)
+{
+	ctx->mark = ((id & 0xffff) << 16) | MARK_MAGIC_IDENTITY | ((id >> 16) & 0xff);
+}
+
+/* Returns the identity carried in skb->mark (and clears it), or 0. */
+static __always_inline __u32 identity_mark_take(struct __sk_buff *ctx)
+{
+	__u32 mark = ctx->mark;
+
+	if ((mark & MARK_MAGIC_MASK) != MARK_MAGIC_IDENTITY)
+		return 0;
+	ctx->mark = 0;
+	return (mark >> 16) | ((mark & 0xff) << 16);
+}
+
+#endif /* DP_L3_H */

@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Map layouts and definitions.
+ *
+ * Every variant defines every map with the same type, key, value and size
+ * (only dp_events' type follows HAVE_RINGBUF). Two reasons: one Go API
+ * serves all variants, and a node switching variants can reuse its pinned
+ * maps instead of failing with an incompatible pin and dropping state
+ * (Cilium's 1.7->1.8 upgrade outage, issue #13015, came from a map change).
+ *
+ * All structs are naturally aligned with explicit padding, so the C and Go
+ * (bpf/maps.go) layouts agree on every target; the Go test compares sizes
+ * against the object's BTF. __be* fields are network byte order.
+ */
+#ifndef DP_MAPS_H
+#define DP_MAPS_H
+
+#include "common.h"
+
+/* dp_endpoints: local pod (or host) IPv4 -> endpoint. */
+struct endpoint_key {
+	__be32	addr;
+};
+
+#define EP_F_ENFORCE_INGRESS	0x0001	/* missing policy entry = deny, ingress */
+#define EP_F_ENFORCE_EGRESS	0x0002	/* missing policy entry = deny, egress */
+#define EP_F_HOST		0x0004	/* the node itself: never delivered to, host firewall flags */
+
+struct endpoint_info {
+	__u32	ifindex;		/* host-side veth: bpf_redirect_peer target */
+	__u8	mac[ETH_ALEN];		/* the pod's MAC (container eth0) */
+	__u8	node_mac[ETH_ALEN];	/* host-side veth MAC, the pod's gateway */
+	__u16	ep_id;			/* endpoint id: throttle key */
+	__u16	flags;			/* EP_F_* */
+	__u32	sec_id;			/* the endpoint's security identity */
+};
+
+/* dp_ipcache and dp_nonmasq: LPM trie keys. */
+struct lpm4_key {
+	__u32	prefixlen;
+	__be32	addr;
+};
+
+#define IPC_F_SKIP_TUNNEL	0x01	/* reachable natively even in TUNNEL_MODE */
+
+struct remote_endpoint_info {
+	__u32	sec_id;
+	__be32	tunnel_ep;		/* node to tunnel to; 0 = route natively */
+	__u8	flags;			/* IPC_F_* */
+	__u8	pad[3];
+};
+
+/*
+ * dp_conntrack and dp_snat: a directional IPv4 5-tuple. For ICMP echo the
+ * identifier is the source "port" of a request and the destination "port"
+ * of a reply, so a reply's tuple is exactly the reverse of the request's.
+ */
+struct tuple4 {
+	__be32	saddr;
+	__be32	daddr;
+	__be16	sport;
+	__be16	dport;
+	__u8	proto;
+	__u8	scope;			/* CT_* or NAT_* below */
+	__u16	pad;
+};
+
+/*
+ * Conntrack scopes. EGRESS/INGRESS entries are policy state: created by the
+ * endpoint (pod, or the host with ENABLE_HOST_FIREWALL) that allowed a new
+ * connection, found again for its packets and, reversed, for the replies.
+ * Keeping the two apart stops one side's allow from skipping the other
+ * side's policy on the same node. SERVICE entries are load-balancer state
+ * keyed by the post-DNAT tuple: rev-NAT index or DSR frontend for replies.
+ */
+#define CT_EGRESS	0
+#define CT_INGRESS	1
+#define CT_SERVICE	2
+
+#define CT_F_DSR	0x0001	/* backend side of DSR: reply source = dsr_addr:dsr_port */
+#define CT_F_SNAT	0x0002	/* LB side: request was also source-NATed */
+#define CT_F_LOCAL	0x0004	/* LB side: backend is a local endpoint */
+
+struct ct_entry {
+	__u64	created;		/* bpf_ktime_get_ns() */
+	__u64	last_seen;
+	__u32	src_sec_id;		/* identity of the connection's initiator */
+	__u16	rev_nat_index;		/* SERVICE: dp_revnat key, 0 = none */
+	__u16	flags;			/* CT_F_* */
+	__be32	dsr_addr;		/* SERVICE + CT_F_DSR: service frontend */
+	__be16	dsr_port;
+	__u16	pad;
+};
+
+/* dp_snat scopes: the original direction, and the reply as it arrives. */
+#define NAT_EGRESS	8
+#define NAT_INGRESS	9
+
+struct snat_entry {
+	__u64	created;
+	__be32	to_addr;		/* EGRESS: new source; INGRESS: original source */
+	__be16	to_port;
+	__u16	pad;
+};
+
+/*
+ * dp_services. Slot 0 is the service itself; slots 1..count hold its
+ * backends, so one hash lookup of the flow picks a backend.
+ */
+#define SVC_F_NODEPORT	0x0001	/* addr 0: any local node address, port in NodePort range */
+#define SVC_F_EXTERNAL	0x0002	/* reachable from outside the cluster (LB/externalIP) */
+#define SVC_F_DSR	0x0004	/* DSR allowed (ENABLE_DSR) */
+
+struct svc_key {
+	__be32	addr;			/* frontend; 0 for NodePort */
+	__be16	dport;
+	__u16	slot;
+	__u8	proto;
+	__u8	pad[3];
+};
+
+struct svc_value {
+	__u32	backend_id;		/* slot > 0 */
+	__u16	count;			/* slot 0: number of backends */
+	__u16	rev_nat_index;		/* slot 0 */
+	__u16	flags;			/* slot 0: SVC_F_* */
+	__u16	pad;
+};
+
+/* dp_backends */
+struct backend_key {
+	__u32	id;
+};
+
+struct backend_value {
+	__be32	addr;
+	__be16	port;			/* 0 = keep the frontend port */
+	__u8	proto;			/* informational: the service key has the protocol */
+	__u8	flags;			/* reserved */
+};
+
+/* dp_revnat: what a reply's source becomes. addr 0 = cfg_node_ipv4. */
+struct revnat_key {
+	__u16	index;
+	__u16	pad;
+};
+
+struct revnat_value {
+	__be32	addr;
+	__be16	port;
+	__u16	pad;
+};
+
+/*
+ * dp_policy. subject_id is the identity whose policy this is (a local
+ * pod's identity, HOST_ID for the host firewall), remote_id the peer.
+ * remote_id, dport and proto may be 0 meaning ANY; see policy.h for the
+ * lookup order.
+ */
+#define POLICY_INGRESS	1
+#define POLICY_EGRESS	2
+
+struct policy_key {
+	__u32	subject_id;
+	__u32	remote_id;
+	__be16	dport;
+	__u8	proto;
+	__u8	dir;			/* POLICY_INGRESS / POLICY_EGRESS */
+};
+
+struct policy_entry {
+	__u8	deny;			/* 0 = allow */
+	__u8	pad[3];
+};
+
+/* dp_egress_gw: LPM over (source pod /32, destination CIDR). */
+struct egw_key {
+	__u32	prefixlen;		/* 32 + destination prefix length */
+	__be32	saddr;
+	__be32	daddr;
+};
+
+struct egw_value {
+	__be32	egress_ip;		/* SNAT source on the gateway */
+	__be32	gateway_ip;		/* node doing the SNAT */
+};
+
+/* dp_vtep: keyed by destination & cfg_vtep_mask. */
+struct vtep_key {
+	__be32	addr;
+};
+
+struct vtep_value {
+	__be32	tunnel_ep;
+	__u32	vni;			/* 0 = WORLD_ID */
+	__u8	mac[ETH_ALEN];
+	__u8	pad[2];
+};
+
+/* dp_nonmasq: ip-masq-agent's non-masquerade CIDRs (key: lpm4_key). */
+struct nonmasq_value {
+	__u8	present;
+	__u8	pad[3];
+};
+
+/* dp_throttle: Earliest Departure Time state per endpoint. */
+struct throttle_key {
+	__u32	ep_id;
+};
+
+struct throttle_value {
+	__u64	rate_bps;		/* bits per second; 0 = unlimited */
+	__u64	t_last;			/* departure time of the last packet, ns */
+	__u64	horizon_ns;		/* drop beyond now + horizon; 0 = 2 s */
+};
+
+/* dp_metrics */
+struct metrics_key {
+	__u8	reason;			/* enum dp_reason */
+	__u8	dir;			/* enum dp_dir */
+	__u8	hook;			/* enum dp_hook */
+	__u8	pad;
+};
+
+struct metrics_value {
+	__u64	packets;
+	__u64	bytes;
+};
+
+/* Record written to dp_events for every drop. */
+struct drop_event {
+	__u64	ts;
+	__u32	ifindex;
+	__u32	len;
+	__u32	src_sec_id;
+	__u32	cluster_id;
+	__be32	saddr;			/* 0 when the packet was not parsed that far */
+	__be32	daddr;
+	__be16	sport;
+	__be16	dport;
+	__u8	proto;
+	__u8	reason;
+	__u8	hook;
+	__u8	dir;
+};
+
+_Static_assert(sizeof(struct endpoint_info) == 24, "endpoint_info layout");
+_Static_assert(sizeof(struct tuple4) == 16, "tuple4 layout");
+_Static_assert(sizeof(struct ct_entry) == 32, "ct_entry layout");
+_Static_assert(sizeof(struct drop_event) == 40, "drop_event layout");
+
+/* Sizes: identical in every variant, see the top of this file. */
+#define ENDPOINTS_MAP_SIZE	4096
+#define IPCACHE_MAP_SIZE	65536
+#define CT_MAP_SIZE		65536
+#define SERVICES_MAP_SIZE	16384
+#define BACKENDS_MAP_SIZE	16384
+#define REVNAT_MAP_SIZE		16384
+#define SNAT_MAP_SIZE		65536
+#define POLICY_MAP_SIZE		16384
+#define EGW_MAP_SIZE		1024
+#define VTEP_MAP_SIZE		8
+#define NONMASQ_MAP_SIZE	1024
+#define THROTTLE_MAP_SIZE	4096
+#define METRICS_MAP_SIZE	1024
+#define EVENTS_RINGBUF_SIZE	(256 * 1024)
+
+/* Non-static so that every map is emitted even when unused by a variant. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct endpoint_key);
+	__type(value, struct endpoint_info);
+	__uint(max_entries, ENDPOINTS_MAP_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_endpoints SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct lpm4_key);
+	__type(value, struct remote_endpoint_info);
+	__uint(max_entries, IPCACHE_MAP_SIZE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_ipcache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct tuple4);
+	__type(value, struct ct_entry);
+	__uint(max_entries, CT_MAP_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_conntrack SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct svc_key);
+	__type(value, struct svc_value);
+	__uint(max_entries, SERVICES_MAP_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct backend_key);
+	__type(value, struct backend_value);
+	__uint(max_entries, BACKENDS_MAP_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_backends SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct revnat_key);
+	__type(value, struct revnat_value);
+	__uint(max_entries, REVNAT_MAP_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_revnat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct tuple4);
+	__type(value, struct snat_entry);
+	__uint(max_entries, SNAT_MAP_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_snat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct policy_key);
+	__type(value, struct policy_entry);
+	__uint(max_entries, POLICY_MAP_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_policy SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct egw_key);
+	__type(value, struct egw_value);
+	__uint(max_entries, EGW_MAP_SIZE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_egress_gw SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct vtep_key);
+	__type(value, struct vtep_value);
+	__uint(max_entries, VTEP_MAP_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_vtep SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct lpm4_key);
+	__type(value, struct nonmasq_value);
+	__uint(max_entries, NONMASQ_MAP_SIZE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_nonmasq SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct throttle_key);
+	__type(value, struct throttle_value);
+	__uint(max_entries, THROTTLE_MAP_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_throttle SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct metrics_key);
+	__type(value, struct metrics_value);
+	__uint(max_entries, METRICS_MAP_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_metrics SEC(".maps");
+
+#ifdef HAVE_RINGBUF
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, EVENTS_RINGBUF_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_events SEC(".maps");
+#else
+/* max_entries 0: cilium/ebpf sizes it to the possible CPUs at load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_events SEC(".maps");
+#endif
+
+#endif /* DP_MAPS_H */

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * IPv4 parsing.
+ *
+ * Headers are copied to the stack with bpf_skb_load_bytes instead of being
+ * read through direct packet access: it copes with non-linear skbs, bounds
+ * checks variable (IHL-dependent) offsets itself, and the copies stay valid
+ * across the helpers that rewrite the packet, which invalidate packet
+ * pointers. All writes go through bpf_skb_store_bytes and the checksum
+ * helpers, and the copy is kept in sync by the rewrite functions.
+ */
+#ifndef DP_PARSE_H
+#define DP_PARSE_H
+
+#include "common.h"
+
+#define PORT_NONE	0xff	/* sport_off/dport_off: the L4 header has no such port */
+
+#define L4_F_PORTS	0x01	/* TCP, UDP or ICMP echo: a tuple can be built */
+#define L4_F_PSEUDO	0x02	/* checksum covers the pseudo header (TCP, UDP) */
+#define L4_F_UDP	0x04	/* checksum 0 means "none" (BPF_F_MARK_MANGLED_0) */
+
+struct pkt4 {
+	struct ipv4hdr	ip;		/* copy of the base header, kept in sync */
+	__u32		l4_off;		/* from the start of the frame */
+	__be16		sport;		/* 0 when absent */
+	__be16		dport;
+	__u8		sport_off;	/* offsets inside the L4 header, PORT_NONE if absent */
+	__u8		dport_off;
+	__u8		csum_off;
+	__u8		l4_flags;	/* L4_F_* */
+	__u8		tcp_flags;
+	__u8		has_dsr;	/* the first IPv4 option is a valid DSR option */
+	__be16		dsr_port;
+	__be32		dsr_addr;
+};
+
+static __always_inline __u32 ipv4_hlen(const struct pkt4 *p)
+{
+	return (p->ip.ver_ihl & 0x0f) * 4;
+}
+
+static __always_inline bool tcp_is_syn(const struct pkt4 *p)
+{
+	return p->ip.protocol == IPPROTO_TCP &&
+	       (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
+}
+
+/*
+ * Validate the IPv4 header and extract what the datapath needs. Rules:
+ * - version other than 4 behind an IPv4 EtherType: DROP_INVALID_VERSION;
+ * - truncated headers, tot_len beyond the frame or below IHL: DROP_INVALID;
+ * - IHL < 5: DROP_INVALID_IHL; options are skipped by IHL, except that with
+ *   ENABLE_DSR a DSR option in first position is recorded;
+ * - any fragment (MF set or offset != 0): DROP_FRAG_NOT_SUPPORTED. Only a
+ *   first fragment carries ports, so translating or policing it alone would
+ *   let the rest of the datagram through untranslated; callers on the
+ *   netdev/overlay side pass fragments to the stack instead (see there);
+ * - a TCP/UDP/ICMP header cut short by tot_len or the frame: DROP_INVALID;
+ * - other L4 protocols parse without ports (no L4_F_PORTS).
+ */
+static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt4 *p)
+{
+	__u32 hlen, tot_len, l4_end;
+	__u8 l4[20];
+
+	if (bpf_skb_load_bytes(ctx, ETH_HLEN, &p->ip, sizeof(p->ip)) < 0)
+		return DROP(DROP_INVALID);
+	if ((p->ip.ver_ihl >> 4) != 4)
+		return DROP(DROP_INVALID_VERSION);
+	hlen = ipv4_hlen(p);
+	if (hlen < sizeof(struct ipv4hdr))
+		return DROP(DROP_INVALID_IHL);
+	tot_len = bpf_ntohs(p->ip.tot_len);
+	if (tot_len < hlen || ETH_HLEN + tot_len > ctx->len)
+		return DROP(DROP_INVALID);
+	if (p->ip.frag_off & bpf_htons(IP_MF | IP_OFFSET))
+		return DROP(DROP_FRAG_NOT_SUPPORTED);
+
+	p->l4_off = ETH_HLEN + hlen;
+	p->sport_off = PORT_NONE;
+	p->dport_off = PORT_NONE;
+	l4_end = ETH_HLEN + tot_len;
+
+#ifdef ENABLE_DSR
+	/* DSR option: only looked for as the first option, where we insert it. */
+	if (hlen >= sizeof(struct ipv4hdr) + IPV4_DSR_OPT_LEN) {
+		__u8 opt[IPV4_DSR_OPT_LEN];
+
+		if (bpf_skb_load_bytes(ctx, ETH_HLEN + sizeof(struct ipv4hdr),
+				       opt, sizeof(opt)) < 0)
+			return DROP(DROP_INVALID);
+		if (opt[0] == IPV4_DSR_OPT_TYPE && opt[1] == IPV4_DSR_OPT_LEN) {
+			p->has_dsr = 1;
+			__builtin_memcpy(&p->dsr_port, &opt[2], sizeof(p->dsr_port));
+			__builtin_memcpy(&p->dsr_addr, &opt[4], sizeof(p->dsr_addr));
+		}
+	}
+#endif
+
+	switch (p->ip.protocol) {
+	case IPPROTO_TCP:
+		if (p->l4_off + 20 > l4_end ||
+		    bpf_skb_load_bytes(ctx, p->l4_off, l4, 20) < 0)
+			return DROP(DROP_INVALID);
+		p->sport_off = 0;
+		p->dport_off = 2;
+		__builtin_memcpy(&p->sport, &l4[0], 2);
+		__builtin_memcpy(&p->dport, &l4[2], 2);
+		p->csum_off = 16;
+		p->tcp_flags = l4[13];
+		p->l4_flags = L4_F_PORTS | L4_F_PSEUDO;
+		break;
+	case IPPROTO_UDP:
+		if (p->l4_off + 8 > l4_end ||
+		    bpf_skb_load_bytes(ctx, p->l4_off, l4, 8) < 0)
+			return DROP(DROP_INVALID);
+		p->sport_off = 0;
+		p->dport_off = 2;
+		__builtin_memcpy(&p->sport, &l4[0], 2);
+		__builtin_memcpy(&p->dport, &l4[2], 2);
+		p->csum_off = 6;
+		p->l4_flags = L4_F_PORTS | L4_F_PSEUDO | L4_F_UDP;
+		break;
+	case IPPROTO_ICMP:
+		if (p->l4_off + 8 > l4_end ||
+		    bpf_skb_load_bytes(ctx, p->l4_off, l4, 8) < 0)
+			return DROP(DROP_INVALID);
+		p->csum_off = 2;
+		/* Echo identifier plays the port (see struct tuple4). */
+		if (l4[0] == 8 /* echo request */) {
+			p->sport_off = 4;
+			__builtin_memcpy(&p->sport, &l4[4], 2);
+			p->l4_flags = L4_F_PORTS;
+		} else if (l4[0] == 0 /* echo reply */) {
+			p->dport_off = 4;
+			__builtin_memcpy(&p->dport, &l4[4], 2);
+			p->l4_flags = L4_F_PORTS;
+		}
+		break;
+	}
+	return 0;
+}
+
+#endif /* DP_PARSE_H */

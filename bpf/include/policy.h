@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Identity-based L3/L4 policy, enforced on new connections only. */
+#ifndef DP_POLICY_H
+#define DP_POLICY_H
+
+#include "common.h"
+#include "maps.h"
+#include "parse.h"
+#include "ct.h"
+
+enum policy_verdict {
+	POLICY_MISS,
+	POLICY_ALLOW,
+	POLICY_DENY,
+};
+
+static __always_inline enum policy_verdict policy_probe(const struct policy_key *key)
+{
+	const struct policy_entry *e = bpf_map_lookup_elem(&dp_policy, key);
+
+	if (!e)
+		return POLICY_MISS;
+	return e->deny ? POLICY_DENY : POLICY_ALLOW;
+}
+
+/*
+ * The first entry found decides, most specific first (Cilium's order, see
+ * __policy_can_access): id/proto/port, ANY/proto/port, id/proto/ANY,
+ * ANY/proto/ANY, id/ANY/ANY, ANY/ANY/ANY. 0 encodes ANY in every field.
+ */
+static __always_inline enum policy_verdict
+policy_lookup4(__u32 subject, __u32 remote, __be16 dport, __u8 proto, __u8 dir)
+{
+	struct policy_key key = {
+		.subject_id	= subject,
+		.remote_id	= remote,
+		.dport		= dport,
+		.proto		= proto,
+		.dir		= dir,
+	};
+	enum policy_verdict v;
+
+	v = policy_probe(&key);			/* id/proto/port */
+	if (v != POLICY_MISS)
+		return v;
+	key.remote_id = 0;			/* ANY/proto/port */
+	v = policy_probe(&key);
+	if (v != POLICY_MISS)
+		return v;
+	key.remote_id = remote;			/* id/proto/ANY */
+	key.dport = 0;
+	v = policy_probe(&key);
+	if (v != POLICY_MISS)
+		return v;
+	key.remote_id = 0;			/* ANY/proto/ANY */
+	v = policy_probe(&key);
+	if (v != POLICY_MISS)
+		return v;
+	key.remote_id = remote;			/* id/ANY/ANY */
+	key.proto = 0;
+	v = policy_probe(&key);
+	if (v != POLICY_MISS)
+		return v;
+	key.remote_id = 0;			/* ANY/ANY/ANY */
+	return policy_probe(&key);
+}
+
+/*
+ * Conntrack plus policy for a packet entering (CT_INGRESS) or leaving
+ * (CT_EGRESS) the endpoint with identity subject. Known connections and
+ * replies pass; a new one needs an allow entry, or no entry at all while
+ * the endpoint does not enforce (enforce == false), and is then tracked.
+ */
+static __always_inline int policy_ct4(const struct pkt4 *p, __u32 subject, __u32 remote,
+				      __u8 scope, bool enforce, __u8 deny_reason)
+{
+	enum policy_verdict v;
+	struct tuple4 t;
+
+	if (ct_lookup4(p, scope) != CT_NEW)
+		return 0;
+	v = policy_lookup4(subject, remote, p->dport, p->ip.protocol,
+			   scope == CT_EGRESS ? POLICY_EGRESS : POLICY_INGRESS);
+	if (v == POLICY_DENY || (v == POLICY_MISS && enforce))
+		return DROP(deny_reason);
+	tuple4_from_pkt(&t, p, scope);
+	return ct_create4(&t, scope == CT_EGRESS ? subject : remote, 0, 0, 0, 0);
+}
+
+#endif /* DP_POLICY_H */

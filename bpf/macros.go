@@ -1,0 +1,113 @@
+package bpf
+
+// Macro documents one compile-time macro accepted in [VariantHeader].
+type Macro struct {
+	Name string
+	// Values lists the accepted values; nil means a flag, written as
+	// "#define NAME 1" when enabled and left out otherwise.
+	Values []string
+	// Requires lists macros that must also be defined; the C headers fail
+	// with an #error otherwise.
+	Requires []string
+	// Kernel is the oldest kernel whose helpers and map types the macro's
+	// code needs, when that is newer than the datapath's baseline. The
+	// baseline itself is 5.2 because load-time variables live in frozen
+	// .rodata (BPF_F_RDONLY_PROG).
+	Kernel string
+	// Unsupported marks a Cilium macro the datapath recognises only to
+	// refuse it with an #error.
+	Unsupported bool
+	Doc         string
+}
+
+// Macros lists every macro the datapath reads, sorted by name, including
+// those it only reads to refuse (Unsupported).
+var Macros = []Macro{
+	{
+		Name:     "DSR_ENCAP_MODE",
+		Values:   []string{"DSR_ENCAP_NONE", "1"},
+		Requires: []string{"ENABLE_DSR"},
+		Doc:      "DSR dispatch; only DSR_ENCAP_NONE (1, Cilium's \"opt\": frontend in IPv4 option 0x9a) is implemented.",
+	},
+	{
+		Name:   "ENABLE_BANDWIDTH_MANAGER",
+		Kernel: "5.1",
+		Doc:    "EDT rate limiting in cil_to_netdev for endpoints with a dp_throttle entry (writes skb->tstamp).",
+	},
+	{
+		Name:     "ENABLE_DSR",
+		Requires: []string{"ENABLE_NODEPORT", "DSR_ENCAP_MODE"},
+		Doc:      "Direct server return for services flagged ServiceDSR with remote backends.",
+	},
+	{
+		Name:     "ENABLE_DSR_HYBRID",
+		Requires: []string{"ENABLE_DSR"},
+		Doc:      "DSR for TCP only; UDP services use SNAT.",
+	},
+	{
+		Name:     "ENABLE_EGRESS_GATEWAY",
+		Requires: []string{"ENABLE_MASQUERADE_IPV4"},
+		Doc:      "Pod traffic matching dp_egress_gw leaves through its gateway node (tunnelled there via cfg_encap_ifindex), which SNATs it to the egress IP.",
+	},
+	{
+		Name:        "ENABLE_HIGH_SCALE_IPCACHE",
+		Unsupported: true,
+		Doc:         "Cilium's high-scale ipcache is not implemented: defining it is an #error, so no variant silently lacks it.",
+	},
+	{
+		Name: "ENABLE_HOST_FIREWALL",
+		Doc:  "Policy for the node's own traffic on the native device (subject IdentityHost); also drops non-IP and fragments there.",
+	},
+	{
+		Name:   "ENABLE_HOST_ROUTING",
+		Kernel: "5.10",
+		Doc:    "BPF host routing: bpf_redirect_peer into local pods, bpf_fib_lookup + bpf_redirect_neigh otherwise. Without it packets go to the stack after a TTL decrement and MAC rewrite.",
+	},
+	{
+		Name: "ENABLE_IPV4",
+		Doc:  "IPv4 datapath. Without it IPv4 is dropped on pod/overlay devices and passed on the native device.",
+	},
+	{
+		Name: "ENABLE_IPV6",
+		Doc:  "IPv6 is passed to the stack unprocessed (counted as PASS_IPV6). Without it IPv6 is dropped on pod/overlay devices.",
+	},
+	{
+		Name:     "ENABLE_IP_MASQ_AGENT_IPV4",
+		Requires: []string{"ENABLE_MASQUERADE_IPV4"},
+		Doc:      "Destinations in dp_nonmasq are not masqueraded.",
+	},
+	{
+		Name:     "ENABLE_MASQUERADE_IPV4",
+		Requires: []string{"ENABLE_IPV4"},
+		Doc:      "BPF masquerading of pod traffic leaving the cluster (cil_to_netdev) to cfg_node_ipv4.",
+	},
+	{
+		Name:     "ENABLE_MASQUERADE_IPV6",
+		Requires: []string{"ENABLE_IPV6"},
+		Doc:      "Accepted for parity; IPv6 is counted as IPV6_NOT_MASQUERADED, not translated.",
+	},
+	{
+		Name: "ENABLE_NODEPORT",
+		Doc:  "kube-proxy replacement: ClusterIP in cil_from_container, NodePort/external services in cil_from_netdev (SNAT mode unless DSR).",
+	},
+	{
+		Name: "ENABLE_VTEP",
+		Doc:  "Destinations in dp_vtep (after cfg_vtep_mask) are tunnelled to their VTEP via cfg_encap_ifindex.",
+	},
+	{
+		Name:   "HAVE_RINGBUF",
+		Kernel: "5.8",
+		Doc:    "dp_events is a BPF ring buffer; without it a perf event array.",
+	},
+	{
+		Name:     "TUNNEL_MODE",
+		Requires: []string{"TUNNEL_PROTOCOL"},
+		Doc:      "Remote pods are reached through the overlay device (cfg_encap_ifindex) using dp_ipcache's tunnel endpoints.",
+	},
+	{
+		Name:     "TUNNEL_PROTOCOL",
+		Values:   []string{"TUNNEL_PROTOCOL_VXLAN", "TUNNEL_PROTOCOL_GENEVE", "1", "2"},
+		Requires: []string{"TUNNEL_MODE"},
+		Doc:      "Overlay protocol; selects cfg_tunnel_port's default (8472 or 6081).",
+	},
+}
