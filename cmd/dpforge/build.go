@@ -1,16 +1,257 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/dpforge/dpforge/bpf"
+	"github.com/dpforge/dpforge/features"
+	"github.com/dpforge/dpforge/generator/build"
+	"github.com/dpforge/dpforge/generator/header"
+	"github.com/dpforge/dpforge/generator/manifest"
+	"github.com/dpforge/dpforge/generator/plan"
 )
 
+// targetFlag overrides every kernel profile's byte order.
+type targetFlag string
+
+func (f *targetFlag) String() string { return string(*f) }
+func (f *targetFlag) Type() string   { return "bpfel|bpfeb" }
+func (f *targetFlag) Set(s string) error {
+	switch s {
+	case features.LittleEndian, features.BigEndian:
+		*f = targetFlag(s)
+		return nil
+	}
+	return fmt.Errorf("want bpfel or bpfeb, not %q", s)
+}
+
+type buildSummary struct {
+	Manifest  string   `json:"manifest"`
+	Variants  int      `json:"variants"`
+	Nodes     int      `json:"nodes"`
+	Compiled  int      `json:"compiled"`
+	CacheHits int      `json:"cache_hits"`
+	Failed    []string `json:"failed"`
+	WallMS    int64    `json:"wall_ms"`
+	ClangMS   int64    `json:"clang_ms"`
+}
+
 func runBuild(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "dpforge build: not wired yet")
-	return exitProblems
+	fs := flagSet("build", "build [-f MATRIX] [--out DIR] [-j N] [--target bpfel|bpfeb] [-o text|json]",
+		"dpforge build -f cluster.yaml --out out -j 4", stderr)
+	matrix := fs.StringP("file", "f", "", "feature matrix (default: the embedded default matrix)")
+	outDir := fs.String("out", "out", "output directory (objects, bindings, manifest.json)")
+	jobs := fs.IntP("jobs", "j", runtime.NumCPU(), "parallel compiles")
+	var target targetFlag
+	fs.Var(&target, "target", "byte order for every variant, overriding the kernel profiles' arch")
+	out := outputFlag(fs)
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	if fs.NArg() > 0 || *jobs < 1 {
+		fmt.Fprintln(stderr, "dpforge build: unexpected arguments (the matrix is given with -f; -j must be at least 1)")
+		fs.Usage()
+		return exitUsage
+	}
+	p, diags, err := loadPlan(*matrix, nil, string(target))
+	if err != nil {
+		fmt.Fprintf(stderr, "dpforge build: %v\n", err)
+		return exitProblems
+	}
+	for _, d := range diags {
+		if d.Severity == "error" || *out == "text" && isTerminal(stderr) {
+			fmt.Fprintln(stderr, d)
+		}
+	}
+	if p == nil || diags.HasErrors() {
+		fmt.Fprintln(stderr, "dpforge build: the matrix is invalid; nothing built")
+		return exitProblems
+	}
+	jobList, err := buildJobs(p)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpforge build: %v\n", err)
+		return exitProblems
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	progress := newProgress(stderr, len(jobList))
+	res, err := build.Build(ctx, jobList, build.Options{
+		Source: bpf.Source, MainFile: bpf.MainFile, OutDir: *outDir, Jobs: *jobs,
+		CC: os.Getenv("DPFORGE_CC"), Strip: os.Getenv("DPFORGE_STRIP"), Progress: progress.event,
+	})
+	progress.done()
+	if err != nil {
+		for _, e := range build.Errors(err) {
+			fmt.Fprintf(stderr, "dpforge build: %+v\n", e)
+		}
+		if res == nil || len(res.Failed) > 0 || len(res.Variants) != len(jobList) {
+			fmt.Fprintln(stderr, "dpforge build: build failed; manifest not written")
+			return exitProblems
+		}
+	}
+	m := makeManifest(p, res)
+	path := filepath.Join(*outDir, "manifest.json")
+	if prev, err := manifest.Load(path); err == nil {
+		m.CarryVerified(prev)
+	}
+	if err := manifest.Write(path, m); err != nil {
+		fmt.Fprintf(stderr, "dpforge build: %v\n", err)
+		return exitProblems
+	}
+	sum := buildSummary{Manifest: path, Variants: len(res.Variants), Nodes: len(m.Nodes), Compiled: res.Compiled,
+		CacheHits: res.CacheHits, Failed: res.Failed, WallMS: res.Wall.Milliseconds(), ClangMS: res.ClangTime.Milliseconds()}
+	if sum.Failed == nil {
+		sum.Failed = []string{}
+	}
+	if *out == "json" {
+		writeJSON(stdout, sum)
+	} else {
+		fmt.Fprintf(stdout, "built %s for %s and %s (%d compiled, %d cached) in %s; manifest %s\n",
+			plural(sum.Variants, "variant"), plural(sum.Nodes, "node"), plural(len(p.Entries)-sum.Nodes, "matrix cell"),
+			sum.Compiled, sum.CacheHits, res.Wall.Round(time.Millisecond), path)
+	}
+	return exitOK
+}
+
+// buildJobs renders each variant's header into a build job.
+func buildJobs(p *plan.Plan) ([]build.Job, error) {
+	var jobs []build.Job
+	for _, v := range p.Variants {
+		h, err := header.VariantHeader(p, v)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, build.Job{ID: v.ID, Header: h, CPU: v.CPU, Target: v.Target})
+	}
+	return jobs, nil
+}
+
+// makeManifest joins the build result with the plan's meaning of each
+// variant and the nodes' load-time values.
+func makeManifest(p *plan.Plan, res *build.Result) *manifest.Manifest {
+	m := res.Manifest(p.Matrix.Hash)
+	for i := range m.Variants {
+		v := p.Variant(m.Variants[i].ID)
+		if v == nil {
+			continue
+		}
+		m.Variants[i].Defines = map[string]string{}
+		for _, d := range v.Defines {
+			m.Variants[i].Defines[d.Name] = d.Value
+		}
+		m.Variants[i].Kernels = v.Kernels
+	}
+	for _, e := range p.Nodes() {
+		n := manifest.Node{Name: e.Name, Kernel: e.Kernel, Variant: e.Resolution.Variant.ID, Values: map[string]string{}}
+		for _, v := range e.Resolution.Values {
+			n.Values[v.Var] = v.Value
+		}
+		m.Nodes = append(m.Nodes, n)
+	}
+	m.Normalize()
+	return m
+}
+
+// progress renders build events on a terminal and stays quiet otherwise.
+type progress struct {
+	w        io.Writer
+	tty      bool
+	total    int
+	done_    int
+	cached   int
+	lastLine bool
+}
+
+func newProgress(w io.Writer, total int) *progress {
+	return &progress{w: w, tty: isTerminal(w), total: total}
+}
+
+func (p *progress) event(e build.Event) {
+	switch e.Kind {
+	case build.VariantCached:
+		p.cached++
+		p.done_++
+	case build.VariantCompiled, build.VariantFailed:
+		p.done_++
+	default:
+		return
+	}
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[Kvariants %d/%d (%d cached) %s", p.done_, p.total, p.cached, e.Variant)
+		p.lastLine = true
+	}
+}
+
+func (p *progress) done() {
+	if p.lastLine {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func runVerify(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "dpforge verify: not wired yet")
-	return exitProblems
+	fs := flagSet("verify", "verify [-o text|json] [DIR]", "sudo dpforge verify out", stderr)
+	out := outputFlag(fs)
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	dir := "out"
+	if fs.NArg() > 1 {
+		fs.Usage()
+		return exitUsage
+	} else if fs.NArg() == 1 {
+		dir = fs.Arg(0)
+	}
+	path := filepath.Join(dir, "manifest.json")
+	m, err := manifest.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpforge verify: %v (run dpforge build first)\n", err)
+		return exitProblems
+	}
+	rep, err := build.Verify(context.Background(), dir, m, build.VerifyOptions{ManifestPath: path})
+	if errors.Is(err, build.ErrNotPermitted) {
+		fmt.Fprintf(stderr, "dpforge verify: %v\n", err)
+		return exitProblems
+	}
+	failed := false
+	if err != nil {
+		failed = true
+		for _, e := range build.Errors(err) {
+			fmt.Fprintf(stderr, "dpforge verify: %+v\n", e)
+		}
+	}
+	if rep == nil {
+		return exitProblems
+	}
+	if *out == "json" {
+		writeJSON(stdout, rep)
+	} else {
+		for _, v := range rep.Variants {
+			fmt.Fprintf(stdout, "variant %s on %s:", v.ID, rep.Release)
+			for _, pr := range v.Programs {
+				fmt.Fprintf(stdout, " %s=%d", pr.Name, pr.Instructions)
+			}
+			fmt.Fprintln(stdout)
+		}
+	}
+	if failed {
+		return exitProblems
+	}
+	return exitOK
 }

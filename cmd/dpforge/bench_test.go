@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dpforge/dpforge/bpf"
+	"github.com/dpforge/dpforge/features"
+	"github.com/dpforge/dpforge/generator/build"
+	"github.com/dpforge/dpforge/generator/config"
+	"github.com/dpforge/dpforge/generator/header"
+	"github.com/dpforge/dpforge/generator/plan"
+)
+
+// inventory writes a deterministic 1,000-node matrix: eight kernels and six
+// cluster profiles, with per-node MTUs and cluster ids (load-time values).
+func inventory(n int) []byte {
+	var b strings.Builder
+	b.WriteString("kernels:\n")
+	kernels := []string{"4.18.0", "4.19.232", "5.4.0", "5.10.0", "5.15.0", "6.1.0", "6.6.0", "6.12.0"}
+	for i, k := range kernels {
+		fmt.Fprintf(&b, "  k%d: {version: %s}\n", i, k)
+	}
+	b.WriteString("defaults:\n  kube-proxy-replacement: \"true\"\n  enable-bpf-masquerade: true\n  ipv4-native-routing-cidr: 10.0.0.0/8\n  cluster-name: bench\n")
+	profiles := []string{
+		"{tunnel: vxlan}",
+		"{tunnel: geneve}",
+		"{tunnel: disabled, bpf-lb-mode: dsr}",
+		"{tunnel: disabled, bpf-lb-mode: hybrid, enable-bandwidth-manager: true}",
+		"{tunnel: vxlan, enable-ipv4-egress-gateway: true, enable-l7-proxy: false}",
+		"{tunnel: disabled, enable-host-firewall: true, enable-ipv6: true, ipv6-native-routing-cidr: fd00::/8}",
+	}
+	b.WriteString("nodes:\n")
+	for i := 0; i < n; i++ {
+		k, prof := (i*7)%len(kernels), (i*5)%len(profiles)
+		if prof == 4 && k < 2 {
+			k += 3 // the egress gateway needs 5.2
+		}
+		cfg := strings.TrimSuffix(profiles[prof], "}") + fmt.Sprintf(", mtu: %d, cluster-id: %d}", 1400+i%100, 1+i%200)
+		fmt.Fprintf(&b, "  - name: node-%04d\n    kernel: k%d\n    config: %s\n", i, k, cfg)
+	}
+	return []byte(b.String())
+}
+
+// BenchmarkInventory measures the variant build on a 1,000-node inventory:
+// generator time (parse, resolve, render) against time in clang, the cold
+// build of the distinct variants against one compile per node
+// (extrapolated from the measured mean compile), and the no-op rebuild.
+// Run with -benchtime 1x: each iteration is a full cold build.
+func BenchmarkInventory(b *testing.B) {
+	data := inventory(1000)
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		m, diags := config.Parse("inventory.yaml", data, nil)
+		if diags.HasErrors() {
+			b.Fatalf("inventory invalid: %v", diags)
+		}
+		p := plan.Make(m, "")
+		for _, d := range p.Diags {
+			if d.Severity == config.Error {
+				b.Fatalf("inventory does not resolve: %v", d)
+			}
+		}
+		jobs, err := buildJobs(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, e := range p.Nodes() {
+			if _, err := header.NodeHeader(p, e); err != nil {
+				b.Fatal(err)
+			}
+		}
+		genTime := time.Since(start)
+
+		dir := b.TempDir()
+		opts := build.Options{Source: bpf.Source, MainFile: bpf.MainFile, OutDir: filepath.Join(dir, "out"), CacheDir: filepath.Join(dir, "cache")}
+		cold, err := build.Build(context.Background(), jobs, opts)
+		if err != nil {
+			b.Fatalf("%+v", err)
+		}
+		noop, err := build.Build(context.Background(), jobs, opts)
+		if err != nil || noop.Compiled != 0 {
+			b.Fatalf("no-op rebuild compiled %d: %v", noop.Compiled, err)
+		}
+		perCompile := cold.ClangTime / time.Duration(cold.Compiled)
+		perNode := perCompile * 1000 / time.Duration(runtime.NumCPU())
+		b.ReportMetric(float64(len(p.Nodes())), "nodes")
+		b.ReportMetric(float64(len(jobs)), "variants")
+		b.ReportMetric(float64(genTime.Milliseconds()), "gen-ms")
+		b.ReportMetric(float64(cold.ClangTime.Milliseconds()), "clang-ms")
+		b.ReportMetric(float64(cold.Wall.Milliseconds()), "cold-ms")
+		b.ReportMetric(float64(perNode.Milliseconds()), "per-node-est-ms")
+		b.ReportMetric(float64(noop.Wall.Milliseconds()), "noop-ms")
+	}
+}
+
+// allFeatures is the largest consistent compile-time feature set of the
+// model (Cilium's MAX_*_OPTIONS idea): native routing with everything on.
+func allFeatures() features.Config {
+	return features.Config{
+		"tunnel": "disabled", "kube-proxy-replacement": "true", "enable-bpf-masquerade": "true",
+		"ipv4-native-routing-cidr": "10.0.0.0/8", "enable-ipv6": "true", "ipv6-native-routing-cidr": "fd00::/8",
+		"bpf-lb-mode": "hybrid", "enable-ip-masq-agent": "true", "enable-ipv4-egress-gateway": "true", "enable-l7-proxy": "false",
+		"enable-host-firewall": "true", "enable-bandwidth-manager": "true",
+	}
+}
+
+// BenchmarkSpecialization compares a specialized variant (VXLAN, KPR, BPF
+// masquerading) with the all-features variant: object size and, as root,
+// verified instructions per program on the running kernel.
+func BenchmarkSpecialization(b *testing.B) {
+	k := features.Kernel{Name: "6.12", Version: features.V(6, 12, 0)}
+	cases := []struct {
+		name string
+		cfg  features.Config
+	}{
+		{"specialized", features.Config{"tunnel": "vxlan", "kube-proxy-replacement": "true", "enable-bpf-masquerade": "true"}},
+		{"all-features", allFeatures()},
+	}
+	for i := 0; i < b.N; i++ {
+		for _, c := range cases {
+			r := features.Resolve(c.cfg, k, "")
+			for _, pr := range r.Problems {
+				if pr.Severity == features.Error {
+					b.Fatalf("%s: %s", c.name, pr.Message)
+				}
+			}
+			m := &config.Matrix{File: "bench", Hash: "bench"}
+			p := &plan.Plan{Matrix: m}
+			v := &plan.Variant{Variant: r.Variant}
+			h, err := header.VariantHeader(p, v)
+			if err != nil {
+				b.Fatal(err)
+			}
+			dir := b.TempDir()
+			res, err := build.Build(context.Background(), []build.Job{{ID: r.Variant.ID, Header: h, CPU: r.Variant.CPU, Target: r.Variant.Target}},
+				build.Options{Source: bpf.Source, MainFile: bpf.MainFile, OutDir: filepath.Join(dir, "out"), CacheDir: filepath.Join(dir, "cache")})
+			if err != nil {
+				b.Fatalf("%+v", err)
+			}
+			b.ReportMetric(float64(res.Variants[0].Size), c.name+"-bytes")
+			if os.Geteuid() != 0 {
+				continue
+			}
+			mf := res.Manifest("bench")
+			rep, err := build.Verify(context.Background(), filepath.Join(dir, "out"), mf, build.VerifyOptions{NoWrite: true})
+			if err != nil {
+				b.Fatalf("%+v", err)
+			}
+			for _, pr := range rep.Variants[0].Programs {
+				b.ReportMetric(float64(pr.Instructions), c.name+"-"+strings.TrimPrefix(pr.Name, "cil_")+"-insns")
+			}
+		}
+	}
+}
