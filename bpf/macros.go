@@ -100,14 +100,13 @@ var Macros = []Macro{
 		Doc:    "dp_events is a BPF ring buffer; without it a perf event array.",
 	},
 	{
-		Name:     "TUNNEL_MODE",
-		Requires: []string{"TUNNEL_PROTOCOL"},
-		Doc:      "Remote pods are reached through the overlay device (cfg_encap_ifindex) using dp_ipcache's tunnel endpoints.",
+		Name: "TUNNEL_MODE",
+		Doc:  "Remote pods are reached through the overlay device (cfg_encap_ifindex) using dp_ipcache's tunnel endpoints.",
 	},
 	{
 		Name:     "TUNNEL_PROTOCOL",
 		Values:   []string{"TUNNEL_PROTOCOL_VXLAN", "TUNNEL_PROTOCOL_GENEVE", "1", "2"},
 		Requires: []string{"TUNNEL_MODE"},
-		Doc:      "Overlay protocol; selects cfg_tunnel_port's default (8472 or 6081).",
+		Doc:      "Overlay protocol; selects cfg_tunnel_port's compiled-in default (8472 or 6081). Optional: the generator sets the port at load time and writes the protocol into node_config.h only.",
 	},
 }

@@ -92,10 +92,13 @@ var Features = []Feature{
 		Want: func(c Config) bool { return c.Bool("enable-ipv6") }},
 	{Name: "tunnel", Title: "Tunnel routing", Option: "tunnel", Stage: CompileTime, Defines: one("TUNNEL_MODE"),
 		Want: func(c Config) bool { return c.Routing().Tunnel }},
-	{Name: "tunnel-vxlan", Title: "VXLAN encapsulation", Option: "tunnel", Stage: CompileTime,
+	// The protocol changes no datapath code (the device decides the
+	// encapsulation; the port is a load-time value), so it is load-time:
+	// VXLAN and Geneve nodes share one object.
+	{Name: "tunnel-vxlan", Title: "VXLAN encapsulation", Option: "tunnel", Stage: LoadTime,
 		Defines: []Define{{"TUNNEL_PROTOCOL", "1"}},
 		Want:    func(c Config) bool { return c.Routing().Protocol == "vxlan" }},
-	{Name: "tunnel-geneve", Title: "Geneve encapsulation", Option: "tunnel", Stage: CompileTime,
+	{Name: "tunnel-geneve", Title: "Geneve encapsulation", Option: "tunnel", Stage: LoadTime,
 		Defines: []Define{{"TUNNEL_PROTOCOL", "2"}},
 		Want:    func(c Config) bool { return c.Routing().Protocol == "geneve" }},
 	{Name: "auto-direct-node-routes", Title: "Auto direct node routes", Option: "auto-direct-node-routes", Stage: Agent,

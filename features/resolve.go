@@ -101,6 +101,9 @@ type Resolution struct {
 	Decisions []Decision // in table order
 	Variant   Variant
 	Values    []LoadValue // sorted by Var
+	// NodeDefines are the macros of enabled load-time features: they appear
+	// in node_config.h but not in the variant.
+	NodeDefines []Define
 	Status    []StatusLine
 	Problems  []Problem
 }
@@ -122,6 +125,7 @@ func (r *Resolution) On(name string) bool { return r.Decision(name).State == Ena
 // defines and the load-time values, sorted by name.
 func (r *Resolution) Defines() []Define {
 	out := append([]Define(nil), r.Variant.Defines...)
+	out = append(out, r.NodeDefines...)
 	for _, v := range r.Values {
 		out = append(out, Define{v.Macro, v.C})
 	}
@@ -223,6 +227,9 @@ func Resolve(cfg Config, k Kernel, target string) *Resolution {
 		r.Decisions = append(r.Decisions, d)
 		if d.State == Enabled && f.Stage == CompileTime {
 			r.Variant.Defines = append(r.Variant.Defines, f.Defines...)
+		}
+		if d.State == Enabled && f.Stage == LoadTime {
+			r.NodeDefines = append(r.NodeDefines, f.Defines...)
 		}
 	}
 	sort.Slice(r.Variant.Defines, func(i, j int) bool { return r.Variant.Defines[i].Name < r.Variant.Defines[j].Name })
@@ -447,6 +454,10 @@ func notes(cfg Config, r *Resolution) []Problem {
 			ps = append(ps, Problem{Severity: Warning, Rule: "not-in-datapath", Option: f.Option,
 				Message: n.what + " takes part in validation, but the dpforge datapath carries no encryption code"})
 		}
+	}
+	if ok, how := r.Kernel.Has(CapRODataMap); !ok {
+		ps = append(ps, Problem{Severity: Warning, Rule: "datapath-unloadable",
+			Message: fmt.Sprintf("the dpforge datapath keeps per-node values in read-only global data, which needs kernel 5.2 or newer (kernel %s lacks it; %s): this node's variant is built and verified, but cannot be loaded on this kernel", r.Kernel.Version.Short(), how)})
 	}
 	if r.On("host-firewall") && len(cfg.List("devices")) == 0 {
 		ps = append(ps, Problem{Severity: Warning, Rule: "missing-option", Option: "enable-host-firewall", Other: "devices",

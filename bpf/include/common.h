@@ -34,10 +34,14 @@
 # error "at least one of ENABLE_IPV4 and ENABLE_IPV6 must be defined"
 #endif
 
+/*
+ * TUNNEL_PROTOCOL changes no code: the overlay device decides the
+ * encapsulation and the port is the load-time cfg_tunnel_port. The
+ * generator therefore keeps it out of variant headers (VXLAN and Geneve
+ * nodes share one object) and writes it into node_config.h only.
+ */
 #ifdef TUNNEL_MODE
-# ifndef TUNNEL_PROTOCOL
-#  error "TUNNEL_MODE requires TUNNEL_PROTOCOL (TUNNEL_PROTOCOL_VXLAN or TUNNEL_PROTOCOL_GENEVE)"
-# elif TUNNEL_PROTOCOL != TUNNEL_PROTOCOL_VXLAN && TUNNEL_PROTOCOL != TUNNEL_PROTOCOL_GENEVE
+# if defined(TUNNEL_PROTOCOL) && TUNNEL_PROTOCOL != TUNNEL_PROTOCOL_VXLAN && TUNNEL_PROTOCOL != TUNNEL_PROTOCOL_GENEVE
 #  error "TUNNEL_PROTOCOL must be TUNNEL_PROTOCOL_VXLAN (1) or TUNNEL_PROTOCOL_GENEVE (2)"
 # endif
 #elif defined(TUNNEL_PROTOCOL)

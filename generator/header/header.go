@@ -103,7 +103,7 @@ func NodeHeader(p *plan.Plan, e *plan.Entry) ([]byte, error) {
 	return render("node_config.h.tmpl", map[string]any{
 		"Source": p.Matrix.File, "Hash": p.Matrix.Hash, "Node": e.Name, "Kernel": r.Kernel.String(), "ID": r.Variant.ID,
 		"Target": r.Variant.Target, "CPU": r.Variant.CPU, "Guard": guard("DPFORGE_NODE_", e.Name),
-		"Defines": r.Variant.Defines, "Values": r.Values, "Checks": Checks(),
+		"Defines": r.Variant.Defines, "NodeDefines": r.NodeDefines, "Values": r.Values, "Checks": Checks(),
 	})
 }
 

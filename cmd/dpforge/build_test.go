@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dpforge/dpforge/generator/manifest"
+)
+
+// TestDefaultMatrixBuildsAndVerifies is make run's job as a test: every
+// variant of the embedded default matrix compiles, and as root every
+// program of every variant passes this kernel's verifier.
+func TestDefaultMatrixBuildsAndVerifies(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("DPFORGE_CACHE_DIR", filepath.Join(dir, "cache"))
+	out := filepath.Join(dir, "out")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"build", "--out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("build exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	m, err := manifest.Load(filepath.Join(out, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Variants) < 8 || len(m.Nodes) != 10 {
+		t.Fatalf("default matrix: %d variants, %d nodes", len(m.Variants), len(m.Nodes))
+	}
+	for _, v := range m.Variants {
+		if len(v.Defines) == 0 || len(v.Kernels) == 0 || v.SHA256 == "" {
+			t.Errorf("variant %s lacks its meaning: %+v", v.ID, v)
+		}
+	}
+	// A second build is a no-op and byte-identical.
+	before, _ := os.ReadFile(filepath.Join(out, "manifest.json"))
+	stdout.Reset()
+	if code := run([]string{"build", "--out", out}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "(0 compiled") {
+		t.Fatalf("rebuild: exit %d: %s%s", code, stdout.String(), stderr.String())
+	}
+	after, _ := os.ReadFile(filepath.Join(out, "manifest.json"))
+	if !bytes.Equal(before, after) {
+		t.Fatal("manifest changed on a no-op rebuild")
+	}
+
+	if os.Geteuid() != 0 {
+		t.Skip("SKIPPED: verifying variants in the kernel needs root; run the tests as root (CI does)")
+	}
+	stdout.Reset()
+	if code := run([]string{"verify", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("verify exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	m, err = manifest.Load(filepath.Join(out, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range m.Variants {
+		for _, p := range v.Programs {
+			if len(p.Verified) == 0 {
+				t.Errorf("variant %s program %s: no verified instruction count", v.ID, p.Name)
+			}
+			for rel, n := range p.Verified {
+				if n == 0 {
+					t.Errorf("variant %s program %s on %s: 0 instructions", v.ID, p.Name, rel)
+				}
+			}
+		}
+	}
+	t.Logf("%s", stdout.String())
+}
+
+func TestBuildRejectsInvalidMatrix(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("nodes: [{name: a, kernel: 5.10.0, config: {tunnel: disabled, kube-proxy-replacement: \"true\"}}]\n"), 0o644)
+	var stdout, stderr bytes.Buffer
+	out := filepath.Join(dir, "out")
+	if code := run([]string{"build", "-f", bad, "--out", out}, &stdout, &stderr); code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, stderr.String())
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("an invalid matrix left output behind: %v", err)
+	}
+}
