@@ -720,6 +720,8 @@ func TestBindingsModuleMatchesGoMod(t *testing.T) {
 
 func TestToolOverridesFromEnvironment(t *testing.T) {
 	d := newDirs(t)
+	// make exports DPFORGE_CC and DPFORGE_STRIP; clear both first.
+	t.Setenv("DPFORGE_STRIP", "")
 	t.Setenv("DPFORGE_CC", "clang-0")
 	_, err := Build(context.Background(), nil, d.options())
 	if err == nil || !strings.Contains(err.Error(), `finding "clang-0" (set $DPFORGE_CC`) {
