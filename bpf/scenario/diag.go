@@ -1,0 +1,310 @@
+package scenario
+
+import (
+	"cmp"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Diagnostic is one problem in a scenario file.
+type Diagnostic struct {
+	File string `json:"file" yaml:"file"`
+	// Line and Column are 1-based; 0 when unknown.
+	Line    int    `json:"line" yaml:"line"`
+	Column  int    `json:"column" yaml:"column"`
+	Message string `json:"message" yaml:"message"`
+	// Rule is a stable kebab-case name for the kind of problem; the package
+	// documentation lists them.
+	Rule string `json:"rule" yaml:"rule"`
+}
+
+// Rules of diagnostics.
+const (
+	ruleSyntax          = "syntax"
+	ruleUnknownKey      = "unknown-key"
+	ruleMissingKey      = "missing-key"
+	ruleDuplicate       = "duplicate"
+	ruleBadValue        = "bad-value"
+	ruleBadAddress      = "bad-address"
+	ruleOutOfRange      = "out-of-range"
+	ruleUnknownProgram  = "unknown-program"
+	ruleUnknownMap      = "unknown-map"
+	ruleUnknownField    = "unknown-field"
+	ruleUnknownVariable = "unknown-variable"
+	ruleUnsupported     = "unsupported"
+	ruleRejected        = "rejected"
+)
+
+// String formats d as "file:line:col: message [rule]".
+func (d Diagnostic) String() string {
+	var pos string
+	switch {
+	case d.Line > 0 && d.Column > 0:
+		pos = fmt.Sprintf("%s:%d:%d", d.File, d.Line, d.Column)
+	case d.Line > 0:
+		pos = fmt.Sprintf("%s:%d", d.File, d.Line)
+	default:
+		pos = d.File
+	}
+	if pos == "" {
+		return fmt.Sprintf("%s [%s]", d.Message, d.Rule)
+	}
+	return fmt.Sprintf("%s: %s [%s]", pos, d.Message, d.Rule)
+}
+
+// Error is the error for a malformed scenario, returned by Parse, Load,
+// LoadDir, Check and Run: every problem found, sorted by position. A
+// scenario that is well formed but whose expectations fail is not an error;
+// see [Result].
+type Error struct {
+	Diagnostics []Diagnostic
+}
+
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Diagnostics))
+	for i, d := range e.Diagnostics {
+		lines[i] = d.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// diags collects the diagnostics of one file.
+type diags struct {
+	file string
+	list []Diagnostic
+}
+
+func (d *diags) add(n *yaml.Node, rule, format string, args ...any) {
+	dg := Diagnostic{File: d.file, Rule: rule, Message: fmt.Sprintf(format, args...)}
+	if n != nil {
+		dg.Line, dg.Column = n.Line, n.Column
+	}
+	d.list = append(d.list, dg)
+}
+
+func (d *diags) addProblems(ps []problem) {
+	for _, p := range ps {
+		d.add(p.node, p.rule, "%s", p.msg)
+	}
+}
+
+// err returns the collected diagnostics as an *Error, or nil.
+func (d *diags) err() error {
+	return errorOf(d.list)
+}
+
+func errorOf(list []Diagnostic) error {
+	if len(list) == 0 {
+		return nil
+	}
+	list = slices.Clone(list)
+	slices.SortStableFunc(list, func(a, b Diagnostic) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+	})
+	list = slices.Compact(list)
+	return &Error{Diagnostics: list}
+}
+
+// problem is a diagnostic without a file, as found by code that works on
+// YAML nodes alone.
+type problem struct {
+	node *yaml.Node
+	rule string
+	msg  string
+}
+
+// nodeError returns an error that yaml.v3 collects with its own errors,
+// encoding the column and rule so that yamlDiagnostics can recover them.
+func nodeError(n *yaml.Node, rule, format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{nodeMessage(n, rule, format, args...)}}
+}
+
+func nodeMessage(n *yaml.Node, rule, format string, args ...any) string {
+	return fmt.Sprintf("line %d: column %d: [%s] %s", n.Line, n.Column, rule, fmt.Sprintf(format, args...))
+}
+
+var (
+	yamlLineRE     = regexp.MustCompile(`^(?:yaml: )?line (\d+): (?:column (\d+): )?(?:\[([a-z-]+)\] )?(.*)$`)
+	yamlUnknownRE  = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
+	yamlUnmarshRE  = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
+	netipAddressRE = regexp.MustCompile(`^ParseAddr\("((?:[^"\\]|\\.)*)"\): (.*)$`)
+)
+
+// yamlDiagnostics turns an error from yaml.v3 into diagnostics. root is the
+// document's node tree, used to place errors that carry no line.
+func yamlDiagnostics(file string, err error, root *yaml.Node) []Diagnostic {
+	var msgs []string
+	if te, ok := err.(*yaml.TypeError); ok {
+		msgs = te.Errors
+	} else {
+		msgs = []string{err.Error()}
+	}
+	var out []Diagnostic
+	for _, m := range msgs {
+		d := Diagnostic{File: file, Rule: ruleBadValue, Message: m}
+		if sm := yamlLineRE.FindStringSubmatch(m); sm != nil {
+			d.Line, _ = strconv.Atoi(sm[1])
+			d.Column, _ = strconv.Atoi(sm[2])
+			d.Message = sm[4]
+			if sm[3] != "" {
+				d.Rule = sm[3]
+			} else if strings.HasPrefix(m, "yaml: ") {
+				d.Rule = ruleSyntax
+			}
+		} else if sm := netipAddressRE.FindStringSubmatch(m); sm != nil {
+			// netip's UnmarshalText errors carry the value but no line:
+			// find the value in the document.
+			value, _ := strconv.Unquote(`"` + sm[1] + `"`)
+			d.Rule, d.Message = ruleBadAddress, fmt.Sprintf("bad IP address %q: %s", value, sm[2])
+			if n := findScalar(root, value); n != nil {
+				d.Line, d.Column = n.Line, n.Column
+			}
+		} else if strings.HasPrefix(m, "yaml: ") {
+			d.Rule, d.Message = ruleSyntax, strings.TrimPrefix(m, "yaml: ")
+		}
+		if sm := yamlUnknownRE.FindStringSubmatch(d.Message); sm != nil {
+			d.Rule = ruleUnknownKey
+			d.Message = unknownKeyMessage(sm[1], sm[2])
+			if d.Column == 0 {
+				d.Column = keyColumn(root, d.Line, sm[1])
+			}
+		} else if sm := yamlUnmarshRE.FindStringSubmatch(d.Message); sm != nil {
+			if d.Column == 0 {
+				d.Column = scalarColumn(root, d.Line, sm[2])
+			}
+			d.Message = fmt.Sprintf("cannot use %s %q as %s", sm[1], sm[2], sm[3])
+			if strings.HasPrefix(sm[3], "uint") || strings.HasPrefix(sm[3], "int") {
+				if _, err := strconv.ParseInt(sm[2], 0, 64); err == nil || strings.HasPrefix(sm[2], "-") {
+					d.Rule = ruleOutOfRange
+					d.Message = fmt.Sprintf("value %s out of range for %s", sm[2], sm[3])
+				}
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// unknownKeyMessage rewrites yaml.v3's "field x not found in type T".
+func unknownKeyMessage(key, goType string) string {
+	keys := yamlKeys(goType)
+	msg := fmt.Sprintf("unknown key %q", key)
+	if len(keys) == 0 {
+		return msg
+	}
+	if s := suggest(key, keys); s != "" {
+		msg += fmt.Sprintf(", did you mean %q?", s)
+	}
+	return msg + " (want one of: " + strings.Join(keys, ", ") + ")"
+}
+
+// findScalar returns the first scalar node in n whose value is v.
+func findScalar(n *yaml.Node, v string) *yaml.Node {
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.ScalarNode && n.Value == v {
+		return n
+	}
+	for _, c := range n.Content {
+		if f := findScalar(c, v); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+// scalarColumn finds the column of a scalar with value v on line in n, or 0.
+func scalarColumn(n *yaml.Node, line int, v string) int {
+	if n == nil {
+		return 0
+	}
+	if n.Kind == yaml.ScalarNode && n.Line == line && n.Value == v {
+		return n.Column
+	}
+	for _, c := range n.Content {
+		if col := scalarColumn(c, line, v); col != 0 {
+			return col
+		}
+	}
+	return 0
+}
+
+// keyColumn finds the column of mapping key k on line in n, or 0.
+func keyColumn(n *yaml.Node, line int, k string) int {
+	if n == nil {
+		return 0
+	}
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if c := n.Content[i]; c.Line == line && c.Value == k {
+				return c.Column
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if col := keyColumn(c, line, k); col != 0 {
+			return col
+		}
+	}
+	return 0
+}
+
+// suggest returns the candidate closest to s, if it is close enough to be
+// a likely typo.
+func suggest(s string, candidates []string) string {
+	best, bestDist := "", len(s)/2+1
+	for _, c := range candidates {
+		if d := levenshtein(strings.ToLower(s), strings.ToLower(c)); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// nameList formats names for "want one of" messages, eliding long lists.
+func nameList(names []string) string {
+	const max = 12
+	if len(names) > max {
+		return strings.Join(names[:max], ", ") + fmt.Sprintf(", ... (%d more)", len(names)-max)
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// unknownName formats an "unknown X" message with a suggestion and the known
+// names.
+func unknownName(what, name string, known []string) string {
+	msg := fmt.Sprintf("unknown %s %q", what, name)
+	if s := suggest(name, known); s != "" {
+		msg += fmt.Sprintf(", did you mean %q?", s)
+	}
+	return msg + " (known: " + nameList(known) + ")"
+}
