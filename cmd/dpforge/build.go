@@ -75,37 +75,14 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "dpforge build: the matrix is invalid; nothing built")
 		return exitProblems
 	}
-	jobList, err := buildJobs(p)
-	if err != nil {
-		fmt.Fprintf(stderr, "dpforge build: %v\n", err)
-		return exitProblems
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	progress := newProgress(stderr, len(jobList))
-	res, err := build.Build(ctx, jobList, build.Options{
-		Source: bpf.Source, MainFile: bpf.MainFile, OutDir: *outDir, Jobs: *jobs,
-		CC: os.Getenv("DPFORGE_CC"), Strip: os.Getenv("DPFORGE_STRIP"), Progress: progress.event,
-	})
-	progress.done()
+	m, res, err := buildPlan(ctx, p, *outDir, *jobs, stderr)
 	if err != nil {
-		for _, e := range build.Errors(err) {
-			fmt.Fprintf(stderr, "dpforge build: %+v\n", e)
-		}
-		if res == nil || len(res.Failed) > 0 || len(res.Variants) != len(jobList) {
-			fmt.Fprintln(stderr, "dpforge build: build failed; manifest not written")
-			return exitProblems
-		}
-	}
-	m := makeManifest(p, res)
-	path := filepath.Join(*outDir, "manifest.json")
-	if prev, err := manifest.Load(path); err == nil {
-		m.CarryVerified(prev)
-	}
-	if err := manifest.Write(path, m); err != nil {
 		fmt.Fprintf(stderr, "dpforge build: %v\n", err)
 		return exitProblems
 	}
+	path := filepath.Join(*outDir, "manifest.json")
 	sum := buildSummary{Manifest: path, Variants: len(res.Variants), Nodes: len(m.Nodes), Compiled: res.Compiled,
 		CacheHits: res.CacheHits, Failed: res.Failed, WallMS: res.Wall.Milliseconds(), ClangMS: res.ClangTime.Milliseconds()}
 	if sum.Failed == nil {
@@ -119,6 +96,37 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 			sum.Compiled, sum.CacheHits, res.Wall.Round(time.Millisecond), path)
 	}
 	return exitOK
+}
+
+// buildPlan compiles every variant of a plan into outDir and writes its
+// manifest, carrying verifier counts over from the previous one. Compile
+// errors are printed in full (%+v); no manifest is written then.
+func buildPlan(ctx context.Context, p *plan.Plan, outDir string, jobs int, stderr io.Writer) (*manifest.Manifest, *build.Result, error) {
+	jobList, err := buildJobs(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	progress := newProgress(stderr, len(jobList))
+	res, err := build.Build(ctx, jobList, build.Options{
+		Source: bpf.Source, MainFile: bpf.MainFile, OutDir: outDir, Jobs: jobs,
+		CC: os.Getenv("DPFORGE_CC"), Strip: os.Getenv("DPFORGE_STRIP"), Progress: progress.event,
+	})
+	progress.done()
+	if err != nil {
+		for _, e := range build.Errors(err) {
+			fmt.Fprintf(stderr, "dpforge: %+v\n", e)
+		}
+		return nil, nil, fmt.Errorf("build failed; manifest not written")
+	}
+	m := makeManifest(p, res)
+	path := filepath.Join(outDir, "manifest.json")
+	if prev, err := manifest.Load(path); err == nil {
+		m.CarryVerified(prev)
+	}
+	if err := manifest.Write(path, m); err != nil {
+		return nil, nil, err
+	}
+	return m, res, nil
 }
 
 // buildJobs renders each variant's header into a build job.

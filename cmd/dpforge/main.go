@@ -35,6 +35,7 @@ func commands() []command {
 		{"probe", "probe the running kernel's capabilities into a probe file for a kernel profile", runProbe},
 		{"build", "compile one datapath object set per distinct variant, with Go bindings and a manifest", runBuild},
 		{"verify", "load every program of every built variant into the running kernel's verifier", runVerify},
+		{"test", "run packet scenarios through every built variant they apply to (BPF_PROG_TEST_RUN)", runTest},
 	}
 }
 

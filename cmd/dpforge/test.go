@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/dpforge/dpforge/bpf/scenario"
+	"github.com/dpforge/dpforge/generator/manifest"
+)
+
+// defaultScenarios is where `dpforge test` looks for scenarios when none
+// are named.
+const defaultScenarios = "testdata/scenarios"
+
+type testResult struct {
+	Scenario   string   `json:"scenario"`
+	File       string   `json:"file,omitempty"`
+	Variant    string   `json:"variant"`
+	Status     string   `json:"status"`
+	Failures   []string `json:"failures,omitempty"`
+	Error      string   `json:"error,omitempty"`
+	DurationUS int64    `json:"duration_us"`
+}
+
+func runTest(args []string, stdout, stderr io.Writer) int {
+	fs := flagSet("test", "test [-f MATRIX] [--out DIR] [--scenarios DIR] [-o text|json] [SCENARIO...]",
+		"sudo dpforge test                       # every scenario of testdata/scenarios on the default matrix\n  sudo dpforge test -f cluster.yaml testdata/scenarios/policy-deny.yaml", stderr)
+	matrix := fs.StringP("file", "f", "", "feature matrix (default: the embedded default matrix)")
+	outDir := fs.String("out", "out", "build output directory; variants are built there first")
+	dir := fs.String("scenarios", defaultScenarios, "directory of scenarios, used when none are named")
+	jobs := fs.IntP("jobs", "j", runtime.NumCPU(), "parallel compiles")
+	verbose := fs.BoolP("verbose", "v", false, "list passing scenarios too")
+	out := outputFlag(fs)
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	scenarios, err := loadScenarios(*dir, fs.Args())
+	if err != nil {
+		fmt.Fprintf(stderr, "dpforge test: %v\n", err)
+		return exitProblems
+	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(stderr, "dpforge test: running packets through BPF programs (BPF_PROG_TEST_RUN) needs root")
+		return exitProblems
+	}
+	p, diags, err := loadPlan(*matrix, nil, "")
+	if err != nil {
+		fmt.Fprintf(stderr, "dpforge test: %v\n", err)
+		return exitProblems
+	}
+	if p == nil || diags.HasErrors() {
+		for _, d := range diags {
+			fmt.Fprintln(stderr, d)
+		}
+		fmt.Fprintln(stderr, "dpforge test: the matrix is invalid; nothing tested")
+		return exitProblems
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	m, _, err := buildPlan(ctx, p, *outDir, *jobs, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpforge test: %v\n", err)
+		return exitProblems
+	}
+	results, unused := runScenarios(*outDir, m, scenarios)
+	failed := 0
+	for _, r := range results {
+		if r.Status != "pass" {
+			failed++
+		}
+	}
+	if *out == "json" {
+		writeJSON(stdout, map[string]any{"results": results})
+	} else {
+		writeTestText(stdout, results, *verbose)
+		fmt.Fprintf(stdout, "%s on %s: %d passed, %d failed\n", plural(len(results), "run"),
+			plural(len(m.Variants), "variant"), len(results)-failed, failed)
+	}
+	for _, name := range unused {
+		fmt.Fprintf(stderr, "dpforge test: warning: scenario %q applies to no variant of this matrix\n", name)
+	}
+	if failed > 0 {
+		return exitProblems
+	}
+	return exitOK
+}
+
+// loadScenarios reads the named scenario files, or every scenario of dir.
+func loadScenarios(dir string, files []string) ([]*scenario.Scenario, error) {
+	if len(files) == 0 {
+		ss, err := scenario.LoadDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		if len(ss) == 0 {
+			return nil, fmt.Errorf("no scenarios in %s", dir)
+		}
+		return ss, nil
+	}
+	var out []*scenario.Scenario
+	seen := map[string]string{}
+	for _, f := range files {
+		s, err := scenario.Load(f)
+		if err != nil {
+			return nil, err
+		}
+		if prev, dup := seen[s.Name]; dup {
+			return nil, fmt.Errorf("scenario %q is defined in %s and %s", s.Name, prev, f)
+		}
+		seen[s.Name] = f
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// runScenarios runs every scenario on every variant it applies to, in
+// variant then scenario order. It also returns the scenarios that applied to
+// no variant.
+func runScenarios(outDir string, m *manifest.Manifest, scenarios []*scenario.Scenario) ([]testResult, []string) {
+	var results []testResult
+	applied := map[string]bool{}
+	for _, v := range m.Variants {
+		var spec *ebpf.CollectionSpec
+		var loadErr error
+		for _, s := range scenarios {
+			if !s.Applies(v.Defines) {
+				continue
+			}
+			applied[s.Name] = true
+			if spec == nil && loadErr == nil {
+				spec, loadErr = ebpf.LoadCollectionSpec(filepath.Join(outDir, filepath.FromSlash(v.Object)))
+			}
+			tr := testResult{Scenario: s.Name, File: s.File, Variant: v.ID}
+			if loadErr != nil {
+				tr.Status, tr.Error = "fail", loadErr.Error()
+				results = append(results, tr)
+				continue
+			}
+			res, err := scenario.Run(spec, s)
+			if err != nil {
+				tr.Status, tr.Error = "fail", fmt.Sprintf("%+v", err)
+				results = append(results, tr)
+				continue
+			}
+			tr.Status, tr.DurationUS = string(res.Status), res.Duration.Microseconds()
+			for _, f := range res.Failures() {
+				tr.Failures = append(tr.Failures, f.String())
+			}
+			results = append(results, tr)
+		}
+	}
+	var unused []string
+	for _, s := range scenarios {
+		if !applied[s.Name] {
+			unused = append(unused, s.Name)
+		}
+	}
+	sort.Strings(unused)
+	return results, unused
+}
+
+func writeTestText(w io.Writer, results []testResult, verbose bool) {
+	variant := ""
+	for _, r := range results {
+		if r.Status == "pass" && !verbose {
+			continue
+		}
+		if r.Variant != variant {
+			fmt.Fprintf(w, "variant %s\n", r.Variant)
+			variant = r.Variant
+		}
+		fmt.Fprintf(w, "  %s %s", strings.ToUpper(r.Status), r.Scenario)
+		if r.File != "" {
+			fmt.Fprintf(w, " (%s)", r.File)
+		}
+		fmt.Fprintln(w)
+		if r.Error != "" {
+			fmt.Fprintf(w, "    error: %s\n", strings.ReplaceAll(r.Error, "\n", "\n    "))
+		}
+		for _, f := range r.Failures {
+			fmt.Fprintf(w, "    %s\n", strings.ReplaceAll(f, "\n", "\n    "))
+		}
+	}
+}
