@@ -5,6 +5,7 @@ import (
 	"flag"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -109,7 +110,22 @@ func compareTree(t *testing.T, outDir, wantDir string) {
 		}
 		return
 	}
-	if diff := cmp.Diff(readTree(t, wantDir), got); diff != "" {
+	want := readTree(t, wantDir)
+	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("written files (-want +got):\n%s", diff)
+	}
+	// Golden headers must themselves be valid C.
+	for name := range want {
+		if !strings.HasSuffix(name, ".h") {
+			continue
+		}
+		cc := os.Getenv("DPFORGE_CC")
+		if cc == "" {
+			cc = "clang-19"
+		}
+		out, err := exec.Command(cc, "-fsyntax-only", "-Wall", "-Werror", "-x", "c", filepath.Join(wantDir, name)).CombinedOutput()
+		if err != nil {
+			t.Errorf("golden %s does not compile: %v\n%s", name, err, out)
+		}
 	}
 }
