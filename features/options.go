@@ -162,21 +162,24 @@ func Unmodeled(name string) bool { return unmodeledIndex[name] }
 
 // Suggest returns the closest known option name to a misspelt one, or "".
 func Suggest(name string) string {
+	all := make([]string, 0, len(optionTable)+len(unmodeledOptions))
+	for _, o := range optionTable {
+		all = append(all, o.Name)
+	}
+	return Closest(name, append(all, unmodeledOptions...))
+}
+
+// Closest returns the candidate nearest to s in edit distance, if it is near
+// enough to be a likely typo (up to one edit per six characters, at most
+// three), or "". Ties go to the earlier candidate. Every "did you mean"
+// in dpforge uses it.
+func Closest(s string, candidates []string) string {
 	best, bestD := "", 4
-	consider := func(c string) {
-		limit := 1 + len(c)/6
-		if limit > 3 {
-			limit = 3
-		}
-		if d := editDistance(name, c); d <= limit && d < bestD {
+	for _, c := range candidates {
+		limit := min(1+len(c)/6, 3)
+		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d <= limit && d < bestD {
 			best, bestD = c, d
 		}
-	}
-	for _, o := range optionTable {
-		consider(o.Name)
-	}
-	for _, o := range unmodeledOptions {
-		consider(o)
 	}
 	return best
 }

@@ -457,7 +457,7 @@ func notes(cfg Config, r *Resolution) []Problem {
 	}
 	if ok, how := r.Kernel.Has(CapRODataMap); !ok {
 		ps = append(ps, Problem{Severity: Warning, Rule: "datapath-unloadable",
-			Message: fmt.Sprintf("the dpforge datapath keeps per-node values in read-only global data, which needs kernel 5.2 or newer (kernel %s lacks it; %s): this node's variant is built and verified, but cannot be loaded on this kernel", r.Kernel.Version.Short(), how)})
+			Message: fmt.Sprintf("the dpforge datapath keeps per-node values in read-only global data, which needs kernel 5.2 or newer (kernel %s lacks it; %s): its variant is built and verified on newer kernels but cannot be loaded on this one", r.Kernel.Version.Short(), how)})
 	}
 	if r.On("host-firewall") && len(cfg.List("devices")) == 0 {
 		ps = append(ps, Problem{Severity: Warning, Rule: "missing-option", Option: "enable-host-firewall", Other: "devices",

@@ -1,6 +1,8 @@
 package scenario
 
 import (
+	"github.com/dpforge/dpforge/features"
+
 	"cmp"
 	"fmt"
 	"regexp"
@@ -257,35 +259,7 @@ func keyColumn(n *yaml.Node, line int, k string) int {
 
 // suggest returns the candidate closest to s, if it is close enough to be
 // a likely typo.
-func suggest(s string, candidates []string) string {
-	best, bestDist := "", len(s)/2+1
-	for _, c := range candidates {
-		if d := levenshtein(strings.ToLower(s), strings.ToLower(c)); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+func suggest(s string, candidates []string) string { return features.Closest(s, candidates) }
 
 // nameList formats names for "want one of" messages, eliding long lists.
 func nameList(names []string) string {

@@ -177,7 +177,7 @@ func (p *parser) mapping(n *yaml.Node, what string, allowed []string, fn func(k,
 		seen[k.Value] = k
 		if allowed != nil && !contains(allowed, k.Value) {
 			msg := fmt.Sprintf("unknown key %q in %s", k.Value, what)
-			if s := closest(k.Value, allowed); s != "" {
+			if s := features.Closest(k.Value, allowed); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			} else {
 				msg += fmt.Sprintf(" (want one of %s)", strings.Join(allowed, ", "))
@@ -474,7 +474,7 @@ func (p *parser) kernelRefError(pos Pos, ref string, m *Matrix) {
 	msg := fmt.Sprintf("unknown kernel profile %q", ref)
 	if _, err := features.ParseVersion(ref); strings.ContainsAny(ref, "0123456789") && strings.Contains(ref, ".") {
 		msg = err.Error()
-	} else if s := closest(ref, names); s != "" {
+	} else if s := features.Closest(ref, names); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	} else if len(names) > 0 {
 		msg += fmt.Sprintf(" (profiles: %s; or write a version such as 5.10.0)", strings.Join(names, ", "))
@@ -688,35 +688,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// closest finds a near spelling among candidates.
-func closest(s string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if d := distance(s, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
