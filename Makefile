@@ -41,12 +41,14 @@ bin/dpforge: deps $(shell find . -name '*.go' -o -name '*.c' -o -name '*.h' -o -
 	$(Q)$(GO) build -o $@ ./cmd/dpforge
 
 # run: the main job on the embedded default matrix: build every distinct
-# variant, then load each into this kernel's verifier (when root).
+# variant, then (as root) load each into this kernel's verifier and run the
+# packet scenarios through every variant they apply to.
 run: bin/dpforge
 	$(Q)./bin/dpforge validate $(if $(MATRIX),$(MATRIX),generator/config/default.yaml)
 	$(Q)./bin/dpforge build --out $(OUT) $(if $(MATRIX),-f $(MATRIX))
-	$(Q)if [ "$$(id -u)" = 0 ]; then ./bin/dpforge verify $(OUT); \
-	else echo "dpforge verify skipped: loading programs into the kernel needs root"; fi
+	$(Q)if [ "$$(id -u)" = 0 ]; then \
+		./bin/dpforge verify $(OUT) && ./bin/dpforge test --out $(OUT) $(if $(MATRIX),-f $(MATRIX)); \
+	else echo "dpforge verify and test skipped: loading programs into the kernel needs root"; fi
 
 test: deps
 	$(Q)$(GO) vet ./...
