@@ -75,6 +75,10 @@ func TestABIConstants(t *testing.T) {
 		"POLICY_EGRESS":          PolicyEgress,
 		"DIR_INGRESS":            int64(DirIngress),
 		"DIR_EGRESS":             int64(DirEgress),
+		"TRACE_MAP_SIZE":         1,
+	}
+	for k, name := range traceKindNames {
+		want["TRACE_"+name] = int64(k)
 	}
 	for h := HookFromContainer; h <= HookToOverlay; h++ {
 		want["HOOK_"+strings.ToUpper(strings.TrimPrefix(h.String(), "cil_"))] = int64(h)
@@ -96,11 +100,11 @@ func TestABIConstants(t *testing.T) {
 			t.Errorf("%s: C has %d, Go %d", name, got, v)
 		}
 	}
-	// Every C reason must have a Go name.
+	// Every C reason and trace kind must have a Go name.
 	for name, v := range c {
-		if (strings.HasPrefix(name, "REASON_") || strings.HasPrefix(name, "DROP_")) && name != "DROP_BASE" {
+		if (strings.HasPrefix(name, "REASON_") || strings.HasPrefix(name, "DROP_") || strings.HasPrefix(name, "TRACE_")) && name != "DROP_BASE" {
 			if _, ok := want[name]; !ok {
-				t.Errorf("C reason %s = %d has no Go constant", name, v)
+				t.Errorf("C constant %s = %d has no Go counterpart", name, v)
 			}
 		}
 	}

@@ -16,7 +16,9 @@
  * Every program ends in dp_finish(), which counts the packet under a
  * reason and turns negative results (drops) into TC_ACT_SHOT plus an
  * event. Handlers therefore return a TC action or DROP(reason) and set
- * *reason for the non-default forwarding reasons.
+ * *reason for the non-default forwarding reasons. Redirects go through the
+ * dp_redirect* wrappers of include/trace.h, which record their target for
+ * the forwarding trace (cfg_trace).
  */
 
 /* First, so that the feature macros are seen by every header. */
@@ -25,6 +27,7 @@
 #include "include/common.h"
 #include "include/config.h"
 #include "include/maps.h"
+#include "include/trace.h"
 #include "include/parse.h"
 #include "include/metrics.h"
 #include "include/l3.h"

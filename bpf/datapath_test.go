@@ -246,6 +246,7 @@ var mirrors = map[string]any{
 	"svc_value":            SvcValue{},
 	"throttle_key":         ThrottleKey{},
 	"throttle_value":       ThrottleValue{},
+	"trace_info":           TraceInfo{},
 	"tuple4":               Tuple4{},
 	"vtep_key":             VTEPKey{},
 	"vtep_value":           VTEPValue{},
@@ -265,6 +266,7 @@ var mapTypes = map[string][2]any{
 	MapServices:  {SvcKey{}, SvcValue{}},
 	MapSNAT:      {Tuple4{}, SNATEntry{}},
 	MapThrottle:  {ThrottleKey{}, ThrottleValue{}},
+	MapTrace:     {uint32(0), TraceInfo{}},
 	MapVTEP:      {VTEPKey{}, VTEPValue{}},
 }
 
@@ -273,7 +275,7 @@ var variableSizes = map[string]uint32{
 	VarClusterID: 4, VarEncapIfindex: 4, VarMTU: 4, VarNativeIfindex: 4,
 	VarNodeIPv4: 4, VarNodeMAC: 6, VarNodePortMax: 2, VarNodePortMin: 2,
 	VarSNATExclIPv4: 4, VarSNATExclIPv4Len: 4, VarSNATPortMax: 2, VarSNATPortMin: 2,
-	VarTunnelPort: 2, VarVTEPMask: 4,
+	VarTrace: 4, VarTunnelPort: 2, VarVTEPMask: 4,
 }
 
 func TestNameListsSorted(t *testing.T) {

@@ -30,6 +30,7 @@ const (
 	MapServices  = "dp_services"  // SvcKey -> SvcValue
 	MapSNAT      = "dp_snat"      // LRU: Tuple4 -> SNATEntry
 	MapThrottle  = "dp_throttle"  // ThrottleKey -> ThrottleValue
+	MapTrace     = "dp_trace"     // array of 1: uint32 0 -> TraceInfo
 	MapVTEP      = "dp_vtep"      // VTEPKey -> VTEPValue
 )
 
@@ -49,6 +50,7 @@ const (
 	VarSNATExclIPv4Len = "cfg_snat_excl_ipv4_len" // uint32 prefix length, 0 = none
 	VarSNATPortMax     = "cfg_snat_port_max"      // uint16
 	VarSNATPortMin     = "cfg_snat_port_min"      // uint16
+	VarTrace           = "cfg_trace"              // uint32, non-zero: record verdicts in MapTrace
 	VarTunnelPort      = "cfg_tunnel_port"        // uint16
 	VarVTEPMask        = "cfg_vtep_mask"          // [4]byte
 )
@@ -63,13 +65,13 @@ var (
 	Maps = []string{
 		MapBackends, MapConntrack, MapEgressGW, MapEndpoints, MapEvents,
 		MapIPCache, MapMetrics, MapNonMasq, MapPolicy, MapRevNAT,
-		MapServices, MapSNAT, MapThrottle, MapVTEP,
+		MapServices, MapSNAT, MapThrottle, MapTrace, MapVTEP,
 	}
 	Variables = []string{
 		VarClusterID, VarEncapIfindex, VarMTU, VarNativeIfindex,
 		VarNodeIPv4, VarNodeMAC, VarNodePortMax, VarNodePortMin,
 		VarSNATExclIPv4, VarSNATExclIPv4Len, VarSNATPortMax, VarSNATPortMin,
-		VarTunnelPort, VarVTEPMask,
+		VarTrace, VarTunnelPort, VarVTEPMask,
 	}
 )
 
@@ -377,6 +379,49 @@ type MetricsKey struct {
 type MetricsValue struct {
 	Packets uint64
 	Bytes   uint64
+}
+
+// TraceKind is how a program run let a packet go, as [TraceInfo] records it.
+type TraceKind uint8
+
+// Trace kinds.
+const (
+	TraceToStack       TraceKind = 1 // TC_ACT_OK
+	TraceRedirect      TraceKind = 2 // bpf_redirect to the egress of Ifindex
+	TraceRedirectPeer  TraceKind = 3 // bpf_redirect_peer into the pod behind veth Ifindex
+	TraceRedirectNeigh TraceKind = 4 // bpf_redirect_neigh out of Ifindex
+	TraceDrop          TraceKind = 5 // TC_ACT_SHOT
+)
+
+var traceKindNames = map[TraceKind]string{
+	TraceToStack:       "TO_STACK",
+	TraceRedirect:      "REDIRECT",
+	TraceRedirectPeer:  "REDIRECT_PEER",
+	TraceRedirectNeigh: "REDIRECT_NEIGH",
+	TraceDrop:          "DROP",
+}
+
+// String returns the C name without its TRACE_ prefix, e.g. "REDIRECT_PEER".
+func (k TraceKind) String() string {
+	if name, ok := traceKindNames[k]; ok {
+		return name
+	}
+	return fmt.Sprintf("TraceKind(%d)", uint8(k))
+}
+
+// TraceInfo is the value of [MapTrace]'s only slot (key 0): the last
+// verdict of any program run, written only when [VarTrace] is non-zero.
+// Redirect fields (Ifindex, TunnelRemote, TunnelID) are zero unless Kind
+// is a redirect; the tunnel fields are the key bpf_skb_set_tunnel_key set.
+type TraceInfo struct {
+	Ifindex      uint32
+	Kind         TraceKind
+	Reason       Reason
+	Hook         Hook
+	_            uint8
+	TunnelRemote [4]byte
+	TunnelID     uint32
+	SecID        uint32 // source identity the program used; 0 if it dropped before knowing it
 }
 
 // DropEvent is the record the datapath writes to [MapEvents] for every

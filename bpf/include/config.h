@@ -50,6 +50,12 @@ volatile const __be32 cfg_vtep_mask = bpf_htonl(0xffffff00);
 /* Source ports handed out by SNAT, inclusive, host order. */
 volatile const __u16 cfg_snat_port_min = 32768;
 volatile const __u16 cfg_snat_port_max = 60999;
+/*
+ * Forwarding trace (include/trace.h): non-zero makes every run record its
+ * verdict in dp_trace. 0 in production, where the verifier sees the
+ * constant and never walks the recording code.
+ */
+volatile const __u32 cfg_trace = 0;
 
 /*
  * Byte-wise volatile reads: copying cfg_node_mac with memcpy would cast the

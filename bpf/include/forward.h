@@ -14,6 +14,7 @@
 #include "ct.h"
 #include "policy.h"
 #include "lb.h"
+#include "trace.h"
 
 /* bpf_tunnel_key up to tunnel_label: the size every kernel since 4.3 accepts. */
 #define TUNNEL_KEY_SIZE	(__builtin_offsetof(struct bpf_tunnel_key, tunnel_label) + sizeof(__u32))
@@ -63,7 +64,7 @@ static __always_inline int encap_redirect4(struct __sk_buff *ctx, __be32 tunnel_
 	key.tunnel_ttl = 64;
 	if (bpf_skb_set_tunnel_key(ctx, &key, TUNNEL_KEY_SIZE, BPF_F_ZERO_CSUM_TX) < 0)
 		return DROP(DROP_WRITE_ERROR);
-	return (int)bpf_redirect(cfg_encap_ifindex, 0);
+	return dp_redirect(cfg_encap_ifindex, tunnel_ep, tunnel_id);
 }
 
 /*
@@ -135,12 +136,12 @@ static __always_inline int fib_redirect4(struct __sk_buff *ctx, struct pkt4 *p)
 		ret = eth_rewrite(ctx, fib.smac, fib.dmac);
 		if (IS_DROP(ret))
 			return ret;
-		return (int)bpf_redirect(fib.ifindex, 0);
+		return dp_redirect(fib.ifindex, 0, 0);
 	}
 	/* The lookup left the next hop (gateway or destination) in ipv4_dst. */
 	nh.nh_family = 2;	/* AF_INET */
 	nh.ipv4_nh = fib.ipv4_dst;
-	return (int)bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+	return dp_redirect_neigh(fib.ifindex, &nh);
 }
 #endif
 
@@ -165,7 +166,7 @@ static __always_inline int forward4(struct __sk_buff *ctx, struct pkt4 *p,
 		ret = ipv4_l3(ctx, p, ep->node_mac, ep->mac);
 		if (IS_DROP(ret))
 			return ret;
-		return (int)bpf_redirect_peer(ep->ifindex, 0);
+		return dp_redirect_peer(ep->ifindex);
 #else
 		/* cil_to_container finishes the job; the mark tells it who sent this. */
 		ret = ipv4_l3(ctx, p, ep->node_mac, ep->mac);

@@ -244,10 +244,33 @@ struct drop_event {
 	__u8	dir;
 };
 
+/*
+ * dp_trace: the last verdict of a program run, written only when cfg_trace
+ * is set (include/trace.h). BPF_PROG_TEST_RUN returns the TC action alone;
+ * this makes the redirect target, its kind and the tunnel key visible.
+ */
+#define TRACE_TO_STACK		1	/* TC_ACT_OK: handed to the stack */
+#define TRACE_REDIRECT		2	/* bpf_redirect (egress of ifindex) */
+#define TRACE_REDIRECT_PEER	3	/* bpf_redirect_peer (into a pod's netns) */
+#define TRACE_REDIRECT_NEIGH	4	/* bpf_redirect_neigh (next hop resolved by the kernel) */
+#define TRACE_DROP		5	/* TC_ACT_SHOT */
+
+struct trace_info {
+	__u32	ifindex;		/* redirect target; 0 for the stack and drops */
+	__u8	kind;			/* TRACE_* */
+	__u8	reason;			/* enum dp_reason the run was counted under */
+	__u8	hook;			/* enum dp_hook */
+	__u8	pad;
+	__be32	tunnel_remote;		/* tunnel key set for the redirect, else 0 */
+	__u32	tunnel_id;
+	__u32	sec_id;			/* source identity the program used */
+};
+
 _Static_assert(sizeof(struct endpoint_info) == 24, "endpoint_info layout");
 _Static_assert(sizeof(struct tuple4) == 16, "tuple4 layout");
 _Static_assert(sizeof(struct ct_entry) == 32, "ct_entry layout");
 _Static_assert(sizeof(struct drop_event) == 40, "drop_event layout");
+_Static_assert(sizeof(struct trace_info) == 20, "trace_info layout");
 
 /* Sizes: identical in every variant, see the top of this file. */
 #define ENDPOINTS_MAP_SIZE	4096
@@ -264,6 +287,7 @@ _Static_assert(sizeof(struct drop_event) == 40, "drop_event layout");
 #define THROTTLE_MAP_SIZE	4096
 #define METRICS_MAP_SIZE	1024
 #define EVENTS_RINGBUF_SIZE	(256 * 1024)
+#define TRACE_MAP_SIZE		1
 
 /* Non-static so that every map is emitted even when unused by a variant. */
 struct {
@@ -372,6 +396,15 @@ struct {
 	__uint(max_entries, METRICS_MAP_SIZE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_metrics SEC(".maps");
+
+/* A plain array: one slot, read without per-CPU folding. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct trace_info);
+	__uint(max_entries, TRACE_MAP_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_trace SEC(".maps");
 
 #ifdef HAVE_RINGBUF
 struct {

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "maps.h"
 #include "parse.h"
+#include "trace.h"
 
 static __always_inline void metrics_add(__u8 reason, __u8 dir, __u8 hook, __u32 len)
 {
@@ -37,9 +38,10 @@ static __always_inline void metrics_add(__u8 reason, __u8 dir, __u8 hook, __u32 
 }
 
 /*
- * The single exit of every program: count the packet under its reason
- * and, for drops (negative ret), emit an event and shoot it. Each program
- * calls this once, so the counter and event code is inlined once.
+ * The single exit of every program: trace the verdict (cfg_trace), count
+ * the packet under its reason and, for drops (negative ret), emit an event
+ * and shoot it. Each program calls this once, so the counter and event
+ * code is inlined once.
  */
 static __always_inline int dp_finish(struct __sk_buff *ctx, const struct pkt4 *p,
 				     __u32 src_id, int ret, __u8 reason,
@@ -49,6 +51,7 @@ static __always_inline int dp_finish(struct __sk_buff *ctx, const struct pkt4 *p
 
 	if (IS_DROP(ret))
 		reason = (__u8)(-ret);
+	trace_verdict(ret, reason, hook, src_id);
 	metrics_add(reason, dir, hook, ctx->len);
 	if (!IS_DROP(ret))
 		return ret;
