@@ -14,6 +14,7 @@ import (
 	"github.com/dpforge/dpforge/bpf"
 	"github.com/dpforge/dpforge/features"
 	"github.com/dpforge/dpforge/generator/build"
+	"github.com/dpforge/dpforge/generator/config"
 	"github.com/dpforge/dpforge/generator/header"
 	"github.com/dpforge/dpforge/generator/manifest"
 	"github.com/dpforge/dpforge/generator/plan"
@@ -67,7 +68,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 		return exitProblems
 	}
 	for _, d := range diags {
-		if d.Severity == "error" || *out == "text" && isTerminal(stderr) {
+		if d.Severity == config.Error || *out == "text" && isTerminal(stderr) {
 			fmt.Fprintln(stderr, d)
 		}
 	}
@@ -173,7 +174,7 @@ type progress struct {
 	w        io.Writer
 	tty      bool
 	total    int
-	done_    int
+	finished    int
 	cached   int
 	lastLine bool
 }
@@ -186,14 +187,14 @@ func (p *progress) event(e build.Event) {
 	switch e.Kind {
 	case build.VariantCached:
 		p.cached++
-		p.done_++
+		p.finished++
 	case build.VariantCompiled, build.VariantFailed:
-		p.done_++
+		p.finished++
 	default:
 		return
 	}
 	if p.tty {
-		fmt.Fprintf(p.w, "\r\033[Kvariants %d/%d (%d cached) %s", p.done_, p.total, p.cached, e.Variant)
+		fmt.Fprintf(p.w, "\r\033[Kvariants %d/%d (%d cached) %s", p.finished, p.total, p.cached, e.Variant)
 		p.lastLine = true
 	}
 }
