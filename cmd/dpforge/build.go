@@ -174,7 +174,7 @@ type progress struct {
 	w        io.Writer
 	tty      bool
 	total    int
-	finished    int
+	finished int
 	cached   int
 	lastLine bool
 }
