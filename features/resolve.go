@@ -104,8 +104,8 @@ type Resolution struct {
 	// NodeDefines are the macros of enabled load-time features: they appear
 	// in node_config.h but not in the variant.
 	NodeDefines []Define
-	Status    []StatusLine
-	Problems  []Problem
+	Status      []StatusLine
+	Problems    []Problem
 }
 
 // Decision returns the decision for a feature.

@@ -1,0 +1,277 @@
+// Command agent is the /init of the virtual machines package vm boots: it
+// loads BPF objects into the guest kernel and reports, for every program, how
+// many instructions the verifier processed or why it rejected the program.
+//
+// It reads a wire.Request from the initramfs, writes wire records to the
+// console (its standard output, which the kernel opens on /dev/console) and
+// powers the machine off. It is built with CGO_ENABLED=0 by package vm; it is
+// of no use outside a throwaway VM (it mounts file systems and powers off).
+//
+// Ordering matters here. cilium/ebpf looks up BPF tokens through
+// /proc/self/mountinfo on its first BPF call and caches a failure, so /proc
+// must be mounted before any BPF call. Go initialises packages in import
+// path order (github.com/cilium/... before github.com/dpforge/...), so an
+// init() of ours cannot be made to run before one of cilium/ebpf's; the
+// agent therefore imports no cilium/ebpf package that calls BPF from init()
+// (rlimit does: it probes memcg accounting by creating a map) and raises
+// RLIMIT_MEMLOCK itself, which kernels before 5.11 need. /proc is mounted
+// in this package's init(), before main runs any BPF.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"regexp"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/dpforge/dpforge/generator/vm/internal/wire"
+)
+
+// failureLogSize is the verifier log buffer for explaining a rejected
+// program, as in generator/build: cilium/ebpf grows it on ENOSPC, starting
+// large saves retries for the long logs of a real datapath.
+const failureLogSize = 16 << 20
+
+// setupWarnings collects what went wrong while preparing the machine; they
+// are reported in the Hello record rather than aborting.
+var setupWarnings []string
+
+func init() {
+	mount("proc", "/proc", "proc")
+}
+
+func main() {
+	exit := wire.Exit{}
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				exit.Error = fmt.Sprintf("agent panic: %v\n%s", r, debug.Stack())
+			}
+		}()
+		if err := run(); err != nil {
+			exit.Error = err.Error()
+		}
+	}()
+	wire.Encode(os.Stdout, wire.KindExit, exit)
+	os.Stdout.Sync()
+	unix.Sync()
+	// PID 1 must not exit (the kernel would panic, which with panic=-1 and
+	// qemu -no-reboot also ends the VM, but noisily).
+	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
+		fmt.Fprintf(os.Stdout, "dpforge-vm: power off: %v\n", err)
+	}
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+func run() error {
+	setup()
+	hello := wire.Hello{Warnings: setupWarnings}
+	var uts unix.Utsname
+	if err := unix.Uname(&uts); err == nil {
+		hello.Release = unix.ByteSliceToString(uts.Release[:])
+	}
+	if v, err := os.ReadFile("/proc/version"); err == nil {
+		hello.Version = strings.TrimSpace(string(v))
+	}
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err == nil {
+		hello.BTF = true
+	}
+	if cfg := "/boot/config-" + hello.Release; fileExists(cfg) {
+		hello.Config = cfg
+	}
+	if err := wire.Encode(os.Stdout, wire.KindHello, hello); err != nil {
+		return err
+	}
+
+	data, err := os.ReadFile(wire.RequestPath)
+	if err != nil {
+		return fmt.Errorf("reading request: %w", err)
+	}
+	var req wire.Request
+	if err := jsonUnmarshal(data, &req); err != nil {
+		return fmt.Errorf("decoding request: %w", err)
+	}
+	for _, o := range req.Objects {
+		// A plain line before each object: if the agent dies while
+		// loading it, the console says which.
+		fmt.Fprintf(os.Stdout, "%s%s\n", wire.LoadingPrefix, o.Name)
+		res := loadObject(o)
+		if err := wire.Encode(os.Stdout, wire.KindObject, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setup mounts the file systems the loader needs and lifts the memlock
+// limit. Failures are warnings: a kernel without, say, bpffs can still
+// verify programs.
+func setup() {
+	mount("sysfs", "/sys", "sysfs")
+	mount("devtmpfs", "/dev", "devtmpfs")
+	mount("bpf", "/sys/fs/bpf", "bpf")
+	mount("tmpfs", "/tmp", "tmpfs")
+	// Only emergencies on the console: kernel messages would otherwise be
+	// interleaved with our records.
+	if err := os.WriteFile("/proc/sys/kernel/printk", []byte("1"), 0); err != nil {
+		warn("lowering console log level: %v", err)
+	}
+	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK (64 KiB by
+	// default); PID 1 has CAP_SYS_RESOURCE.
+	inf := &unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, inf); err != nil {
+		warn("removing memlock rlimit: %v", err)
+	}
+}
+
+func mount(source, target, fstype string) {
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		warn("creating %s: %v", target, err)
+		return
+	}
+	if err := unix.Mount(source, target, fstype, 0, ""); err != nil && !errors.Is(err, unix.EBUSY) {
+		warn("mounting %s on %s: %v", fstype, target, err)
+	}
+}
+
+func warn(format string, args ...any) {
+	setupWarnings = append(setupWarnings, fmt.Sprintf(format, args...))
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// loadObject loads the requested programs of one object. It first loads
+// them together, as a loader would; if that fails it loads each on its own,
+// so that the programs the kernel accepts still get a count and each
+// rejected one gets its own verifier log.
+func loadObject(o wire.ObjectRequest) (res wire.Object) {
+	start := time.Now()
+	res.Name = o.Name
+	defer func() { res.Millis = time.Since(start).Milliseconds() }()
+
+	spec, err := loadSpec(o.Path)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	names := o.Programs
+	if len(names) == 0 {
+		names = slices.Sorted(maps.Keys(spec.Programs))
+	}
+	for _, n := range names {
+		if spec.Programs[n] == nil {
+			res.Error = fmt.Sprintf("object has no program %q (it has %s)", n, strings.Join(slices.Sorted(maps.Keys(spec.Programs)), ", "))
+			return res
+		}
+	}
+
+	if counts, err := load(spec, names, ebpf.LogLevelStats, 0); err == nil {
+		for _, n := range names {
+			res.Programs = append(res.Programs, counts[n])
+		}
+		return res
+	}
+	for _, n := range names {
+		counts, err := load(spec, []string{n}, ebpf.LogLevelStats, 0)
+		if err == nil {
+			res.Programs = append(res.Programs, counts[n])
+			continue
+		}
+		// Again with the branch log, to explain the rejection.
+		counts, err = load(spec, []string{n}, ebpf.LogLevelBranch|ebpf.LogLevelStats, failureLogSize)
+		if err == nil {
+			// Accepted this time (a transient failure such as
+			// ENOMEM): report the count.
+			res.Programs = append(res.Programs, counts[n])
+			continue
+		}
+		p := wire.Program{Name: n, Error: err.Error()}
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			p.Log = ve.Log
+		}
+		res.Programs = append(res.Programs, p)
+	}
+	return res
+}
+
+// loadSpec parses an object and clears the pinning of its maps, so that
+// loading never touches bpffs.
+func loadSpec(path string) (*ebpf.CollectionSpec, error) {
+	spec, err := ebpf.LoadCollectionSpec(path)
+	if err != nil {
+		return nil, fmt.Errorf("parsing object: %w", err)
+	}
+	for _, m := range spec.Maps {
+		m.Pinning = ebpf.PinNone
+	}
+	return spec, nil
+}
+
+// load creates a collection holding only the named programs and returns
+// each one's count.
+func load(base *ebpf.CollectionSpec, names []string, level ebpf.LogLevel, logSize uint32) (map[string]wire.Program, error) {
+	spec := base.Copy()
+	for n := range spec.Programs {
+		if !slices.Contains(names, n) {
+			delete(spec.Programs, n)
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
+		Programs: ebpf.ProgramOptions{LogLevel: level, LogSizeStart: logSize},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer coll.Close()
+	out := make(map[string]wire.Program, len(names))
+	for _, n := range names {
+		out[n] = count(n, coll.Programs[n])
+	}
+	return out, nil
+}
+
+var processedRe = regexp.MustCompile(`(?m)^processed (\d+) insns`)
+
+// count returns the verified instruction count of a loaded program: from
+// its info where the kernel reports it (5.16+), else from the statistics
+// line of the verifier log.
+func count(name string, prog *ebpf.Program) wire.Program {
+	p := wire.Program{Name: name}
+	if info, err := prog.Info(); err == nil {
+		if n, ok := info.VerifiedInstructions(); ok {
+			p.Instructions, p.Source = n, wire.CountFromInfo
+			return p
+		}
+	}
+	if m := processedRe.FindStringSubmatch(prog.VerifierLog); m != nil {
+		if n, err := strconv.ParseUint(m[1], 10, 32); err == nil {
+			p.Instructions, p.Source = uint32(n), wire.CountFromLog
+		}
+	}
+	return p
+}
+
+// jsonUnmarshal decodes strictly: a request the agent does not understand
+// is an error, not a silently partial run.
+func jsonUnmarshal(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}

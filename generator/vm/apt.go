@@ -1,0 +1,450 @@
+package vm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dpforge/dpforge/generator/atomicfile"
+)
+
+// Where the machine's own apt configuration says its Debian mirror is. The
+// private configuration uses the same mirror, so no registry host is written
+// into the project.
+const (
+	hostSourcesDeb822 = "/etc/apt/sources.list.d/debian.sources"
+	hostSourcesList   = "/etc/apt/sources.list"
+	archiveKeyring    = "/usr/share/keyrings/debian-archive-keyring.gpg"
+)
+
+// Suites searched for kernels: the releases whose kernels are worth
+// verifying on (bullseye: 5.10; bookworm: 6.1, and 6.12 in -security and
+// -backports; trixie: 6.12; trixie-backports: 6.16 and newer). Suites the
+// mirror no longer has only cost a warning.
+var (
+	mainSuites     = []string{"bullseye", "bullseye-updates", "bookworm", "bookworm-updates", "bookworm-backports", "trixie", "trixie-updates", "trixie-backports"}
+	securitySuites = []string{"bullseye-security", "bookworm-security", "trixie-security"}
+)
+
+// debianArch is the only architecture the runner boots (qemu-system-x86_64).
+const debianArch = "amd64"
+
+// indexMaxAge is how old the private package index may get before Fetch
+// refreshes it. Kernels are published every few weeks; a refresh that finds
+// nothing new costs about a second.
+const indexMaxAge = 6 * time.Hour
+
+// mirror is the Debian archive the machine uses: the main archive and the
+// security archive.
+type mirror struct {
+	Main, Security string
+}
+
+// hostMirror reads the machine's Debian mirror from its apt sources.
+func hostMirror() (mirror, error) {
+	if data, err := os.ReadFile(hostSourcesDeb822); err == nil {
+		m, err := parseSourcesDeb822(data)
+		if err != nil {
+			return mirror{}, fmt.Errorf("%s: %w", hostSourcesDeb822, err)
+		}
+		return m, nil
+	}
+	data, err := os.ReadFile(hostSourcesList)
+	if err != nil {
+		return mirror{}, fmt.Errorf("finding the Debian mirror: neither %s nor %s is readable: %w", hostSourcesDeb822, hostSourcesList, err)
+	}
+	m, err := parseSourcesList(data)
+	if err != nil {
+		return mirror{}, fmt.Errorf("%s: %w", hostSourcesList, err)
+	}
+	return m, nil
+}
+
+// errNoMirror is returned when the sources name no Debian archive.
+var errNoMirror = errors.New("no enabled deb source with a Debian suite")
+
+// parseSourcesDeb822 picks the mirror out of a deb822 .sources file: the
+// first enabled "deb" entry whose suites are Debian suites gives the main
+// archive, the first whose suites end in -security the security archive.
+func parseSourcesDeb822(data []byte) (mirror, error) {
+	paras, err := parseDeb822(bytes.NewReader(data))
+	if err != nil {
+		return mirror{}, err
+	}
+	var m mirror
+	for _, p := range paras {
+		if !slices.Contains(p.words("types"), "deb") || strings.EqualFold(p["enabled"], "no") {
+			continue
+		}
+		uris := p.words("uris")
+		if len(uris) == 0 {
+			continue
+		}
+		m.add(uris[0], p.words("suites"))
+	}
+	return m.complete()
+}
+
+// parseSourcesList does the same for the one-line format of sources.list.
+func parseSourcesList(data []byte) (mirror, error) {
+	var m mirror
+	for line := range strings.Lines(string(data)) {
+		line, _, _ = strings.Cut(line, "#")
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] != "deb" {
+			continue
+		}
+		f = f[1:]
+		if strings.HasPrefix(f[0], "[") { // options: [signed-by=... arch=...]
+			for len(f) > 0 && !strings.HasSuffix(f[0], "]") {
+				f = f[1:]
+			}
+			if len(f) > 0 {
+				f = f[1:]
+			}
+		}
+		if len(f) < 2 {
+			continue
+		}
+		m.add(f[0], f[1:2])
+	}
+	return m.complete()
+}
+
+func (m *mirror) add(uri string, suites []string) {
+	for _, s := range suites {
+		codename, _, _ := strings.Cut(s, "-")
+		if !isDebianCodename(codename) {
+			continue
+		}
+		if strings.HasSuffix(s, "-security") {
+			if m.Security == "" {
+				m.Security = strings.TrimRight(uri, "/")
+			}
+		} else if m.Main == "" {
+			m.Main = strings.TrimRight(uri, "/")
+		}
+	}
+}
+
+// complete derives a missing security archive from the main one, by
+// Debian's layout (".../debian" and ".../debian-security" side by side).
+func (m mirror) complete() (mirror, error) {
+	if m.Main == "" {
+		return mirror{}, errNoMirror
+	}
+	if m.Security == "" {
+		m.Security = m.Main + "-security"
+	}
+	for _, u := range []string{m.Main, m.Security} {
+		if pu, err := url.Parse(u); err != nil || pu.Scheme == "" {
+			return mirror{}, fmt.Errorf("mirror URI %q is not a URL", u)
+		}
+	}
+	return m, nil
+}
+
+func isDebianCodename(s string) bool {
+	switch s {
+	case "buster", "bullseye", "bookworm", "trixie", "forky", "duke", "sid", "stable", "oldstable", "testing", "unstable":
+		return true
+	}
+	return false
+}
+
+// sourcesFile is the deb822 file of the private configuration. Only the
+// Packages indices are fetched (Targets), no translations, no AppStream
+// metadata the machine's own configuration may ask for.
+func (m mirror) sourcesFile() []byte {
+	var b strings.Builder
+	b.WriteString("# Generated by dpforge (generator/vm) from the machine's apt sources; the\n# machine's own apt configuration does not use this file.\n")
+	for i, e := range []struct {
+		uri    string
+		suites []string
+	}{{m.Main, mainSuites}, {m.Security, securitySuites}} {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nArchitectures: %s\nTargets: Packages\nSigned-By: %s\n",
+			e.uri, strings.Join(e.suites, " "), debianArch, archiveKeyring)
+	}
+	return []byte(b.String())
+}
+
+// apt runs apt-get and apt-cache with the private configuration under dir:
+//
+//	sources.list             empty (Dir::Etc::SourceList)
+//	sources.list.d/          dpforge.sources (Dir::Etc::SourceParts)
+//	preferences.d/           empty: no pinning from the machine
+//	lists/                   the indices (Dir::State::Lists)
+//	cache/                   apt's binary caches (Dir::Cache)
+//	updated                  stamp: time and sources of the last update
+//	lock                     flock held while updating, resolving, downloading
+type apt struct {
+	dir string
+}
+
+func (a apt) options() []string {
+	opts := []string{
+		"-q",
+		"-o", "Dir::Etc::SourceList=" + filepath.Join(a.dir, "sources.list"),
+		"-o", "Dir::Etc::SourceParts=" + filepath.Join(a.dir, "sources.list.d"),
+		"-o", "Dir::Etc::Preferences=" + filepath.Join(a.dir, "preferences"),
+		"-o", "Dir::Etc::PreferencesParts=" + filepath.Join(a.dir, "preferences.d"),
+		"-o", "Dir::State::Lists=" + filepath.Join(a.dir, "lists"),
+		"-o", "Dir::Cache=" + filepath.Join(a.dir, "cache"),
+		// Keep apt's binary package cache (Debian's container images
+		// turn it off): without it every apt-cache call parses all
+		// indices again, 1.7 s each instead of 0.15 s. Calls hold the
+		// lock, so sharing it is safe. The source cache would only
+		// double the 80 MB.
+		"-o", "Dir::Cache::pkgcache=pkgcache.bin",
+		"-o", "Dir::Cache::srcpkgcache=",
+		// Nothing installed on this machine matters to the choice.
+		"-o", "Dir::State::status=/dev/null",
+		"-o", "Acquire::Languages=none",
+		"-o", "APT::Architecture=" + debianArch,
+	}
+	if os.Geteuid() == 0 {
+		// apt drops to the _apt user for downloads, who cannot write
+		// into a private cache directory under root's home.
+		opts = append(opts, "-o", "APT::Sandbox::User=root")
+	}
+	return opts
+}
+
+// prepare writes the configuration files; it reports whether the sources
+// changed since the last update.
+func (a apt) prepare(m mirror) (changed bool, err error) {
+	for _, d := range []string{"sources.list.d", "preferences.d", "lists/partial", "cache/archives/partial"} {
+		if err := os.MkdirAll(filepath.Join(a.dir, d), 0o755); err != nil {
+			return false, fmt.Errorf("creating apt directory: %w", err)
+		}
+	}
+	for _, f := range []string{"sources.list", "preferences"} {
+		if _, err := os.Stat(filepath.Join(a.dir, f)); err != nil {
+			if err := atomicfile.WriteFile(filepath.Join(a.dir, f), nil, 0o644); err != nil {
+				return false, err
+			}
+		}
+	}
+	src := m.sourcesFile()
+	path := filepath.Join(a.dir, "sources.list.d", "dpforge.sources")
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, src) {
+		return false, nil
+	}
+	return true, atomicfile.WriteFile(path, src, 0o644)
+}
+
+// stale reports whether the indices need an update.
+func (a apt) stale(now time.Time) bool {
+	fi, err := os.Stat(filepath.Join(a.dir, "updated"))
+	return err != nil || now.Sub(fi.ModTime()) > indexMaxAge || now.Before(fi.ModTime())
+}
+
+// update runs apt-get update. A suite that fails (the mirror dropped it)
+// does not make it fail as long as some index is there; the warning is
+// returned for the caller to attach to a later "not found".
+func (a apt) update(ctx context.Context) (warning string, err error) {
+	if _, err := a.run(ctx, "apt-get", "update"); err != nil {
+		lists, _ := filepath.Glob(filepath.Join(a.dir, "lists", "*_Packages*"))
+		if len(lists) == 0 {
+			return "", fmt.Errorf("updating the kernel package index: %w", err)
+		}
+		warning = err.Error()
+	}
+	if err := atomicfile.WriteFile(filepath.Join(a.dir, "updated"), nil, 0o644); err != nil {
+		return warning, err
+	}
+	return warning, nil
+}
+
+// run runs an apt command and returns its standard output; the error
+// carries its standard error.
+func (a apt) run(ctx context.Context, tool string, args ...string) ([]byte, error) {
+	return a.runIn(ctx, "", tool, args...)
+}
+
+func (a apt) runIn(ctx context.Context, dir, tool string, args ...string) ([]byte, error) {
+	cmd := command(ctx, tool, append(a.options(), args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "DEBIAN_FRONTEND=noninteractive")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.Bytes(), fmt.Errorf("%s %s: %w: %s", tool, args[0], err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
+
+// packageInfo is what resolution needs of one binary package.
+type packageInfo struct {
+	Name, Version, Depends string
+}
+
+// kernelPackages lists the kernel image packages of the index: every
+// linux-image-*, linux-binary-* and linux-base-* package with a version.
+func (a apt) kernelPackages(ctx context.Context) ([]packageInfo, error) {
+	out, err := a.run(ctx, "apt-cache", "search", "--names-only", `^linux-(image|binary|base)-[0-9]`)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for line := range strings.Lines(string(out)) {
+		if f := strings.Fields(line); len(f) > 0 {
+			if _, _, ok := parsePackageName(f[0]); ok {
+				names = append(names, f[0])
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	slices.Sort(names)
+	out, err = a.run(ctx, "apt-cache", append([]string{"show", "--no-all-versions"}, names...)...)
+	if err != nil {
+		return nil, err
+	}
+	return parsePackageInfo(bytes.NewReader(out))
+}
+
+func parsePackageInfo(r io.Reader) ([]packageInfo, error) {
+	paras, err := parseDeb822(r)
+	if err != nil {
+		return nil, err
+	}
+	var pkgs []packageInfo
+	for _, p := range paras {
+		if p["package"] == "" || p["version"] == "" {
+			continue
+		}
+		pkgs = append(pkgs, packageInfo{Name: p["package"], Version: p["version"], Depends: p["depends"]})
+	}
+	return pkgs, nil
+}
+
+// Package kinds, in order of preference for one release.
+const (
+	// linux-binary-<rel>: the image alone (from about 6.19); the config is
+	// in linux-base-<rel>.
+	kindBinary = "binary"
+	// linux-image-<rel>-unsigned: image, config and modules (up to 6.18).
+	kindUnsigned = "unsigned"
+	// linux-image-<rel>: the signed image, same content as -unsigned, or
+	// (from about 6.19) a meta package depending on linux-binary-<rel>.
+	kindImage = "image"
+	// linux-base-<rel>: config and System.map (from about 6.18).
+	kindBase = "base"
+)
+
+// releaseRe matches a kernel release of the default flavour without the
+// flavour suffix: 5.10.0-46, 6.1.0-0.deb11.52, 6.12.118+deb13, 6.12.90+deb12.1.
+// It rejects other flavours (6.1.0-56-cloud) and meta packages (6.1).
+var releaseRe = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9][0-9a-z.]*|\+deb[0-9.]+)?$`)
+
+// flavour is the kernel flavour verified on: Debian's generic amd64 kernel,
+// the one most machines run (cloud-amd64 lacks drivers, not BPF features).
+const flavour = "-" + debianArch
+
+// parsePackageName returns the release and kind of a kernel package name.
+func parsePackageName(name string) (release, kind string, ok bool) {
+	var rest string
+	switch {
+	case strings.HasPrefix(name, "linux-binary-"):
+		rest, kind = strings.TrimPrefix(name, "linux-binary-"), kindBinary
+	case strings.HasPrefix(name, "linux-base-"):
+		rest, kind = strings.TrimPrefix(name, "linux-base-"), kindBase
+	case strings.HasPrefix(name, "linux-image-") && strings.HasSuffix(name, "-unsigned"):
+		rest, kind = strings.TrimSuffix(strings.TrimPrefix(name, "linux-image-"), "-unsigned"), kindUnsigned
+	case strings.HasPrefix(name, "linux-image-"):
+		rest, kind = strings.TrimPrefix(name, "linux-image-"), kindImage
+	default:
+		return "", "", false
+	}
+	base, found := strings.CutSuffix(rest, flavour)
+	if !found || !releaseRe.MatchString(base) {
+		return "", "", false
+	}
+	return rest, kind, true
+}
+
+// resolved is the choice for one series: the packages to download.
+type resolved struct {
+	Series, Release, Version string
+	// Image holds the bzImage; Base, if set, the config when Image does not.
+	Image, Base string
+}
+
+// seriesRe is what Fetch accepts as a series.
+var seriesRe = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
+
+// ErrNoKernel is returned (wrapped) by Fetch when the index has no kernel
+// of the series.
+var ErrNoKernel = errors.New("no kernel of this series in the package index")
+
+// resolve picks the newest release of a series from the package list: the
+// highest package version whose upstream version is <series>.N, among
+// releases that have an image package.
+func resolve(series string, pkgs []packageInfo) (resolved, error) {
+	type rel struct {
+		version string
+		byKind  map[string]string
+	}
+	releases := map[string]*rel{}
+	for _, p := range pkgs {
+		release, kind, ok := parsePackageName(p.Name)
+		if !ok {
+			continue
+		}
+		if kind == kindImage && strings.Contains(p.Depends, "linux-binary-"+release) {
+			continue // a meta package: the image is in linux-binary
+		}
+		upstream, _, _ := strings.Cut(p.Version, "-")
+		if _, e, ok := strings.Cut(upstream, ":"); ok {
+			upstream = e
+		}
+		if !strings.HasPrefix(upstream, series+".") {
+			continue
+		}
+		r := releases[release]
+		if r == nil {
+			r = &rel{byKind: map[string]string{}}
+			releases[release] = r
+		}
+		r.byKind[kind] = p.Name
+		if kind != kindBase && (r.version == "" || compareDebVersions(p.Version, r.version) > 0) {
+			r.version = p.Version
+		}
+	}
+	var best resolved
+	for _, name := range slices.Sorted(maps.Keys(releases)) {
+		r := releases[name]
+		image := ""
+		for _, k := range []string{kindBinary, kindUnsigned, kindImage} {
+			if image = r.byKind[k]; image != "" {
+				break
+			}
+		}
+		if image == "" {
+			continue
+		}
+		if best.Release != "" && compareDebVersions(r.version, best.Version) <= 0 {
+			continue
+		}
+		best = resolved{Series: series, Release: name, Version: r.version, Image: image, Base: r.byKind[kindBase]}
+	}
+	if best.Release == "" {
+		return resolved{}, fmt.Errorf("series %s: %w", series, ErrNoKernel)
+	}
+	return best, nil
+}

@@ -1,0 +1,59 @@
+// Package vm verifies BPF objects on kernels other than the running one, by
+// booting Debian's kernels under qemu and loading the objects inside.
+//
+// Vocabulary:
+//
+//   - A series is a kernel line as Debian ships it, "5.10", "6.1", "6.12"
+//     (and 6.16 and newer from trixie-backports). Fetch resolves a series
+//     to its newest release in the package index.
+//   - A release is what uname -r prints in the guest, e.g. "6.1.0-56-amd64"
+//     or "6.12.118+deb13-amd64"; counts are recorded under it, as
+//     generator/build.Verify records them under the host's. Its version is
+//     the Debian package version, "6.1.192-2".
+//   - A Kernel is a release ready to boot: the ELF vmlinux decompressed
+//     from the package's bzImage (booting it spares the guest the
+//     decompression, 1.5–3 s under TCG) and the kernel's config.
+//   - The agent (AgentPackage) is a static Go program that runs as the
+//     guest's /init: it loads every requested program with cilium/ebpf and
+//     answers on the serial console in the framing of internal/wire.
+//   - Verify writes an initramfs (newc cpio, gzip; written in Go) with the
+//     agent, /dev/console, /boot/config-<release> and the objects, boots it
+//     with qemu under a timeout and returns a Report: per object and
+//     program, the verified instruction count, or a *build.VerifyError with
+//     the full verifier log.
+//
+// Fetch and Verify never touch the machine's own apt configuration or
+// packages. What they run (apt-get, apt-cache, dpkg-deb, xz, zstd, lz4,
+// qemu-system-x86_64, go) must be installed: EnsureTools installs the
+// missing ones with apt-get, and only when the caller calls it.
+//
+// The cache, under a directory given to Fetch (default DefaultCacheDir()):
+//
+//	apt/sources.list.d/dpforge.sources   the private apt sources: the
+//	                                     machine's mirror (read from
+//	                                     /etc/apt/sources.list.d/debian.sources),
+//	                                     Debian's keyring, Packages only
+//	apt/lists/, apt/cache/pkgcache.bin   the private index, refreshed when
+//	                                     older than six hours
+//	apt/updated                          time of the last refresh
+//	apt/lock                             flock: index updates, look-ups and
+//	                                     downloads, one at a time
+//	kernels/<release>/vmlinux            the ELF kernel
+//	kernels/<release>/config             its configuration
+//	kernels/<release>/kernel.json        the record: series, version,
+//	                                     packages, compression, vmlinux sha256
+//	kernels/<release>.lock               flock: one fetch of a release at a time
+//	kernels/.tmp-<release>-*             an entry being built; renamed to
+//	                                     kernels/<release> when complete
+//	agent/<key[:2]>/<key>                the agent binary; key: Go version,
+//	                                     flags, sources, module versions
+//	agent/<key[:2]>/<key>.sha256         its record, written last
+//
+// An entry's vmlinux is checked against its record on every use; a damaged
+// entry is fetched again. The .deb packages are not kept (60–110 MB each).
+//
+// Several Verify calls may run at once, each booting its own machine with
+// one vCPU; the caller chooses how many (the machine has two cores). A boot
+// with the agent's first record takes about 2–3 s; loading the ten
+// variants of the default matrix about 3–4 s more.
+package vm

@@ -1,0 +1,450 @@
+package vm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dpforge/dpforge/generator/build"
+	"github.com/dpforge/dpforge/generator/manifest"
+	"github.com/dpforge/dpforge/generator/vm/internal/wire"
+)
+
+// DefaultTimeout is Options.Timeout's default: boot, all loads and power
+// off. A boot takes 2–4 s under TCG; loading is 5–10 times slower than on
+// the host.
+const DefaultTimeout = 120 * time.Second
+
+// DefaultMemoryMiB is Options.MemoryMiB's default.
+const DefaultMemoryMiB = 512
+
+// Object is one BPF ELF object to verify.
+type Object struct {
+	// Name identifies the object in the Report; unique within a Verify
+	// call. ManifestObjects uses the variant id.
+	Name string
+	// Path is the object file on the host.
+	Path string
+	// Programs restricts verification to these programs; nil means all.
+	Programs []string
+}
+
+// Options configure Verify. Zero values mean the documented defaults.
+type Options struct {
+	// Timeout bounds the whole run of the machine; default DefaultTimeout.
+	Timeout time.Duration
+	// MemoryMiB is the guest's memory; default DefaultMemoryMiB.
+	MemoryMiB int
+	// CacheDir caches the agent binary; default DefaultCacheDir().
+	CacheDir string
+	// Agent is a prebuilt agent binary (CGO_ENABLED=0, linux/amd64) to use
+	// instead of building AgentPackage with the go command.
+	Agent string
+	// QEMU is the emulator; default "qemu-system-x86_64".
+	QEMU string
+	// WorkDir receives the temporary initramfs; default os.TempDir().
+	WorkDir string
+	// Console, if set, receives a copy of the raw serial console.
+	Console io.Writer
+}
+
+// Report is what one machine found.
+type Report struct {
+	// Kernel is the kernel that was booted.
+	Kernel *Kernel
+	// Release is uname -r inside the machine, the name counts are
+	// recorded under (Kernel.Release, unless the package lied).
+	Release string
+	// KernelVersion is the guest's /proc/version.
+	KernelVersion string
+	// BTF says whether the guest kernel exposes /sys/kernel/btf/vmlinux.
+	BTF bool
+	// Warnings are the agent's setup problems (a failed mount, ...).
+	Warnings []string
+	// Objects, in the order they were given; an object the agent never
+	// reported on (it died, the machine timed out) is missing.
+	Objects []ObjectReport
+	// Boot is the time from starting qemu to the agent's first record;
+	// Total the time to qemu's exit.
+	Boot, Total time.Duration
+}
+
+// ObjectReport is the outcome of one object.
+type ObjectReport struct {
+	Name string
+	// Programs in the order requested, or by name.
+	Programs []ProgramReport
+	// Err is an *ObjectError when the object could not be tried at all.
+	Err error
+	// Duration is the time the agent spent loading the object (guest
+	// clock, under emulation).
+	Duration time.Duration
+}
+
+// ProgramReport is the outcome of one program.
+type ProgramReport struct {
+	Name string
+	// Instructions is the number of instructions the verifier processed;
+	// Known is false when the program was rejected or the kernel told
+	// nothing.
+	Instructions uint32
+	Known        bool
+	// Source is where the count came from: "info" (bpf_prog_info, 5.16+)
+	// or "log" (the verifier's statistics line, older kernels).
+	Source string
+	// Err is a *build.VerifyError, with the full verifier log, when the
+	// kernel rejected the program.
+	Err error
+}
+
+// Verify boots kernel under qemu (TCG, one vCPU) with an initramfs holding
+// the agent and the objects, loads every requested program of every object
+// into the guest kernel, and returns what the verifier said.
+//
+// Rejected programs do not stop the run: each is a *build.VerifyError in
+// its ProgramReport, and all of them, with object and machine failures
+// (*ObjectError, *RunError), are also returned joined as the error; flatten
+// it with build.Errors, print it with %+v for the logs. The report is
+// returned, possibly partial, whenever the machine said anything.
+//
+// Verify needs qemu-system-x86_64 (see EnsureTools) and, without
+// Options.Agent, the go command. It does not need root. Several calls may
+// run in parallel, each in its own machine.
+func Verify(ctx context.Context, kernel *Kernel, objects []Object, opts Options) (*Report, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, o := range objects {
+		if o.Name == "" || seen[o.Name] {
+			return nil, fmt.Errorf("verifying on %s: object names must be unique and non-empty, got %q twice or empty", kernel.Release, o.Name)
+		}
+		seen[o.Name] = true
+	}
+	agentPath := opts.Agent
+	if agentPath == "" {
+		if agentPath, err = agentBinary(ctx, opts.CacheDir); err != nil {
+			return nil, err
+		}
+	}
+	agent, err := os.ReadFile(agentPath)
+	if err != nil {
+		return nil, fmt.Errorf("reading the VM agent: %w", err)
+	}
+	initrd, err := os.CreateTemp(opts.WorkDir, "dpforge-initramfs-*.cpio.gz")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(initrd.Name())
+	err = writeInitramfs(initrd, agent, kernel, objects)
+	if cerr := initrd.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return run(ctx, kernel, initrd.Name(), objects, opts)
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MemoryMiB <= 0 {
+		o.MemoryMiB = DefaultMemoryMiB
+	}
+	if o.QEMU == "" {
+		o.QEMU = "qemu-system-x86_64"
+	}
+	if o.CacheDir == "" && o.Agent == "" {
+		d, err := DefaultCacheDir()
+		if err != nil {
+			return o, err
+		}
+		o.CacheDir = d
+	}
+	return o, nil
+}
+
+// qemuArgs is the machine: TCG (KVM does not run Debian kernels on this
+// kind of host), the legacy pc machine (microvm hung in clock calibration
+// under TCG), no default devices, the serial port on stdio as the console,
+// and no reboot, so that a guest power-off or panic ends qemu.
+func qemuArgs(k *Kernel, initrd string, memMiB int) []string {
+	return []string{
+		"-accel", "tcg", "-cpu", "max", "-m", strconv.Itoa(memMiB), "-smp", "1", "-M", "pc",
+		"-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot",
+		"-kernel", k.Vmlinux, "-initrd", initrd,
+		// panic=-1: reboot (so exit) at once on a panic, such as the
+		// agent dying.
+		"-append", "console=ttyS0 panic=-1 quiet",
+	}
+}
+
+// powerOffGrace is how long qemu gets to exit after the agent's last
+// record.
+const powerOffGrace = 10 * time.Second
+
+// consoleTailLines is how much of the console a RunError keeps.
+const consoleTailLines = 60
+
+func run(ctx context.Context, k *Kernel, initrd string, objects []Object, opts Options) (*Report, error) {
+	if _, err := exec.LookPath(opts.QEMU); err != nil {
+		return nil, fmt.Errorf("running kernel %s: %w (run vm.EnsureTools)", k.Release, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	cmd := command(ctx, opts.QEMU, qemuArgs(k, initrd, opts.MemoryMiB)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	// After a kill, do not wait long for the pipes.
+	cmd.WaitDelay = 2 * time.Second
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("running kernel %s: %w", k.Release, err)
+	}
+
+	var console io.Reader = stdout
+	if opts.Console != nil {
+		console = io.TeeReader(stdout, opts.Console)
+	}
+	report := &Report{Kernel: k, Release: k.Release}
+	var (
+		errs     []error
+		sawHello bool
+		exit     *wire.Exit
+		// loading is the object the agent last announced and has not
+		// reported on: the one to blame if the machine dies.
+		loading string
+		tail    = &lineRing{max: consoleTailLines}
+	)
+	dec := wire.NewDecoder(console)
+	dec.Other = func(line string) {
+		if name, ok := strings.CutPrefix(line, wire.LoadingPrefix); ok {
+			loading = name
+		}
+		tail.add(line)
+	}
+	for exit == nil {
+		rec, err := dec.Next()
+		if err != nil {
+			var ce *wire.CorruptError
+			if errors.As(err, &ce) {
+				errs = append(errs, err)
+				continue
+			}
+			if err != io.EOF {
+				errs = append(errs, fmt.Errorf("reading the console: %w", err))
+			}
+			break
+		}
+		var (
+			h   wire.Hello
+			o   wire.Object
+			dst any
+		)
+		switch rec.Kind {
+		case wire.KindHello:
+			dst = &h
+		case wire.KindObject:
+			dst = &o
+		case wire.KindExit:
+			exit = new(wire.Exit)
+			dst = exit
+		default:
+			continue
+		}
+		if err := json.Unmarshal(rec.JSON, dst); err != nil {
+			errs = append(errs, &wire.CorruptError{Kind: rec.Kind, Err: err})
+			continue
+		}
+		switch rec.Kind {
+		case wire.KindHello:
+			sawHello = true
+			report.Boot = time.Since(start)
+			report.KernelVersion, report.BTF, report.Warnings = h.Version, h.BTF, h.Warnings
+			if h.Release != "" && h.Release != k.Release {
+				report.Warnings = append(report.Warnings, fmt.Sprintf("the guest runs release %q, the package said %q", h.Release, k.Release))
+				report.Release = h.Release
+			}
+		case wire.KindObject:
+			or := objectReport(o, report.Release)
+			report.Objects = append(report.Objects, or)
+			errs = append(errs, or.errors()...)
+			loading = ""
+		}
+	}
+	if exit != nil {
+		// The agent powers off after its last record; qemu should be
+		// gone in a moment. If the power-off did not work, it is not
+		// worth waiting for the timeout.
+		t := time.AfterFunc(powerOffGrace, func() { cmd.Process.Kill() })
+		defer t.Stop()
+	}
+	// Drain whatever is left so qemu never blocks on the pipe.
+	io.Copy(io.Discard, console)
+	waitErr := cmd.Wait()
+	report.Total = time.Since(start)
+
+	runErr := func(err error) error {
+		return &RunError{Release: k.Release, Err: err, Console: tail.String()}
+	}
+	switch {
+	case exit != nil && exit.Error != "":
+		errs = append(errs, runErr(fmt.Errorf("agent: %s", exit.Error)))
+	case exit != nil:
+		if len(report.Objects) != len(objects) {
+			errs = append(errs, runErr(fmt.Errorf("agent reported %d of %d objects", len(report.Objects), len(objects))))
+		}
+	case ctx.Err() == context.DeadlineExceeded:
+		errs = append(errs, runErr(fmt.Errorf("%w after %v%s", ErrTimeout, opts.Timeout, whileLoading(loading))))
+	case ctx.Err() != nil:
+		errs = append(errs, runErr(ctx.Err()))
+	case !sawHello:
+		errs = append(errs, runErr(fmt.Errorf("the agent never started (qemu: %v%s)", waitErr, stderrSuffix(stderr.String()))))
+	default:
+		errs = append(errs, runErr(fmt.Errorf("machine stopped before the agent finished%s (qemu: %v%s)", whileLoading(loading), waitErr, stderrSuffix(stderr.String()))))
+	}
+	if !sawHello && len(report.Objects) == 0 {
+		return nil, join(errs...)
+	}
+	return report, join(errs...)
+}
+
+func whileLoading(name string) string {
+	if name == "" {
+		return ""
+	}
+	return fmt.Sprintf(" while loading object %q", name)
+}
+
+func stderrSuffix(s string) string {
+	if s = strings.TrimSpace(s); s == "" {
+		return ""
+	}
+	return ": " + s
+}
+
+// objectReport turns the agent's record into the report.
+func objectReport(o wire.Object, release string) ObjectReport {
+	or := ObjectReport{Name: o.Name, Duration: time.Duration(o.Millis) * time.Millisecond}
+	if o.Error != "" {
+		or.Err = &ObjectError{Object: o.Name, Release: release, Err: errors.New(o.Error)}
+	}
+	for _, p := range o.Programs {
+		pr := ProgramReport{Name: p.Name, Instructions: p.Instructions, Known: p.Instructions > 0, Source: p.Source}
+		if p.Error != "" {
+			pr.Known, pr.Instructions = false, 0
+			pr.Err = &build.VerifyError{Variant: o.Name, Program: p.Name, Release: release, Log: p.Log, Err: errors.New(p.Error)}
+		}
+		or.Programs = append(or.Programs, pr)
+	}
+	return or
+}
+
+func (o ObjectReport) errors() []error {
+	var errs []error
+	if o.Err != nil {
+		errs = append(errs, o.Err)
+	}
+	for _, p := range o.Programs {
+		if p.Err != nil {
+			errs = append(errs, p.Err)
+		}
+	}
+	return errs
+}
+
+// lineRing keeps the last lines of the console.
+type lineRing struct {
+	max   int
+	lines []string
+}
+
+func (r *lineRing) add(line string) {
+	if strings.TrimSpace(line) == "" {
+		return
+	}
+	r.lines = append(r.lines, line)
+	if len(r.lines) > r.max {
+		r.lines = r.lines[len(r.lines)-r.max:]
+	}
+}
+
+func (r *lineRing) String() string { return strings.Join(r.lines, "\n") }
+
+// ManifestObjects returns the objects of a manifest's variants (all, or
+// those with the given ids), named by variant id, with paths relative to
+// outDir, after checking each object's sha256 against the manifest.
+func ManifestObjects(outDir string, m *manifest.Manifest, ids ...string) ([]Object, error) {
+	want := map[string]bool{}
+	for _, id := range ids {
+		if m.Variant(id) == nil {
+			return nil, fmt.Errorf("variant %q is not in the manifest", id)
+		}
+		want[id] = true
+	}
+	var objs []Object
+	for _, v := range m.Variants {
+		if len(want) > 0 && !want[v.ID] {
+			continue
+		}
+		p := filepath.Join(outDir, filepath.FromSlash(v.Object))
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("variant %q: %w", v.ID, err)
+		}
+		if sum := sha256Hex(data); sum != v.SHA256 {
+			return nil, fmt.Errorf("variant %q: %s has sha256 %s, the manifest says %s (rebuild)", v.ID, v.Object, sum, v.SHA256)
+		}
+		o := Object{Name: v.ID, Path: p}
+		for _, prog := range v.Programs {
+			o.Programs = append(o.Programs, prog.Name)
+		}
+		objs = append(objs, o)
+	}
+	return objs, nil
+}
+
+// Record stores the known counts of r in m, under r.Release, for every
+// object named by a variant id of m; it returns how many counts it stored.
+// Writing m back is the caller's (manifest.Write).
+func (r *Report) Record(m *manifest.Manifest) int {
+	n := 0
+	for _, o := range r.Objects {
+		v := m.Variant(o.Name)
+		if v == nil {
+			continue
+		}
+		for _, p := range o.Programs {
+			if !p.Known {
+				continue
+			}
+			for j := range v.Programs {
+				if v.Programs[j].Name != p.Name {
+					continue
+				}
+				if v.Programs[j].Verified == nil {
+					v.Programs[j].Verified = map[string]uint32{}
+				}
+				v.Programs[j].Verified[r.Release] = p.Instructions
+				n++
+			}
+		}
+	}
+	return n
+}
