@@ -18,6 +18,7 @@ import (
 	"github.com/dpforge/dpforge/generator/header"
 	"github.com/dpforge/dpforge/generator/manifest"
 	"github.com/dpforge/dpforge/generator/plan"
+	"github.com/dpforge/dpforge/generator/vm"
 )
 
 // targetFlag overrides every kernel profile's byte order.
@@ -215,8 +216,10 @@ func isTerminal(w io.Writer) bool {
 }
 
 func runVerify(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("verify", "verify [-o text|json] [DIR]", "sudo dpforge verify out", stderr)
+	fs := flagSet("verify", "verify [-o text|json] [--vm SERIES]... [DIR]",
+		"sudo dpforge verify out\n  sudo dpforge verify --vm 5.10 --vm 6.1 --vm 6.12 out   # Debian kernels under qemu", stderr)
 	out := outputFlag(fs)
+	vms := fs.StringArray("vm", nil, "also verify on a Debian kernel series booted under qemu (5.10, 6.1, 6.12, ...); repeatable")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -232,6 +235,9 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "dpforge verify: %v (run dpforge build first)\n", err)
 		return exitProblems
+	}
+	if len(*vms) > 0 {
+		return verifyVMs(dir, path, m, *vms, stdout, stderr)
 	}
 	rep, err := build.Verify(context.Background(), dir, m, build.VerifyOptions{ManifestPath: path})
 	if errors.Is(err, build.ErrNotPermitted) {
@@ -258,6 +264,51 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 			}
 			fmt.Fprintln(stdout)
 		}
+	}
+	if failed {
+		return exitProblems
+	}
+	return exitOK
+}
+
+// verifyVMs verifies every variant on Debian kernels booted under qemu and
+// records the counts under each guest's release in the manifest.
+func verifyVMs(dir, path string, m *manifest.Manifest, series []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := vm.EnsureTools(ctx); err != nil {
+		fmt.Fprintf(stderr, "dpforge verify: %v\n", err)
+		return exitProblems
+	}
+	objects, err := vm.ManifestObjects(dir, m)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpforge verify: %v\n", err)
+		return exitProblems
+	}
+	failed := false
+	for _, s := range series {
+		k, err := vm.Fetch(ctx, s, "")
+		if err != nil {
+			fmt.Fprintf(stderr, "dpforge verify: kernel %s: %v\n", s, err)
+			failed = true
+			continue
+		}
+		rep, err := vm.Verify(ctx, k, objects, vm.Options{})
+		if err != nil {
+			failed = true
+			for _, e := range build.Errors(err) {
+				fmt.Fprintf(stderr, "dpforge verify: %+v\n", e)
+			}
+		}
+		if rep == nil {
+			continue
+		}
+		n := rep.Record(m)
+		fmt.Fprintf(stdout, "kernel %s (%s): %d programs verified in %s\n", s, rep.Release, n, rep.Total.Round(time.Millisecond))
+	}
+	if err := manifest.Write(path, m); err != nil {
+		fmt.Fprintf(stderr, "dpforge verify: %v\n", err)
+		return exitProblems
 	}
 	if failed {
 		return exitProblems
