@@ -27,7 +27,7 @@ func defaultPlan(t *testing.T) *plan.Plan {
 
 func clang(t *testing.T) string {
 	t.Helper()
-	cc := os.Getenv("CLANG")
+	cc := os.Getenv("DPFORGE_CC") // what make exports, as the build reads it
 	if cc == "" {
 		cc = "clang-19"
 	}
