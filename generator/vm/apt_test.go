@@ -1,8 +1,10 @@
 package vm
 
 import (
+	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -204,5 +206,36 @@ func TestParseDeb822(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestDefaultSet(t *testing.T) {
+	pkgs := []packageInfo{
+		{Name: "linux-image-5.10.0-46-amd64-unsigned", Version: "5.10.262-1"},
+		{Name: "linux-image-6.1.0-56-amd64-unsigned", Version: "6.1.192-1"},
+		{Name: "linux-image-6.12.118+deb13-amd64-unsigned", Version: "6.12.118-1"},
+		{Name: "linux-binary-6.19.4+deb13-amd64", Version: "6.19.4-1~bpo13+1"},
+		{Name: "linux-base-7.3.4+deb13-amd64", Version: "7.3.4-1~bpo13+1"},
+		{Name: "linux-binary-7.3.4+deb13-amd64", Version: "7.3.4-1~bpo13+1"},
+		{Name: "linux-binary-7.2.1+deb13-amd64", Version: "7.2.1-1~bpo13+1"},
+		{Name: "linux-image-6.1.0-56-cloud-amd64-unsigned", Version: "6.1.192-1"},
+	}
+	all := seriesOf(pkgs)
+	if diff := cmp.Diff([]string{"5.10", "6.1", "6.12", "6.19", "7.2", "7.3"}, all); diff != "" {
+		t.Errorf("seriesOf (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"5.10", "6.1", "6.12", "6.19", "7.3"}, defaultSet(all)); diff != "" {
+		t.Errorf("defaultSet (-want +got):\n%s", diff)
+	}
+	// Without a 7.x and with 6.12 the newest 6.x, the set shrinks.
+	if diff := cmp.Diff([]string{"5.10", "6.1", "6.12"}, defaultSet([]string{"5.10", "6.1", "6.12"})); diff != "" {
+		t.Errorf("defaultSet (-want +got):\n%s", diff)
+	}
+	got, err := Series(context.Background(), "", []string{"6.1", "5.10", "6.1"})
+	if err != nil || !slices.Equal(got, []string{"5.10", "6.1"}) {
+		t.Errorf("Series = %v, %v", got, err)
+	}
+	if _, err := Series(context.Background(), "", []string{"latest"}); err == nil {
+		t.Error("Series accepted \"latest\"")
 	}
 }

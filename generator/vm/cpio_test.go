@@ -128,7 +128,7 @@ func TestWriteInitramfs(t *testing.T) {
 	k := &Kernel{Release: "6.1.0-56-amd64", Config: config}
 
 	var buf bytes.Buffer
-	if err := writeInitramfs(&buf, []byte("AGENT"), k, objs); err != nil {
+	if err := writeInitramfs(&buf, []byte("AGENT"), k, objs, false); err != nil {
 		t.Fatal(err)
 	}
 	zr, err := gzip.NewReader(&buf)
@@ -145,7 +145,7 @@ func TestWriteInitramfs(t *testing.T) {
 		files[e.Name] = e
 		names = append(names, e.Name)
 	}
-	wantNames := []string{"dev", "proc", "sys", "tmp", "boot", "dpforge", "dpforge/objects",
+	wantNames := []string{"dev", "proc", "sys", "tmp", "boot", "dpforge", "dpforge/objects", "dpforge/scenarios",
 		"dev/console", "init", "boot/config-6.1.0-56-amd64", "dpforge/request.json", "dpforge/objects/0.o", "dpforge/objects/1.o"}
 	if diff := cmp.Diff(wantNames, names); diff != "" {
 		t.Errorf("entries (-want +got):\n%s", diff)
@@ -179,9 +179,9 @@ func TestWriteInitramfs(t *testing.T) {
 
 	// Deterministic: the same input gives the same archive.
 	var again bytes.Buffer
-	writeInitramfs(&again, []byte("AGENT"), k, objs)
+	writeInitramfs(&again, []byte("AGENT"), k, objs, false)
 	var first bytes.Buffer
-	writeInitramfs(&first, []byte("AGENT"), k, objs)
+	writeInitramfs(&first, []byte("AGENT"), k, objs, false)
 	if !bytes.Equal(first.Bytes(), again.Bytes()) {
 		t.Error("two initramfs of the same input differ")
 	}

@@ -22,10 +22,11 @@ import (
 //	                           (Debian kernels have no /proc/config.gz)
 //	/dpforge/request.json      the wire.Request
 //	/dpforge/objects/<i>.o     the objects, by index in the request
+//	/dpforge/scenarios/<i>.yaml  the scenarios, by index in the request
 //
 // Entries are written in this fixed order with fixed metadata, so the same
 // input gives the same archive.
-func writeInitramfs(w io.Writer, agent []byte, k *Kernel, objects []Object) error {
+func writeInitramfs(w io.Writer, agent []byte, k *Kernel, objects []Object, probe bool) error {
 	var config []byte
 	if k.Config != "" {
 		b, err := os.ReadFile(k.Config)
@@ -34,7 +35,18 @@ func writeInitramfs(w io.Writer, agent []byte, k *Kernel, objects []Object) erro
 		}
 		config = b
 	}
-	req := wire.Request{}
+	req := wire.Request{Probe: probe}
+	files := scenarioFiles(objects)
+	index := map[string]int{}
+	scenarioData := make([][]byte, len(files))
+	for i, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("reading scenario: %w", err)
+		}
+		scenarioData[i], index[f] = b, i
+		req.Scenarios = append(req.Scenarios, path.Join(wire.ScenarioDir, strconv.Itoa(i)+".yaml"))
+	}
 	objData := make([][]byte, len(objects))
 	for i, o := range objects {
 		b, err := os.ReadFile(o.Path)
@@ -42,11 +54,15 @@ func writeInitramfs(w io.Writer, agent []byte, k *Kernel, objects []Object) erro
 			return fmt.Errorf("reading object %q: %w", o.Name, err)
 		}
 		objData[i] = b
-		req.Objects = append(req.Objects, wire.ObjectRequest{
+		or := wire.ObjectRequest{
 			Name:     o.Name,
 			Path:     path.Join(wire.ObjectDir, strconv.Itoa(i)+".o"),
 			Programs: o.Programs,
-		})
+		}
+		for _, f := range o.Scenarios {
+			or.Scenarios = append(or.Scenarios, index[f])
+		}
+		req.Objects = append(req.Objects, or)
 	}
 	reqJSON, err := json.MarshalIndent(req, "", "  ")
 	if err != nil {
@@ -60,7 +76,7 @@ func writeInitramfs(w io.Writer, agent []byte, k *Kernel, objects []Object) erro
 		return err
 	}
 	c := newCPIOWriter(zw)
-	for _, d := range []string{"dev", "proc", "sys", "tmp", "boot", "dpforge", wire.ObjectDir} {
+	for _, d := range []string{"dev", "proc", "sys", "tmp", "boot", "dpforge", wire.ObjectDir, wire.ScenarioDir} {
 		c.Dir(d, 0o755)
 	}
 	c.CharDev("dev/console", 0o600, 5, 1)
@@ -71,6 +87,9 @@ func writeInitramfs(w io.Writer, agent []byte, k *Kernel, objects []Object) erro
 	c.File(wire.RequestPath, 0o644, reqJSON)
 	for i, b := range objData {
 		c.File(req.Objects[i].Path, 0o644, b)
+	}
+	for i, b := range scenarioData {
+		c.File(req.Scenarios[i], 0o644, b)
 	}
 	if err := c.Close(); err != nil {
 		return fmt.Errorf("writing initramfs: %w", err)

@@ -125,26 +125,7 @@ func Cached(cacheDir, release string) (*Kernel, error) {
 
 // resolveSeries refreshes the index if needed and picks the release.
 func (a apt) resolveSeries(ctx context.Context, series string) (resolved, error) {
-	unlock, err := lockFile(ctx, filepath.Join(a.dir, "lock"))
-	if err != nil {
-		return resolved{}, err
-	}
-	defer unlock()
-	m, err := hostMirror()
-	if err != nil {
-		return resolved{}, err
-	}
-	changed, err := a.prepare(m)
-	if err != nil {
-		return resolved{}, err
-	}
-	var warning string
-	if changed || a.stale(time.Now()) {
-		if warning, err = a.update(ctx); err != nil {
-			return resolved{}, err
-		}
-	}
-	pkgs, err := a.kernelPackages(ctx)
+	pkgs, warning, err := a.indexWarning(ctx)
 	if err != nil {
 		return resolved{}, err
 	}
@@ -153,6 +134,37 @@ func (a apt) resolveSeries(ctx context.Context, series string) (resolved, error)
 		err = fmt.Errorf("%w (the index update reported: %s)", err, warning)
 	}
 	return r, err
+}
+
+// index refreshes the private package index if needed and lists its kernel
+// packages.
+func (a apt) index(ctx context.Context) ([]packageInfo, error) {
+	pkgs, _, err := a.indexWarning(ctx)
+	return pkgs, err
+}
+
+func (a apt) indexWarning(ctx context.Context) ([]packageInfo, string, error) {
+	unlock, err := lockFile(ctx, filepath.Join(a.dir, "lock"))
+	if err != nil {
+		return nil, "", err
+	}
+	defer unlock()
+	m, err := hostMirror()
+	if err != nil {
+		return nil, "", err
+	}
+	changed, err := a.prepare(m)
+	if err != nil {
+		return nil, "", err
+	}
+	var warning string
+	if changed || a.stale(time.Now()) {
+		if warning, err = a.update(ctx); err != nil {
+			return nil, "", err
+		}
+	}
+	pkgs, err := a.kernelPackages(ctx)
+	return pkgs, warning, err
 }
 
 // download fetches one package into dir and returns the .deb's path.

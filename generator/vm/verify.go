@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,9 @@ type Object struct {
 	Path string
 	// Programs restricts verification to these programs; nil means all.
 	Programs []string
+	// Scenarios are packet scenario files (bpf/scenario) to run on the
+	// object inside the machine after loading it.
+	Scenarios []string
 }
 
 // Options configure Verify. Zero values mean the documented defaults.
@@ -55,6 +59,9 @@ type Options struct {
 	WorkDir string
 	// Console, if set, receives a copy of the raw serial console.
 	Console io.Writer
+	// Probe asks the agent to probe the guest kernel's capabilities with
+	// features/probe (Report.Probe).
+	Probe bool
 }
 
 // Report is what one machine found.
@@ -73,6 +80,8 @@ type Report struct {
 	// Objects, in the order they were given; an object the agent never
 	// reported on (it died, the machine timed out) is missing.
 	Objects []ObjectReport
+	// Probe is what features/probe found in the guest, when asked for.
+	Probe *Probe
 	// Boot is the time from starting qemu to the agent's first record;
 	// Total the time to qemu's exit.
 	Boot, Total time.Duration
@@ -88,6 +97,28 @@ type ObjectReport struct {
 	// Duration is the time the agent spent loading the object (guest
 	// clock, under emulation).
 	Duration time.Duration
+	// Scenarios are the outcomes of Object.Scenarios, in order.
+	Scenarios []ScenarioReport
+}
+
+// ScenarioReport is the outcome of one packet scenario on one object.
+type ScenarioReport struct {
+	// Name is the scenario's name, File the path given in Object.Scenarios.
+	Name, File string
+	// Passed is true when every expectation held.
+	Passed bool
+	// Failures are the expectations that did not hold, as the scenario
+	// engine words them; Error says why the scenario could not run.
+	Failures []string
+	Error    string
+	// Duration is the scenario's time in the guest (loading included).
+	Duration time.Duration
+}
+
+// Probe is what features/probe found on the guest kernel.
+type Probe struct {
+	Capabilities map[string]bool
+	Inconclusive map[string]string
 }
 
 // ProgramReport is the outcome of one program.
@@ -101,6 +132,16 @@ type ProgramReport struct {
 	// Source is where the count came from: "info" (bpf_prog_info, 5.16+)
 	// or "log" (the verifier's statistics line, older kernels).
 	Source string
+	// InsnLimit is the verifier's limit on processed instructions as its
+	// log states it, 0 when unknown.
+	InsnLimit uint32
+	// StackDepth is the sum of the stack sizes the verifier reports for
+	// the program's functions (an upper bound of the deepest call chain,
+	// which the kernel limits to 512 bytes); 0 when unknown.
+	StackDepth uint32
+	// VerifyTime is the verifier's own measure of its work; 0 when the
+	// kernel does not report it.
+	VerifyTime time.Duration
 	// Err is a *build.VerifyError, with the full verifier log, when the
 	// kernel rejected the program.
 	Err error
@@ -146,7 +187,7 @@ func Verify(ctx context.Context, kernel *Kernel, objects []Object, opts Options)
 		return nil, err
 	}
 	defer os.Remove(initrd.Name())
-	err = writeInitramfs(initrd, agent, kernel, objects)
+	err = writeInitramfs(initrd, agent, kernel, objects, opts.Probe)
 	if cerr := initrd.Close(); err == nil {
 		err = cerr
 	}
@@ -255,11 +296,14 @@ func run(ctx context.Context, k *Kernel, initrd string, objects []Object, opts O
 		var (
 			h   wire.Hello
 			o   wire.Object
+			pr  wire.Probe
 			dst any
 		)
 		switch rec.Kind {
 		case wire.KindHello:
 			dst = &h
+		case wire.KindProbe:
+			dst = &pr
 		case wire.KindObject:
 			dst = &o
 		case wire.KindExit:
@@ -281,8 +325,14 @@ func run(ctx context.Context, k *Kernel, initrd string, objects []Object, opts O
 				report.Warnings = append(report.Warnings, fmt.Sprintf("the guest runs release %q, the package said %q", h.Release, k.Release))
 				report.Release = h.Release
 			}
+		case wire.KindProbe:
+			if pr.Error != "" {
+				errs = append(errs, fmt.Errorf("probing kernel %s: %s", report.Release, pr.Error))
+				break
+			}
+			report.Probe = &Probe{Capabilities: pr.Capabilities, Inconclusive: pr.Inconclusive}
 		case wire.KindObject:
-			or := objectReport(o, report.Release)
+			or := objectReport(o, report.Release, scenarioFiles(objects))
 			report.Objects = append(report.Objects, or)
 			errs = append(errs, or.errors()...)
 			loading = ""
@@ -325,6 +375,17 @@ func run(ctx context.Context, k *Kernel, initrd string, objects []Object, opts O
 	return report, join(errs...)
 }
 
+// scenarioFiles lists the distinct scenario files of objects, sorted: the
+// request's Scenarios, which objects refer to by index.
+func scenarioFiles(objects []Object) []string {
+	var files []string
+	for _, o := range objects {
+		files = append(files, o.Scenarios...)
+	}
+	slices.Sort(files)
+	return slices.Compact(files)
+}
+
 func whileLoading(name string) string {
 	if name == "" {
 		return ""
@@ -340,13 +401,22 @@ func stderrSuffix(s string) string {
 }
 
 // objectReport turns the agent's record into the report.
-func objectReport(o wire.Object, release string) ObjectReport {
+func objectReport(o wire.Object, release string, files []string) ObjectReport {
 	or := ObjectReport{Name: o.Name, Duration: time.Duration(o.Millis) * time.Millisecond}
 	if o.Error != "" {
 		or.Err = &ObjectError{Object: o.Name, Release: release, Err: errors.New(o.Error)}
 	}
+	for _, sc := range o.Scenarios {
+		sr := ScenarioReport{Name: sc.Name, Passed: sc.Status == "pass" && sc.Error == "", Failures: sc.Failures,
+			Error: sc.Error, Duration: time.Duration(sc.Micros) * time.Microsecond}
+		if sc.Index >= 0 && sc.Index < len(files) {
+			sr.File = files[sc.Index]
+		}
+		or.Scenarios = append(or.Scenarios, sr)
+	}
 	for _, p := range o.Programs {
-		pr := ProgramReport{Name: p.Name, Instructions: p.Instructions, Known: p.Instructions > 0, Source: p.Source}
+		pr := ProgramReport{Name: p.Name, Instructions: p.Instructions, Known: p.Instructions > 0, Source: p.Source,
+			InsnLimit: p.InsnLimit, StackDepth: p.StackDepth, VerifyTime: time.Duration(p.VerifyMicros) * time.Microsecond}
 		if p.Error != "" {
 			pr.Known, pr.Instructions = false, 0
 			pr.Err = &build.VerifyError{Variant: o.Name, Program: p.Name, Release: release, Log: p.Log, Err: errors.New(p.Error)}

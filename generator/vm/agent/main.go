@@ -35,6 +35,8 @@ import (
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/dpforge/dpforge/bpf/scenario"
+	"github.com/dpforge/dpforge/features/probe"
 	"github.com/dpforge/dpforge/generator/vm/internal/wire"
 )
 
@@ -104,16 +106,79 @@ func run() error {
 	if err := jsonUnmarshal(data, &req); err != nil {
 		return fmt.Errorf("decoding request: %w", err)
 	}
+	if req.Probe {
+		if err := wire.Encode(os.Stdout, wire.KindProbe, probeKernel()); err != nil {
+			return err
+		}
+	}
+	scenarios := make([]*scenario.Scenario, len(req.Scenarios))
+	scenarioErrs := make([]error, len(req.Scenarios))
+	for i, path := range req.Scenarios {
+		scenarios[i], scenarioErrs[i] = scenario.Load(path)
+	}
 	for _, o := range req.Objects {
 		// A plain line before each object: if the agent dies while
 		// loading it, the console says which.
 		fmt.Fprintf(os.Stdout, "%s%s\n", wire.LoadingPrefix, o.Name)
 		res := loadObject(o)
+		res.Scenarios = runScenarios(o, scenarios, scenarioErrs)
 		if err := wire.Encode(os.Stdout, wire.KindObject, res); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// probeKernel runs dpforge's own probe, the one `dpforge probe` and the
+// loader use, on the guest kernel.
+func probeKernel() wire.Probe {
+	r, err := probe.Run()
+	if err != nil {
+		return wire.Probe{Error: err.Error()}
+	}
+	p := wire.Probe{Capabilities: map[string]bool{}, Inconclusive: map[string]string{}}
+	for c, ok := range r.Capabilities {
+		p.Capabilities[string(c)] = ok
+	}
+	for c, why := range r.Inconclusive {
+		p.Inconclusive[string(c)] = why
+	}
+	return p
+}
+
+// runScenarios runs the object's scenarios with the same engine as
+// `dpforge test` on the host.
+func runScenarios(o wire.ObjectRequest, scenarios []*scenario.Scenario, loadErrs []error) []wire.Scenario {
+	if len(o.Scenarios) == 0 {
+		return nil
+	}
+	spec, specErr := ebpf.LoadCollectionSpec(o.Path)
+	var out []wire.Scenario
+	for _, i := range o.Scenarios {
+		res := wire.Scenario{Index: i, Status: string(scenario.Fail)}
+		switch {
+		case i < 0 || i >= len(scenarios):
+			res.Error = fmt.Sprintf("no scenario %d in the request", i)
+		case loadErrs[i] != nil:
+			res.Error = loadErrs[i].Error()
+		case specErr != nil:
+			res.Name, res.Error = scenarios[i].Name, fmt.Sprintf("parsing object: %v", specErr)
+		default:
+			start := time.Now()
+			r, err := scenario.Run(spec, scenarios[i])
+			res.Name, res.Micros = scenarios[i].Name, time.Since(start).Microseconds()
+			if err != nil {
+				res.Error = fmt.Sprintf("%+v", err)
+				break
+			}
+			res.Status = string(r.Status)
+			for _, f := range r.Failures() {
+				res.Failures = append(res.Failures, f.String())
+			}
+		}
+		out = append(out, res)
+	}
+	return out
 }
 
 // setup mounts the file systems the loader needs and lifts the memlock
@@ -135,6 +200,28 @@ func setup() {
 	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, inf); err != nil {
 		warn("removing memlock rlimit: %v", err)
 	}
+	// Loopback up, as on any booted machine: scenarios whose program asks
+	// the FIB about 127.0.0.1 expect the answer a host gives.
+	if err := linkUp("lo"); err != nil {
+		warn("setting lo up: %v", err)
+	}
+}
+
+func linkUp(name string) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }
 
 func mount(source, target, fstype string) {
@@ -247,22 +334,45 @@ func load(base *ebpf.CollectionSpec, names []string, level ebpf.LogLevel, logSiz
 	return out, nil
 }
 
-var processedRe = regexp.MustCompile(`(?m)^processed (\d+) insns`)
+// The verifier's statistics lines (LogLevelStats):
+//
+//	verification time 1234 usec          (5.7+)
+//	stack depth 64+0+16                  (one size per function)
+//	processed 12248 insns (limit 1000000) max_states_per_insn 4 ...
+var (
+	processedRe = regexp.MustCompile(`(?m)^processed (\d+) insns(?: \(limit (\d+)\))?`)
+	stackRe     = regexp.MustCompile(`(?m)^stack depth ([0-9+]+)`)
+	timeRe      = regexp.MustCompile(`(?m)^verification time (\d+) usec`)
+)
 
 // count returns the verified instruction count of a loaded program: from
 // its info where the kernel reports it (5.16+), else from the statistics
-// line of the verifier log.
+// line of the verifier log; and the stack depth, verification time and
+// instruction limit the statistics give.
 func count(name string, prog *ebpf.Program) wire.Program {
 	p := wire.Program{Name: name}
+	log := prog.VerifierLog
+	if m := processedRe.FindStringSubmatch(log); m != nil {
+		if n, err := strconv.ParseUint(m[1], 10, 32); err == nil {
+			p.Instructions, p.Source = uint32(n), wire.CountFromLog
+		}
+		if n, err := strconv.ParseUint(m[2], 10, 32); err == nil {
+			p.InsnLimit = uint32(n)
+		}
+	}
+	if m := stackRe.FindStringSubmatch(log); m != nil {
+		for _, part := range strings.Split(m[1], "+") {
+			if n, err := strconv.ParseUint(part, 10, 32); err == nil {
+				p.StackDepth += uint32(n)
+			}
+		}
+	}
+	if m := timeRe.FindStringSubmatch(log); m != nil {
+		p.VerifyMicros, _ = strconv.ParseUint(m[1], 10, 64)
+	}
 	if info, err := prog.Info(); err == nil {
 		if n, ok := info.VerifiedInstructions(); ok {
 			p.Instructions, p.Source = n, wire.CountFromInfo
-			return p
-		}
-	}
-	if m := processedRe.FindStringSubmatch(prog.VerifierLog); m != nil {
-		if n, err := strconv.ParseUint(m[1], 10, 32); err == nil {
-			p.Instructions, p.Source = uint32(n), wire.CountFromLog
 		}
 	}
 	return p

@@ -38,6 +38,9 @@ const (
 	RequestPath = "/dpforge/request.json"
 	// ObjectDir holds the objects, named by their index: 0.o, 1.o, ...
 	ObjectDir = "/dpforge/objects"
+	// ScenarioDir holds the packet scenarios, named by their index:
+	// 0.yaml, 1.yaml, ...
+	ScenarioDir = "/dpforge/scenarios"
 )
 
 // LoadingPrefix starts the plain console line the agent prints before it
@@ -49,12 +52,19 @@ const LoadingPrefix = "dpforge-vm: loading "
 const (
 	KindHello  = "hello"
 	KindObject = "object"
+	KindProbe  = "probe"
 	KindExit   = "exit"
 )
 
 // Request is what the agent is asked to do.
 type Request struct {
 	Objects []ObjectRequest `json:"objects"`
+	// Scenarios are the packet scenarios objects may name, by path
+	// inside the initramfs.
+	Scenarios []string `json:"scenarios,omitempty"`
+	// Probe asks for a Probe record (features/probe on the guest
+	// kernel) after the Hello.
+	Probe bool `json:"probe,omitempty"`
 }
 
 // ObjectRequest is one object to load.
@@ -65,6 +75,9 @@ type ObjectRequest struct {
 	Path string `json:"path"`
 	// Programs to load; empty means all of them.
 	Programs []string `json:"programs,omitempty"`
+	// Scenarios to run on the object after loading it: indices into
+	// Request.Scenarios.
+	Scenarios []int `json:"scenarios,omitempty"`
 }
 
 // Hello describes the kernel the agent runs on. It is sent first.
@@ -94,6 +107,34 @@ type Object struct {
 	Error string `json:"error,omitempty"`
 	// Millis is how long loading the object took, in milliseconds.
 	Millis int64 `json:"millis"`
+	// Scenarios are the outcomes of the requested scenarios, in order.
+	Scenarios []Scenario `json:"scenarios,omitempty"`
+}
+
+// Scenario is the outcome of one packet scenario on one object.
+type Scenario struct {
+	// Index is the scenario's index in Request.Scenarios.
+	Index int `json:"index"`
+	// Name is the scenario's name.
+	Name string `json:"name"`
+	// Status is "pass" or "fail".
+	Status string `json:"status"`
+	// Failures are the expectations that did not hold; Error is set when
+	// the scenario could not run (the object did not load, a run failed).
+	Failures []string `json:"failures,omitempty"`
+	Error    string   `json:"error,omitempty"`
+	// Micros is the scenario's wall time in the guest, in microseconds.
+	Micros int64 `json:"micros"`
+}
+
+// Probe is what features/probe found on the guest kernel.
+type Probe struct {
+	// Capabilities maps a capability name to whether the kernel has it.
+	Capabilities map[string]bool `json:"capabilities"`
+	// Inconclusive maps a capability to why the probe could not decide.
+	Inconclusive map[string]string `json:"inconclusive,omitempty"`
+	// Error is set when the probe could not run at all.
+	Error string `json:"error,omitempty"`
 }
 
 // Program is the outcome of loading one program.
@@ -105,6 +146,16 @@ type Program struct {
 	// Source says where Instructions came from: CountFromInfo or
 	// CountFromLog.
 	Source string `json:"source,omitempty"`
+	// StackDepth is the stack the program uses in bytes, summed along
+	// its deepest call chain, from the verifier's "stack depth" line
+	// (its per-function sizes, "8+16", added up); 0 when unknown.
+	StackDepth uint32 `json:"stack_depth,omitempty"`
+	// VerifyMicros is the verifier's own "verification time" in
+	// microseconds (kernels from 5.7 print it); 0 when unknown.
+	VerifyMicros uint64 `json:"verify_us,omitempty"`
+	// InsnLimit is the verifier's "(limit N)" of processed instructions,
+	// 0 when the log does not say.
+	InsnLimit uint32 `json:"insn_limit,omitempty"`
 	// Error is the load error of a rejected program, and Log the full
 	// verifier log (empty when the kernel refused before verifying, e.g.
 	// while creating a map).
