@@ -160,3 +160,81 @@ func (k Kernel) CPU() string {
 	}
 	return "v1"
 }
+
+// Exception is a distribution's kernel series that differs from the table
+// for a documented reason, usually a stable backport: the comparison of a
+// probe with the table accepts it instead of calling the table wrong.
+type Exception struct {
+	Capability Capability
+	// Distribution is a word of the kernel's /proc/version that names the
+	// vendor, e.g. "Debian".
+	Distribution string
+	// Series is the major.minor line the exception applies to.
+	Series Version
+	// Has is what the distribution's kernels of that series really do.
+	Has bool
+	// Reason says why, with a source.
+	Reason string
+}
+
+// exceptions are the known distribution differences. Empty entries are
+// never needed: a capability that a probe contradicts without an entry
+// here is a wrong table row.
+var exceptions = []Exception{}
+
+// Exceptions lists the known distribution exceptions.
+func Exceptions() []Exception { return append([]Exception(nil), exceptions...) }
+
+// Mismatch is a capability on which a real kernel disagrees with the table.
+type Mismatch struct {
+	Capability Capability
+	// Release is the kernel's uname -r, Version its upstream version.
+	Release string
+	Version Version
+	// Table is what the table claims for Version; Probed what the kernel
+	// did.
+	Table, Probed bool
+	// Exception is the reason of a documented distribution exception;
+	// empty when the table is simply wrong.
+	Exception string
+}
+
+func (m Mismatch) String() string {
+	claim := func(b bool) string {
+		if b {
+			return "has"
+		}
+		return "lacks"
+	}
+	s := fmt.Sprintf("%s: kernel %s (%s) %s it, the table says it %s it (documented minimum %s)",
+		m.Capability, m.Release, m.Version, claim(m.Probed), claim(m.Table), MinimumVersion(m.Capability))
+	if m.Exception != "" {
+		s += "; known exception: " + m.Exception
+	}
+	return s
+}
+
+// CompareProbe compares what a probe found on a kernel with the table for
+// its version, capability by capability, and returns the disagreements,
+// sorted. banner is the kernel's /proc/version, which names the
+// distribution for the exceptions.
+func CompareProbe(release string, v Version, banner string, probed map[Capability]bool) []Mismatch {
+	var out []Mismatch
+	for _, c := range Capabilities() {
+		got, ok := probed[c]
+		if !ok {
+			continue
+		}
+		if want := versionHas(v, c); want != got {
+			m := Mismatch{Capability: c, Release: release, Version: v, Table: want, Probed: got}
+			for _, e := range exceptions {
+				if e.Capability == c && e.Has == got && e.Series.Major == v.Major && e.Series.Minor == v.Minor &&
+					strings.Contains(banner, e.Distribution) {
+					m.Exception = e.Reason
+				}
+			}
+			out = append(out, m)
+		}
+	}
+	return out
+}

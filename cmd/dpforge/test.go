@@ -25,6 +25,7 @@ type testResult struct {
 	Scenario   string   `json:"scenario"`
 	File       string   `json:"file,omitempty"`
 	Variant    string   `json:"variant"`
+	Kernel     string   `json:"kernel,omitempty"`
 	Status     string   `json:"status"`
 	Failures   []string `json:"failures,omitempty"`
 	Error      string   `json:"error,omitempty"`
@@ -39,6 +40,8 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("scenarios", defaultScenarios, "directory of scenarios, used when none are named")
 	jobs := fs.IntP("jobs", "j", runtime.NumCPU(), "parallel compiles")
 	verbose := fs.BoolP("verbose", "v", false, "list passing scenarios too")
+	vms := fs.StringArray("vm", nil, "run inside a Debian kernel series booted under qemu instead (5.10, 6.1, ...; default, oldest, newest); repeatable")
+	vmJobs := fs.Int("vm-jobs", runtime.NumCPU(), "machines booted at once")
 	out := outputFlag(fs)
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
@@ -48,7 +51,7 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpforge test: %v\n", err)
 		return exitProblems
 	}
-	if os.Geteuid() != 0 {
+	if os.Geteuid() != 0 && len(*vms) == 0 {
 		fmt.Fprintln(stderr, "dpforge test: running packets through BPF programs (BPF_PROG_TEST_RUN) needs root")
 		return exitProblems
 	}
@@ -70,6 +73,9 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "dpforge test: %v\n", err)
 		return exitProblems
+	}
+	if len(*vms) > 0 {
+		return runTestVMs(ctx, p, *outDir, m, scenarios, *vms, *vmJobs, *out == "json", *verbose, stdout, stderr)
 	}
 	results, unused := runScenarios(*outDir, m, scenarios)
 	failed := 0
@@ -139,7 +145,7 @@ func runScenarios(outDir string, m *manifest.Manifest, scenarios []*scenario.Sce
 			if spec == nil && loadErr == nil {
 				spec, loadErr = ebpf.LoadCollectionSpec(filepath.Join(outDir, filepath.FromSlash(v.Object)))
 			}
-			tr := testResult{Scenario: s.Name, File: s.File, Variant: v.ID}
+			tr := testResult{Scenario: s.Name, File: s.File, Variant: v.ID, Kernel: hostRelease()}
 			if loadErr != nil {
 				tr.Status, tr.Error = "fail", loadErr.Error()
 				results = append(results, tr)

@@ -61,6 +61,30 @@ type Variant struct {
 	Programs  []Program `json:"programs"`
 	Maps      []Map     `json:"maps"`
 	Variables []string  `json:"variables"`
+	// Tested maps a kernel release to the packet scenarios run on the
+	// variant there ("dpforge test", also inside VMs).
+	Tested map[string]TestSummary `json:"tested,omitempty"`
+}
+
+// TestSummary counts the packet scenarios of a variant on one kernel.
+type TestSummary struct {
+	Passed int `json:"passed"`
+	Failed int `json:"failed"`
+}
+
+// Headroom is what the verifier reported for a program on one kernel,
+// against its limits.
+type Headroom struct {
+	// Instructions is the number of instructions the verifier processed,
+	// InsnLimit its limit (1,000,000 since 5.2).
+	Instructions uint32 `json:"insns"`
+	InsnLimit    uint32 `json:"insn_limit"`
+	// StackDepth is the stack the program's functions use, in bytes,
+	// summed (the kernel allows 512 along a call chain); 0 when unknown.
+	StackDepth uint32 `json:"stack_depth,omitempty"`
+	// VerifyMicros is the verifier's own time, in microseconds; 0 when the
+	// kernel does not say.
+	VerifyMicros uint64 `json:"verify_us,omitempty"`
 }
 
 // Program is one BPF program of a variant.
@@ -73,6 +97,8 @@ type Program struct {
 	// Verified maps a kernel release (uname -r) to the number of
 	// instructions the verifier processed on it.
 	Verified map[string]uint32 `json:"verified,omitempty"`
+	// Headroom maps a kernel release to the verifier's statistics there.
+	Headroom map[string]Headroom `json:"headroom,omitempty"`
 }
 
 // Map is one BPF map of a variant. Internal maps (.rodata, .bss, ...) are not
@@ -124,23 +150,31 @@ func (m *Manifest) CarryVerified(prev *Manifest) {
 		if old == nil || old.SHA256 != v.SHA256 {
 			continue
 		}
+		v.Tested = carry(v.Tested, old.Tested)
 		for j := range v.Programs {
 			p := &v.Programs[j]
 			for _, op := range old.Programs {
-				if op.Name != p.Name || len(op.Verified) == 0 {
+				if op.Name != p.Name {
 					continue
 				}
-				if p.Verified == nil {
-					p.Verified = make(map[string]uint32, len(op.Verified))
-				}
-				for rel, n := range op.Verified {
-					if _, ok := p.Verified[rel]; !ok {
-						p.Verified[rel] = n
-					}
-				}
+				p.Verified = carry(p.Verified, op.Verified)
+				p.Headroom = carry(p.Headroom, op.Headroom)
 			}
 		}
 	}
+}
+
+// carry adds the entries of old that dst lacks.
+func carry[V any](dst, old map[string]V) map[string]V {
+	for k, v := range old {
+		if dst == nil {
+			dst = make(map[string]V, len(old))
+		}
+		if _, ok := dst[k]; !ok {
+			dst[k] = v
+		}
+	}
+	return dst
 }
 
 // Normalize sorts every slice of m into the canonical order and replaces
@@ -168,9 +202,15 @@ func (m *Manifest) Normalize() {
 		slices.Sort(v.Variables)
 		slices.SortFunc(v.Programs, func(a, b Program) int { return strings.Compare(a.Name, b.Name) })
 		slices.SortFunc(v.Maps, func(a, b Map) int { return strings.Compare(a.Name, b.Name) })
+		if len(v.Tested) == 0 {
+			v.Tested = nil
+		}
 		for j := range v.Programs {
 			if len(v.Programs[j].Verified) == 0 {
 				v.Programs[j].Verified = nil
+			}
+			if len(v.Programs[j].Headroom) == 0 {
+				v.Programs[j].Headroom = nil
 			}
 		}
 	}
@@ -258,4 +298,25 @@ func Write(path string, m *Manifest) error {
 		return fmt.Errorf("writing manifest: %w", err)
 	}
 	return nil
+}
+
+// StackLimit is the kernel's limit on a program's stack along a call chain.
+const StackLimit = 512
+
+// HeadroomWarn is the share of a limit above which a program is worth a
+// warning: it has little room left to grow on that kernel.
+const HeadroomWarn = 0.8
+
+// Tight names the limits h uses more than HeadroomWarn of, e.g.
+// "instructions 850000/1000000 (85%)".
+func (h Headroom) Tight() []string {
+	var out []string
+	check := func(what string, used, limit uint64) {
+		if limit > 0 && float64(used) > HeadroomWarn*float64(limit) {
+			out = append(out, fmt.Sprintf("%s %d/%d (%d%%)", what, used, limit, used*100/limit))
+		}
+	}
+	check("instructions", uint64(h.Instructions), uint64(h.InsnLimit))
+	check("stack bytes", uint64(h.StackDepth), StackLimit)
+	return out
 }

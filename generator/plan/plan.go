@@ -197,3 +197,42 @@ func (l locator) diagnostics(ps []features.Problem) config.Diagnostics {
 	}
 	return out
 }
+
+// Fits reports whether the model says variant v runs on kernel k, and if
+// not, why: every entry of v, resolved again on k, keeps each of v's
+// compile-time defines (a newer kernel may add features, never drop one v
+// was compiled with), and k has the instruction set v was compiled for.
+func (p *Plan) Fits(v *Variant, k features.Kernel) (bool, string) {
+	cpus := map[string]features.Capability{"v2": features.CapISAv2, "v3": features.CapISAv3}
+	if c, ok := cpus[v.CPU]; ok {
+		if has, how := k.Has(c); !has {
+			return false, fmt.Sprintf("-mcpu=%s needs %s (%s)", v.CPU, features.CapabilityDoc(c), how)
+		}
+	}
+	for _, e := range p.Entries {
+		if e.Resolution.Variant.ID != v.ID {
+			continue
+		}
+		r := features.Resolve(e.Config, k, v.Target)
+		got := map[string]string{}
+		for _, d := range r.Variant.Defines {
+			got[d.Name] = d.Value
+		}
+		for _, d := range v.Defines {
+			if val, ok := got[d.Name]; !ok || val != d.Value {
+				for _, dec := range r.Decisions {
+					if dec.State != features.Enabled && dec.Reason != "" && e.Resolution.On(dec.Feature) {
+						return false, fmt.Sprintf("%s: %s", e.Name, dec.Reason)
+					}
+				}
+				return false, fmt.Sprintf("%s: %s would not be defined", e.Name, d.Name)
+			}
+		}
+		for _, pr := range r.Problems {
+			if pr.Rule == "datapath-unloadable" {
+				return false, pr.Message
+			}
+		}
+	}
+	return true, ""
+}

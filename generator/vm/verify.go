@@ -135,9 +135,10 @@ type ProgramReport struct {
 	// InsnLimit is the verifier's limit on processed instructions as its
 	// log states it, 0 when unknown.
 	InsnLimit uint32
-	// StackDepth is the sum of the stack sizes the verifier reports for
-	// the program's functions (an upper bound of the deepest call chain,
-	// which the kernel limits to 512 bytes); 0 when unknown.
+	// StackDepth is the stack along the program's deepest call chain as
+	// the verifier reports it ("stack depth max N", 7.x), or else the sum
+	// of its per-function sizes ("stack depth 64+16", an upper bound); the
+	// kernel limits a chain to 512 bytes. 0 when unknown.
 	StackDepth uint32
 	// VerifyTime is the verifier's own measure of its work; 0 when the
 	// kernel does not report it.
@@ -490,8 +491,10 @@ func ManifestObjects(outDir string, m *manifest.Manifest, ids ...string) ([]Obje
 	return objs, nil
 }
 
-// Record stores the known counts of r in m, under r.Release, for every
-// object named by a variant id of m; it returns how many counts it stored.
+// Record stores what r found in m, under r.Release, for every object named
+// by a variant id of m: each program's verified instruction count and
+// verifier statistics (Headroom), and the variant's scenario outcome
+// (Tested) when scenarios ran. It returns how many counts it stored.
 // Writing m back is the caller's (manifest.Write).
 func (r *Report) Record(m *manifest.Manifest) int {
 	n := 0
@@ -499,6 +502,20 @@ func (r *Report) Record(m *manifest.Manifest) int {
 		v := m.Variant(o.Name)
 		if v == nil {
 			continue
+		}
+		if len(o.Scenarios) > 0 {
+			var sum manifest.TestSummary
+			for _, s := range o.Scenarios {
+				if s.Passed {
+					sum.Passed++
+				} else {
+					sum.Failed++
+				}
+			}
+			if v.Tested == nil {
+				v.Tested = map[string]manifest.TestSummary{}
+			}
+			v.Tested[r.Release] = sum
 		}
 		for _, p := range o.Programs {
 			if !p.Known {
@@ -508,10 +525,18 @@ func (r *Report) Record(m *manifest.Manifest) int {
 				if v.Programs[j].Name != p.Name {
 					continue
 				}
-				if v.Programs[j].Verified == nil {
-					v.Programs[j].Verified = map[string]uint32{}
+				mp := &v.Programs[j]
+				if mp.Verified == nil {
+					mp.Verified = map[string]uint32{}
 				}
-				v.Programs[j].Verified[r.Release] = p.Instructions
+				mp.Verified[r.Release] = p.Instructions
+				if p.InsnLimit > 0 {
+					if mp.Headroom == nil {
+						mp.Headroom = map[string]manifest.Headroom{}
+					}
+					mp.Headroom[r.Release] = manifest.Headroom{Instructions: p.Instructions, InsnLimit: p.InsnLimit,
+						StackDepth: p.StackDepth, VerifyMicros: uint64(p.VerifyTime / time.Microsecond)}
+				}
 				n++
 			}
 		}

@@ -25,10 +25,8 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"regexp"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -334,42 +332,13 @@ func load(base *ebpf.CollectionSpec, names []string, level ebpf.LogLevel, logSiz
 	return out, nil
 }
 
-// The verifier's statistics lines (LogLevelStats):
-//
-//	verification time 1234 usec          (5.7+)
-//	stack depth 64+0+16                  (one size per function)
-//	processed 12248 insns (limit 1000000) max_states_per_insn 4 ...
-var (
-	processedRe = regexp.MustCompile(`(?m)^processed (\d+) insns(?: \(limit (\d+)\))?`)
-	stackRe     = regexp.MustCompile(`(?m)^stack depth ([0-9+]+)`)
-	timeRe      = regexp.MustCompile(`(?m)^verification time (\d+) usec`)
-)
-
 // count returns the verified instruction count of a loaded program: from
 // its info where the kernel reports it (5.16+), else from the statistics
 // line of the verifier log; and the stack depth, verification time and
 // instruction limit the statistics give.
 func count(name string, prog *ebpf.Program) wire.Program {
-	p := wire.Program{Name: name}
-	log := prog.VerifierLog
-	if m := processedRe.FindStringSubmatch(log); m != nil {
-		if n, err := strconv.ParseUint(m[1], 10, 32); err == nil {
-			p.Instructions, p.Source = uint32(n), wire.CountFromLog
-		}
-		if n, err := strconv.ParseUint(m[2], 10, 32); err == nil {
-			p.InsnLimit = uint32(n)
-		}
-	}
-	if m := stackRe.FindStringSubmatch(log); m != nil {
-		for _, part := range strings.Split(m[1], "+") {
-			if n, err := strconv.ParseUint(part, 10, 32); err == nil {
-				p.StackDepth += uint32(n)
-			}
-		}
-	}
-	if m := timeRe.FindStringSubmatch(log); m != nil {
-		p.VerifyMicros, _ = strconv.ParseUint(m[1], 10, 64)
-	}
+	p := wire.ParseStats(prog.VerifierLog)
+	p.Name = name
 	if info, err := prog.Info(); err == nil {
 		if n, ok := info.VerifiedInstructions(); ok {
 			p.Instructions, p.Source = n, wire.CountFromInfo

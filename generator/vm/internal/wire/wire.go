@@ -29,6 +29,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -146,9 +148,9 @@ type Program struct {
 	// Source says where Instructions came from: CountFromInfo or
 	// CountFromLog.
 	Source string `json:"source,omitempty"`
-	// StackDepth is the stack the program uses in bytes, summed along
-	// its deepest call chain, from the verifier's "stack depth" line
-	// (its per-function sizes, "8+16", added up); 0 when unknown.
+	// StackDepth is the stack the program uses in bytes, from the
+	// verifier's "stack depth" line: its "max N" (7.x), else its
+	// per-function sizes ("8+16") added up; 0 when unknown.
 	StackDepth uint32 `json:"stack_depth,omitempty"`
 	// VerifyMicros is the verifier's own "verification time" in
 	// microseconds (kernels from 5.7 print it); 0 when unknown.
@@ -346,4 +348,42 @@ func isBase64(line string) bool {
 		}
 	}
 	return true
+}
+
+// The verifier's statistics lines (LogLevelStats):
+//
+//	verification time 1234 usec          (5.7+)
+//	stack depth 64+0+16                  (one size per function)
+//	stack depth max 80                   (7.x: the deepest call chain)
+//	processed 12248 insns (limit 1000000) max_states_per_insn 4 ...
+var (
+	processedRe = regexp.MustCompile(`(?m)^processed (\d+) insns(?: \(limit (\d+)\))?`)
+	stackRe     = regexp.MustCompile(`(?m)^stack depth (?:max )?([0-9+]+)`)
+	timeRe      = regexp.MustCompile(`(?m)^verification time (\d+) usec`)
+)
+
+// ParseStats reads the statistics lines of a verifier log into a Program
+// (Instructions from the log, InsnLimit, StackDepth, VerifyMicros); what
+// the log does not say stays zero.
+func ParseStats(log string) Program {
+	var p Program
+	if m := processedRe.FindStringSubmatch(log); m != nil {
+		if n, err := strconv.ParseUint(m[1], 10, 32); err == nil {
+			p.Instructions, p.Source = uint32(n), CountFromLog
+		}
+		if n, err := strconv.ParseUint(m[2], 10, 32); err == nil {
+			p.InsnLimit = uint32(n)
+		}
+	}
+	if m := stackRe.FindStringSubmatch(log); m != nil {
+		for _, part := range strings.Split(m[1], "+") {
+			if n, err := strconv.ParseUint(part, 10, 32); err == nil {
+				p.StackDepth += uint32(n)
+			}
+		}
+	}
+	if m := timeRe.FindStringSubmatch(log); m != nil {
+		p.VerifyMicros, _ = strconv.ParseUint(m[1], 10, 64)
+	}
+	return p
 }

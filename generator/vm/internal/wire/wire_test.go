@@ -151,3 +151,23 @@ func FuzzDecoder(f *testing.F) {
 		t.Fatal("decoder did not reach the end of its input")
 	})
 }
+
+// The statistics as 5.10, 6.18 and 7.3 print them (from real logs).
+func TestParseStats(t *testing.T) {
+	for _, tc := range []struct {
+		log  string
+		want Program
+	}{
+		{"stack depth 200+16\nprocessed 9504 insns (limit 1000000) max_states_per_insn 4 total_states 35 peak_states 32 mark_read 0\n",
+			Program{Instructions: 9504, Source: CountFromLog, InsnLimit: 1000000, StackDepth: 216}},
+		{"verification time 2040 usec\nstack depth 112\nprocessed 590 insns (limit 1000000) max_states_per_insn 4 total_states 35 peak_states 32 mark_read 0\n",
+			Program{Instructions: 590, Source: CountFromLog, InsnLimit: 1000000, StackDepth: 112, VerifyMicros: 2040}},
+		{"verification time 9765 usec\nstack depth max 16\nsubprog 0 (accept) main insns_self 12 insns_total 12 stack 8\nprocessed 12 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 0\n",
+			Program{Instructions: 12, Source: CountFromLog, InsnLimit: 1000000, StackDepth: 16, VerifyMicros: 9765}},
+		{"0: (b7) r0 = 0\n", Program{}},
+	} {
+		if got := ParseStats(tc.log); !cmp.Equal(got, tc.want) {
+			t.Errorf("ParseStats(%q) = %+v, want %+v", tc.log, got, tc.want)
+		}
+	}
+}

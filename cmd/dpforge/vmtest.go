@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/dpforge/dpforge/bpf/scenario"
+	"github.com/dpforge/dpforge/features"
+	"github.com/dpforge/dpforge/generator/build"
+	"github.com/dpforge/dpforge/generator/manifest"
+	"github.com/dpforge/dpforge/generator/plan"
+	"github.com/dpforge/dpforge/generator/vm"
+)
+
+// vmRun is what one kernel under qemu gave.
+type vmRun struct {
+	Series  string `json:"series"`
+	Release string `json:"kernel"`
+	Version string `json:"version"`
+	// Variants run there; Skipped those the model says do not fit, with
+	// the reason.
+	Variants []string          `json:"variants"`
+	Skipped  map[string]string `json:"skipped,omitempty"`
+	// Results of the scenarios, in variant then scenario order.
+	Results []testResult `json:"results"`
+	// Errors are load failures and machine failures: each fails the run.
+	Errors []string `json:"errors,omitempty"`
+	// Model lists the capabilities where the probe disagreed with the
+	// model's table; those without an exception fail the run.
+	Model []string `json:"model_differences,omitempty"`
+	// Headroom lists programs that use more than 80% of a limit.
+	Headroom []string `json:"headroom_warnings,omitempty"`
+	BootMS   int64    `json:"boot_ms"`
+	TotalMS  int64    `json:"total_ms"`
+	failed   bool
+	report   *vm.Report
+}
+
+// testVMs runs, on each kernel series under qemu, every variant the model
+// says fits it: the agent loads every program (counts and verifier
+// statistics go to the manifest), runs the scenarios that apply, and
+// probes the kernel, whose capabilities are compared with the model's
+// table.
+func testVMs(ctx context.Context, p *plan.Plan, outDir string, m *manifest.Manifest,
+	scenarios []*scenario.Scenario, args []string, jobs int) ([]*vmRun, error) {
+	if err := vm.EnsureTools(ctx); err != nil {
+		return nil, err
+	}
+	series, err := vm.Series(ctx, "", args)
+	if err != nil {
+		return nil, err
+	}
+	all, err := vm.ManifestObjects(outDir, m)
+	if err != nil {
+		return nil, err
+	}
+	runs := make([]*vmRun, len(series))
+	sem := make(chan struct{}, max(jobs, 1))
+	var wg sync.WaitGroup
+	for i, s := range series {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			runs[i] = testVM(ctx, p, all, scenarios, s)
+		}()
+	}
+	wg.Wait()
+	return runs, nil
+}
+
+func testVM(ctx context.Context, p *plan.Plan, all []vm.Object, scenarios []*scenario.Scenario, series string) *vmRun {
+	run := &vmRun{Series: series, Skipped: map[string]string{}}
+	fail := func(format string, args ...any) {
+		run.Errors = append(run.Errors, fmt.Sprintf(format, args...))
+		run.failed = true
+	}
+	k, err := vm.Fetch(ctx, series, "")
+	if err != nil {
+		fail("%v", err)
+		return run
+	}
+	run.Release, run.Version = k.Release, k.Version
+	version, err := features.ParseVersion(k.Version)
+	if err != nil {
+		fail("kernel %s: %v", k.Release, err)
+		return run
+	}
+	model := features.Kernel{Name: k.Release, Version: version, Release: k.Release}
+	var objects []vm.Object
+	byName := map[string]map[string]*scenario.Scenario{}
+	for _, o := range all {
+		v := p.Variant(o.Name)
+		if v == nil {
+			continue
+		}
+		if ok, why := p.Fits(v, model); !ok {
+			run.Skipped[v.ID] = why
+			continue
+		}
+		defines := map[string]string{}
+		for _, d := range v.Defines {
+			defines[d.Name] = d.Value
+		}
+		byName[v.ID] = map[string]*scenario.Scenario{}
+		for _, s := range scenarios {
+			if s.Applies(defines) && s.File != "" {
+				o.Scenarios = append(o.Scenarios, s.File)
+				byName[v.ID][s.File] = s
+			}
+		}
+		objects = append(objects, o)
+		run.Variants = append(run.Variants, v.ID)
+	}
+	// Under emulation a scenario takes about a second (its programs are
+	// verified again with its values); allow for a loaded machine.
+	timeout := vm.DefaultTimeout
+	for _, o := range objects {
+		timeout += 10*time.Second + time.Duration(len(o.Scenarios))*3*time.Second
+	}
+	rep, err := vm.Verify(ctx, k, objects, vm.Options{Probe: true, Timeout: timeout})
+	for _, e := range build.Errors(err) {
+		fail("%+v", e)
+	}
+	if rep == nil {
+		return run
+	}
+	run.report = rep
+	run.Release = rep.Release
+	run.BootMS, run.TotalMS = rep.Boot.Milliseconds(), rep.Total.Milliseconds()
+	for _, o := range rep.Objects {
+		for _, sr := range o.Scenarios {
+			tr := testResult{Scenario: sr.Name, File: sr.File, Variant: o.Name, Kernel: rep.Release,
+				Status: "pass", Failures: sr.Failures, Error: sr.Error, DurationUS: sr.Duration.Microseconds()}
+			if s := byName[o.Name][sr.File]; s != nil && tr.Scenario == "" {
+				tr.Scenario = s.Name
+			}
+			if !sr.Passed {
+				tr.Status = "fail"
+				run.failed = true
+			}
+			run.Results = append(run.Results, tr)
+		}
+		for _, pr := range o.Programs {
+			h := manifest.Headroom{Instructions: pr.Instructions, InsnLimit: pr.InsnLimit, StackDepth: pr.StackDepth}
+			if tight := h.Tight(); len(tight) > 0 {
+				run.Headroom = append(run.Headroom, fmt.Sprintf("variant %s program %s on %s: %s", o.Name, pr.Name, rep.Release, strings.Join(tight, ", ")))
+			}
+		}
+	}
+	if rep.Probe == nil {
+		fail("kernel %s: the agent did not probe the kernel", rep.Release)
+		return run
+	}
+	probed := map[features.Capability]bool{}
+	for c, ok := range rep.Probe.Capabilities {
+		probed[features.Capability(c)] = ok
+	}
+	for _, mm := range features.CompareProbe(rep.Release, version, rep.KernelVersion, probed) {
+		run.Model = append(run.Model, mm.String())
+		if mm.Exception == "" {
+			run.failed = true
+		}
+	}
+	return run
+}
+
+// recordVMs stores every run's counts, statistics and scenario outcomes in
+// the manifest under the guest's release.
+func recordVMs(m *manifest.Manifest, runs []*vmRun) {
+	for _, r := range runs {
+		if r.report != nil {
+			r.report.Record(m)
+		}
+	}
+}
+
+func writeVMText(w io.Writer, runs []*vmRun, verbose bool) {
+	for _, r := range runs {
+		passed, failed := 0, 0
+		for _, t := range r.Results {
+			if t.Status == "pass" {
+				passed++
+			} else {
+				failed++
+			}
+		}
+		fmt.Fprintf(w, "kernel %s (%s, %s): %s, %d scenario runs passed, %d failed, in %s (boot %s)\n",
+			r.Series, r.Release, r.Version, plural(len(r.Variants), "variant"), passed, failed,
+			(time.Duration(r.TotalMS) * time.Millisecond).String(), (time.Duration(r.BootMS) * time.Millisecond).String())
+		writeTestText(w, r.Results, verbose)
+		for _, id := range sortedKeys(r.Skipped) {
+			fmt.Fprintf(w, "  not run: variant %s does not fit: %s\n", id, r.Skipped[id])
+		}
+		for _, e := range r.Errors {
+			fmt.Fprintf(w, "  ERROR %s\n", strings.ReplaceAll(e, "\n", "\n    "))
+		}
+		for _, d := range r.Model {
+			fmt.Fprintf(w, "  MODEL %s\n", d)
+		}
+		for _, h := range r.Headroom {
+			fmt.Fprintf(w, "  warning: headroom: %s\n", h)
+		}
+	}
+}
+
+// runTestVMs is `dpforge test --vm`: run, record into the manifest, report.
+func runTestVMs(ctx context.Context, p *plan.Plan, outDir string, m *manifest.Manifest, scenarios []*scenario.Scenario,
+	series []string, jobs int, asJSON, verbose bool, stdout, stderr io.Writer) int {
+	start := time.Now()
+	runs, err := testVMs(ctx, p, outDir, m, scenarios, series, jobs)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpforge test: %v\n", err)
+		return exitProblems
+	}
+	recordVMs(m, runs)
+	if err := manifest.Write(filepath.Join(outDir, "manifest.json"), m); err != nil {
+		fmt.Fprintf(stderr, "dpforge test: %v\n", err)
+		return exitProblems
+	}
+	failed := false
+	for _, r := range runs {
+		failed = failed || r.failed
+	}
+	if asJSON {
+		writeJSON(stdout, map[string]any{"kernels": runs})
+	} else {
+		writeVMText(stdout, runs, verbose)
+		fmt.Fprintf(stdout, "%s in %s\n", plural(len(runs), "kernel"), time.Since(start).Round(time.Millisecond))
+	}
+	if failed {
+		return exitProblems
+	}
+	return exitOK
+}
+
+// hostRelease is the running kernel's uname -r.
+func hostRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
