@@ -18,10 +18,12 @@ import (
 	"github.com/dpforge/dpforge/bpf/packet"
 	"github.com/dpforge/dpforge/bpf/scenario"
 	"github.com/dpforge/dpforge/features"
-	"github.com/dpforge/dpforge/generator/build"
 	"github.com/dpforge/dpforge/generator/config"
 	"github.com/dpforge/dpforge/generator/header"
 	"github.com/dpforge/dpforge/generator/plan"
+
+	"github.com/dpforge/dpforge/generator/compile"
+	"github.com/dpforge/dpforge/generator/verify"
 )
 
 // inventory writes a deterministic 1,000-node matrix: eight kernels and six
@@ -85,12 +87,12 @@ func BenchmarkInventory(b *testing.B) {
 		genTime := time.Since(start)
 
 		dir := b.TempDir()
-		opts := build.Options{Source: bpf.Source, MainFile: bpf.MainFile, OutDir: filepath.Join(dir, "out"), CacheDir: filepath.Join(dir, "cache")}
-		cold, err := build.Build(context.Background(), jobs, opts)
+		opts := compile.Options{Source: bpf.Source, MainFile: bpf.MainFile, OutDir: filepath.Join(dir, "out"), CacheDir: filepath.Join(dir, "cache")}
+		cold, err := compile.Build(context.Background(), jobs, opts)
 		if err != nil {
 			b.Fatalf("%+v", err)
 		}
-		noop, err := build.Build(context.Background(), jobs, opts)
+		noop, err := compile.Build(context.Background(), jobs, opts)
 		if err != nil || noop.Compiled != 0 {
 			b.Fatalf("no-op rebuild compiled %d: %v", noop.Compiled, err)
 		}
@@ -145,8 +147,8 @@ func BenchmarkSpecialization(b *testing.B) {
 				b.Fatal(err)
 			}
 			dir := b.TempDir()
-			res, err := build.Build(context.Background(), []build.Job{{ID: r.Variant.ID, Header: h, CPU: r.Variant.CPU, Target: r.Variant.Target}},
-				build.Options{Source: bpf.Source, MainFile: bpf.MainFile, OutDir: filepath.Join(dir, "out"), CacheDir: filepath.Join(dir, "cache")})
+			res, err := compile.Build(context.Background(), []compile.Job{{ID: r.Variant.ID, Header: h, CPU: r.Variant.CPU, Target: r.Variant.Target}},
+				compile.Options{Source: bpf.Source, MainFile: bpf.MainFile, OutDir: filepath.Join(dir, "out"), CacheDir: filepath.Join(dir, "cache")})
 			if err != nil {
 				b.Fatalf("%+v", err)
 			}
@@ -155,7 +157,7 @@ func BenchmarkSpecialization(b *testing.B) {
 				continue
 			}
 			mf := res.Manifest("bench")
-			rep, err := build.Verify(context.Background(), filepath.Join(dir, "out"), mf, build.VerifyOptions{NoWrite: true})
+			rep, err := verify.Verify(context.Background(), filepath.Join(dir, "out"), mf, verify.Options{NoWrite: true})
 			if err != nil {
 				b.Fatalf("%+v", err)
 			}
@@ -213,8 +215,8 @@ func buildOne(b *testing.B, cfg features.Config) (*ebpf.CollectionSpec, map[stri
 		b.Fatal(err)
 	}
 	dir := b.TempDir()
-	res, err := build.Build(context.Background(), []build.Job{{ID: r.Variant.ID, Header: h, CPU: r.Variant.CPU, Target: r.Variant.Target}},
-		build.Options{Source: bpf.Source, MainFile: bpf.MainFile, OutDir: filepath.Join(dir, "out"), CacheDir: filepath.Join(dir, "cache")})
+	res, err := compile.Build(context.Background(), []compile.Job{{ID: r.Variant.ID, Header: h, CPU: r.Variant.CPU, Target: r.Variant.Target}},
+		compile.Options{Source: bpf.Source, MainFile: bpf.MainFile, OutDir: filepath.Join(dir, "out"), CacheDir: filepath.Join(dir, "cache")})
 	if err != nil {
 		b.Fatalf("%+v", err)
 	}

@@ -12,13 +12,16 @@ import (
 	"time"
 
 	"github.com/dpforge/dpforge/bpf"
+	"github.com/dpforge/dpforge/bpf/manifest"
 	"github.com/dpforge/dpforge/features"
-	"github.com/dpforge/dpforge/generator/build"
 	"github.com/dpforge/dpforge/generator/config"
 	"github.com/dpforge/dpforge/generator/header"
-	"github.com/dpforge/dpforge/generator/manifest"
 	"github.com/dpforge/dpforge/generator/plan"
 	"github.com/dpforge/dpforge/generator/vm"
+
+	"github.com/dpforge/dpforge/generator/compile"
+	"github.com/dpforge/dpforge/generator/errlist"
+	"github.com/dpforge/dpforge/generator/verify"
 )
 
 // targetFlag overrides every kernel profile's byte order.
@@ -103,19 +106,19 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 // buildPlan compiles every variant of a plan into outDir and writes its
 // manifest, carrying verifier counts over from the previous one. Compile
 // errors are printed in full (%+v); no manifest is written then.
-func buildPlan(ctx context.Context, p *plan.Plan, outDir string, jobs int, stderr io.Writer) (*manifest.Manifest, *build.Result, error) {
+func buildPlan(ctx context.Context, p *plan.Plan, outDir string, jobs int, stderr io.Writer) (*manifest.Manifest, *compile.Result, error) {
 	jobList, err := buildJobs(p)
 	if err != nil {
 		return nil, nil, err
 	}
 	progress := newProgress(stderr, len(jobList))
-	res, err := build.Build(ctx, jobList, build.Options{
+	res, err := compile.Build(ctx, jobList, compile.Options{
 		Source: bpf.Source, MainFile: bpf.MainFile, OutDir: outDir, Jobs: jobs,
 		CC: os.Getenv("DPFORGE_CC"), Strip: os.Getenv("DPFORGE_STRIP"), Progress: progress.event,
 	})
 	progress.done()
 	if err != nil {
-		for _, e := range build.Errors(err) {
+		for _, e := range errlist.Flatten(err) {
 			fmt.Fprintf(stderr, "dpforge: %+v\n", e)
 		}
 		return nil, nil, fmt.Errorf("build failed; manifest not written")
@@ -125,28 +128,28 @@ func buildPlan(ctx context.Context, p *plan.Plan, outDir string, jobs int, stder
 	if prev, err := manifest.Load(path); err == nil {
 		m.CarryVerified(prev)
 	}
-	if err := manifest.Write(path, m); err != nil {
+	if err := verify.WriteManifest(path, m); err != nil {
 		return nil, nil, err
 	}
 	return m, res, nil
 }
 
 // buildJobs renders each variant's header into a build job.
-func buildJobs(p *plan.Plan) ([]build.Job, error) {
-	var jobs []build.Job
+func buildJobs(p *plan.Plan) ([]compile.Job, error) {
+	var jobs []compile.Job
 	for _, v := range p.Variants {
 		h, err := header.VariantHeader(p, v)
 		if err != nil {
 			return nil, err
 		}
-		jobs = append(jobs, build.Job{ID: v.ID, Header: h, CPU: v.CPU, Target: v.Target})
+		jobs = append(jobs, compile.Job{ID: v.ID, Header: h, CPU: v.CPU, Target: v.Target})
 	}
 	return jobs, nil
 }
 
 // makeManifest joins the build result with the plan's meaning of each
 // variant and the nodes' load-time values.
-func makeManifest(p *plan.Plan, res *build.Result) *manifest.Manifest {
+func makeManifest(p *plan.Plan, res *compile.Result) *manifest.Manifest {
 	m := res.Manifest(p.Matrix.Hash)
 	for i := range m.Variants {
 		v := p.Variant(m.Variants[i].ID)
@@ -184,12 +187,12 @@ func newProgress(w io.Writer, total int) *progress {
 	return &progress{w: w, tty: isTerminal(w), total: total}
 }
 
-func (p *progress) event(e build.Event) {
+func (p *progress) event(e compile.Event) {
 	switch e.Kind {
-	case build.VariantCached:
+	case compile.VariantCached:
 		p.cached++
 		p.finished++
-	case build.VariantCompiled, build.VariantFailed:
+	case compile.VariantCompiled, compile.VariantFailed:
 		p.finished++
 	default:
 		return
@@ -239,15 +242,15 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	if len(*vms) > 0 {
 		return verifyVMs(dir, path, m, *vms, stdout, stderr)
 	}
-	rep, err := build.Verify(context.Background(), dir, m, build.VerifyOptions{ManifestPath: path})
-	if errors.Is(err, build.ErrNotPermitted) {
+	rep, err := verify.Verify(context.Background(), dir, m, verify.Options{ManifestPath: path})
+	if errors.Is(err, verify.ErrNotPermitted) {
 		fmt.Fprintf(stderr, "dpforge verify: %v\n", err)
 		return exitProblems
 	}
 	failed := false
 	if err != nil {
 		failed = true
-		for _, e := range build.Errors(err) {
+		for _, e := range errlist.Flatten(err) {
 			fmt.Fprintf(stderr, "dpforge verify: %+v\n", e)
 		}
 	}
@@ -296,7 +299,7 @@ func verifyVMs(dir, path string, m *manifest.Manifest, series []string, stdout, 
 		rep, err := vm.Verify(ctx, k, objects, vm.Options{})
 		if err != nil {
 			failed = true
-			for _, e := range build.Errors(err) {
+			for _, e := range errlist.Flatten(err) {
 				fmt.Fprintf(stderr, "dpforge verify: %+v\n", e)
 			}
 		}
@@ -306,7 +309,7 @@ func verifyVMs(dir, path string, m *manifest.Manifest, series []string, stdout, 
 		n := rep.Record(m)
 		fmt.Fprintf(stdout, "kernel %s (%s): %d programs verified in %s\n", s, rep.Release, n, rep.Total.Round(time.Millisecond))
 	}
-	if err := manifest.Write(path, m); err != nil {
+	if err := verify.WriteManifest(path, m); err != nil {
 		fmt.Fprintf(stderr, "dpforge verify: %v\n", err)
 		return exitProblems
 	}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/dpforge/dpforge/bpf/manifest"
 	"github.com/dpforge/dpforge/bpf/scenario"
-	"github.com/dpforge/dpforge/generator/manifest"
 )
 
 // defaultScenarios is where `dpforge test` looks for scenarios when none

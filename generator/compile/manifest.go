@@ -1,9 +1,9 @@
-package build
+package compile
 
 import (
 	"slices"
 
-	"github.com/dpforge/dpforge/generator/manifest"
+	"github.com/dpforge/dpforge/bpf/manifest"
 )
 
 // ManifestVariant returns the manifest record of a built variant. Defines
