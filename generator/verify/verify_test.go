@@ -18,6 +18,8 @@ import (
 	"github.com/dpforge/dpforge/generator/bindings"
 	"github.com/dpforge/dpforge/generator/compile"
 	"github.com/dpforge/dpforge/generator/errlist"
+
+	"github.com/dpforge/dpforge/generator"
 )
 
 // requireRoot skips privileged tests, loudly, when not root. In CI (root)
@@ -64,7 +66,7 @@ func buildManifest(t *testing.T, d dirs, jobs []compile.Job) *manifest.Manifest 
 	if err != nil && !errors.As(err, new(*bindings.APIMismatchError)) {
 		t.Fatalf("Build: %+v", err)
 	}
-	m := res.Manifest("test")
+	m := generator.Manifest(nil, res)
 	if err := WriteManifest(filepath.Join(d.out, "manifest.json"), m); err != nil {
 		t.Fatal(err)
 	}
