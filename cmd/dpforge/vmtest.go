@@ -11,11 +11,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/dpforge/dpforge/bpf/manifest"
 	"github.com/dpforge/dpforge/bpf/scenario"
 	"github.com/dpforge/dpforge/features"
-	"github.com/dpforge/dpforge/generator/build"
-	"github.com/dpforge/dpforge/generator/manifest"
+	"github.com/dpforge/dpforge/generator/errlist"
 	"github.com/dpforge/dpforge/generator/plan"
+	"github.com/dpforge/dpforge/generator/verify"
 	"github.com/dpforge/dpforge/generator/vm"
 )
 
@@ -127,7 +128,7 @@ func testVM(ctx context.Context, p *plan.Plan, all []vm.Object, scenarios []*sce
 		timeout += 10*time.Second + time.Duration(len(o.Scenarios))*3*time.Second
 	}
 	rep, err := vm.Verify(ctx, k, objects, vm.Options{Probe: true, Timeout: timeout})
-	for _, e := range build.Errors(err) {
+	for _, e := range errlist.Flatten(err) {
 		fail("%+v", e)
 	}
 	if rep == nil {
@@ -222,7 +223,7 @@ func runTestVMs(ctx context.Context, p *plan.Plan, outDir string, m *manifest.Ma
 		return exitProblems
 	}
 	recordVMs(m, runs)
-	if err := manifest.Write(filepath.Join(outDir, "manifest.json"), m); err != nil {
+	if err := verify.WriteManifest(filepath.Join(outDir, "manifest.json"), m); err != nil {
 		fmt.Fprintf(stderr, "dpforge test: %v\n", err)
 		return exitProblems
 	}

@@ -18,7 +18,8 @@ import (
 	"time"
 
 	"github.com/dpforge/dpforge/generator/atomicfile"
-	"github.com/dpforge/dpforge/generator/build"
+
+	"github.com/dpforge/dpforge/generator/cache"
 )
 
 // Kernel is a Debian kernel ready to boot: its decompressed ELF vmlinux and
@@ -58,9 +59,9 @@ type kernelRecord struct {
 
 // DefaultCacheDir is where Fetch and Verify keep kernels and the agent when
 // the caller gives no directory: the "vm" directory of dpforge's cache
-// (build.DefaultCacheDir: $DPFORGE_CACHE_DIR, else the user cache directory).
+// (cache.DefaultDir: $DPFORGE_CACHE_DIR, else the user cache directory).
 func DefaultCacheDir() (string, error) {
-	dir, err := build.DefaultCacheDir()
+	dir, err := cache.DefaultDir()
 	if err != nil {
 		return "", err
 	}
@@ -144,7 +145,7 @@ func (a apt) index(ctx context.Context) ([]packageInfo, error) {
 }
 
 func (a apt) indexWarning(ctx context.Context) ([]packageInfo, string, error) {
-	unlock, err := lockFile(ctx, filepath.Join(a.dir, "lock"))
+	unlock, err := cache.Lock(ctx, filepath.Join(a.dir, "lock"))
 	if err != nil {
 		return nil, "", err
 	}
@@ -169,7 +170,7 @@ func (a apt) indexWarning(ctx context.Context) ([]packageInfo, string, error) {
 
 // download fetches one package into dir and returns the .deb's path.
 func (a apt) download(ctx context.Context, dir, pkg string) (string, error) {
-	unlock, err := lockFile(ctx, filepath.Join(a.dir, "lock"))
+	unlock, err := cache.Lock(ctx, filepath.Join(a.dir, "lock"))
 	if err != nil {
 		return "", err
 	}
@@ -189,7 +190,7 @@ func (a apt) download(ctx context.Context, dir, pkg string) (string, error) {
 
 // fetchRelease returns the cache entry of r, creating it if needed.
 func fetchRelease(ctx context.Context, a apt, kernelsDir string, r resolved) (*Kernel, error) {
-	unlock, err := lockFile(ctx, filepath.Join(kernelsDir, r.Release+".lock"))
+	unlock, err := cache.Lock(ctx, filepath.Join(kernelsDir, r.Release+".lock"))
 	if err != nil {
 		return nil, err
 	}
