@@ -19,7 +19,7 @@ export DPFORGE_CC := $(CLANG)
 export DPFORGE_STRIP := $(STRIP)
 
 .DELETE_ON_ERROR:
-.PHONY: all run test bench generate lint deps tools fuzz clean
+.PHONY: all run test vmsuite vmtest bench generate lint deps tools fuzz clean
 
 all: run
 
@@ -53,6 +53,34 @@ run: bin/dpforge
 test: deps
 	$(Q)$(GO) vet ./...
 	$(Q)$(GO) test $(GOTEST_FLAGS) ./...
+	$(Q)$(MAKE) --no-print-directory vmsuite
+
+# VM_KERNELS are the Debian kernel series (or default, oldest, newest) the VM
+# suite boots under qemu: the scenarios on every variant that fits each
+# kernel, the kernel's probe against the model's table, verifier headroom.
+# Kernels are fetched once into the dpforge cache; qemu is installed when
+# missing. Empty: the suite is not run, and this says so.
+VM_KERNELS ?= oldest newest
+
+vmsuite: deps
+	$(Q)if [ -z "$(VM_KERNELS)" ]; then echo "VM suite NOT RUN: VM_KERNELS is empty"; exit 0; fi; \
+	log=$$(mktemp); start=$$(date +%s); \
+	DPFORGE_VM_KERNELS="$(VM_KERNELS)" $(GO) test -count=1 -v -timeout 20m -run '^(TestVMSuite|TestVM)$$' \
+		./cmd/dpforge ./generator/vm >$$log 2>&1; rc=$$?; \
+	if [ "$(V)" = 1 ]; then cat $$log; else \
+		grep -E '^(--- |ok|FAIL)|NOT RUN|SKIPPED|kernel .*scenario runs|model difference|_test.go:[0-9]+: .*(want|error|exit)' $$log; fi; \
+	echo "VM suite ($(VM_KERNELS)): $$(( $$(date +%s) - start )) s"; rm -f $$log; exit $$rc
+
+# vmtest: verify and test every variant of the default matrix on this
+# kernel and, under qemu, on the default kernel set (5.10, 6.1, 6.12 and the
+# newest 6.x and 7.x series the package index has), then print the
+# manifest's kernel table.
+vmtest: bin/dpforge
+	$(Q)./bin/dpforge build --out $(OUT)
+	$(Q)./bin/dpforge verify $(OUT)
+	$(Q)./bin/dpforge test --out $(OUT)
+	$(Q)./bin/dpforge test --vm default --out $(OUT)
+	$(Q)./bin/dpforge report $(OUT)
 
 bench: deps
 	$(Q)$(GO) test -run '^$$' -bench . -benchtime 1x ./...

@@ -278,6 +278,7 @@ func Load(path string) (*Manifest, error) {
 	}
 	return m, nil
 }
+
 // StackLimit is the kernel's limit on a program's stack along a call chain.
 const StackLimit = 512
 

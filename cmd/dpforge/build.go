@@ -170,7 +170,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	fs := flagSet("verify", "verify [-o text|json] [--vm SERIES]... [DIR]",
 		"sudo dpforge verify out\n  sudo dpforge verify --vm 5.10 --vm 6.1 --vm 6.12 out   # Debian kernels under qemu", stderr)
 	out := outputFlag(fs)
-	vms := fs.StringArray("vm", nil, "also verify on a Debian kernel series booted under qemu (5.10, 6.1, 6.12, ...); repeatable")
+	vms := fs.StringArray("vm", nil, "verify on a Debian kernel series booted under qemu instead (5.10, 6.1, 6.12, ...; default, oldest, newest); repeatable")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -233,6 +233,10 @@ func verifyVMs(dir, path string, m *manifest.Manifest, series []string, stdout, 
 	}
 	objects, err := vm.ManifestObjects(dir, m)
 	if err != nil {
+		fmt.Fprintf(stderr, "dpforge verify: %v\n", err)
+		return exitProblems
+	}
+	if series, err = vm.Series(ctx, "", series); err != nil {
 		fmt.Fprintf(stderr, "dpforge verify: %v\n", err)
 		return exitProblems
 	}

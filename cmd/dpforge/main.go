@@ -36,6 +36,7 @@ func commands() []command {
 		{"build", "compile one datapath object set per distinct variant, with Go bindings and a manifest", runBuild},
 		{"verify", "load every program of every built variant into the running kernel's verifier", runVerify},
 		{"test", "run packet scenarios through every built variant they apply to (BPF_PROG_TEST_RUN)", runTest},
+		{"report", "tabulate the kernels each variant was verified and packet-tested on, with headroom", runReport},
 	}
 }
 

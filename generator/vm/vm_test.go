@@ -14,7 +14,8 @@ import (
 	"github.com/dpforge/dpforge/generator/verify"
 )
 
-// kernelsEnv lists the series TestVM boots, e.g. "5.10 6.1 6.12".
+// kernelsEnv lists the series TestVM boots, e.g. "5.10 6.1 6.12", or the
+// words of Series ("oldest newest").
 const kernelsEnv = "DPFORGE_VM_KERNELS"
 
 // vmKernels returns the series to boot, or skips the test loudly: booting
@@ -28,6 +29,10 @@ func vmKernels(t *testing.T) []string {
 	}
 	if os.Geteuid() != 0 {
 		t.Skip("SKIPPED: the VM tests install tools with apt-get and need root")
+	}
+	series, err := Series(t.Context(), "", series)
+	if err != nil {
+		t.Fatalf("resolving %s: %v", kernelsEnv, err)
 	}
 	return series
 }

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dpforge/dpforge/bpf/manifest"
+	"github.com/dpforge/dpforge/generator/vm"
+)
+
+// vmKernelsEnv names the kernel series (or default, oldest, newest) the VM
+// suite boots; make test sets it to "oldest newest".
+const vmKernelsEnv = "DPFORGE_VM_KERNELS"
+
+// TestVMSuite is `dpforge test --vm` on the default matrix: every variant
+// the model says fits each kernel loads there, passes every scenario that
+// applies to it, the kernel's probe agrees with the model's table, and the
+// manifest records it all under the guest's release.
+func TestVMSuite(t *testing.T) {
+	series := strings.Fields(os.Getenv(vmKernelsEnv))
+	if len(series) == 0 {
+		t.Skipf("SKIPPED: set %s=\"oldest newest\" (or series such as 5.10) to run the scenarios inside Debian kernels under qemu; make test does", vmKernelsEnv)
+	}
+	requireRoot(t)
+	if _, err := vm.Series(t.Context(), "", series); err != nil {
+		if _, err := os.Stat(filepath.Join(mustCacheDir(t), "apt", "lists")); errors.Is(err, os.ErrNotExist) {
+			t.Skipf("VM SUITE NOT RUN: no kernel package index and the apt mirror is unreachable: %v", err)
+		}
+		t.Fatalf("resolving %v: %v", series, err)
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	args := []string{"test", "--out", out, "--scenarios", "../../testdata/scenarios", "-o", "json"}
+	for _, s := range series {
+		args = append(args, "--vm", s)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(args, &stdout, &stderr)
+	var got struct {
+		Kernels []vmRun `json:"kernels"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("exit %d: output is not JSON: %v\n%s\n%s", code, err, stdout.String(), stderr.String())
+	}
+	m, err := manifest.Load(filepath.Join(out, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range got.Kernels {
+		t.Logf("kernel %s (%s): %d variants, %d scenario runs, boot %d ms, total %d ms", k.Series, k.Release, len(k.Variants), len(k.Results), k.BootMS, k.TotalMS)
+		for _, e := range k.Errors {
+			t.Errorf("kernel %s: %s", k.Release, e)
+		}
+		for _, d := range k.Model {
+			t.Logf("kernel %s: model difference: %s", k.Release, d)
+		}
+		for _, r := range k.Results {
+			if r.Status != "pass" {
+				t.Errorf("%s on %s, kernel %s: %s\n%s", r.Scenario, r.Variant, r.Kernel, r.Error, strings.Join(r.Failures, "\n"))
+			}
+		}
+		if len(k.Variants) == 0 || len(k.Results) == 0 {
+			t.Errorf("kernel %s: nothing ran (%d variants, %d scenario runs)", k.Release, len(k.Variants), len(k.Results))
+		}
+		for _, id := range k.Variants {
+			v := m.Variant(id)
+			if v == nil || v.Tested[k.Release].Passed == 0 {
+				t.Errorf("manifest: variant %s has no passed scenarios under %s", id, k.Release)
+				continue
+			}
+			for _, p := range v.Programs {
+				if h, ok := p.Headroom[k.Release]; !ok || h.Instructions == 0 || h.InsnLimit == 0 {
+					t.Errorf("manifest: variant %s program %s has no headroom under %s: %+v", id, p.Name, k.Release, h)
+				}
+			}
+		}
+	}
+	if len(got.Kernels) == 0 {
+		t.Errorf("no kernel ran")
+	}
+	if code != 0 {
+		t.Errorf("exit %d\n%s", code, stderr.String())
+	}
+}
+
+func mustCacheDir(t *testing.T) string {
+	t.Helper()
+	d, err := vm.DefaultCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
