@@ -15,12 +15,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dpforge/dpforge/bpf/loader"
 	"github.com/dpforge/dpforge/bpf/manifest"
-	"github.com/dpforge/dpforge/generator/vm/internal/wire"
-
 	"github.com/dpforge/dpforge/generator/cache"
 	"github.com/dpforge/dpforge/generator/errlist"
-	"github.com/dpforge/dpforge/generator/verify"
+	"github.com/dpforge/dpforge/generator/vm/internal/wire"
 )
 
 // DefaultTimeout is Options.Timeout's default: boot, all loads and power
@@ -146,7 +145,7 @@ type ProgramReport struct {
 	// VerifyTime is the verifier's own measure of its work; 0 when the
 	// kernel does not report it.
 	VerifyTime time.Duration
-	// Err is a *verify.VerifyError, with the full verifier log, when the
+	// Err is a *loader.ProgramError, with the full verifier log, when the
 	// kernel rejected the program.
 	Err error
 }
@@ -155,7 +154,7 @@ type ProgramReport struct {
 // the agent and the objects, loads every requested program of every object
 // into the guest kernel, and returns what the verifier said.
 //
-// Rejected programs do not stop the run: each is a *verify.VerifyError in
+// Rejected programs do not stop the run: each is a *loader.ProgramError in
 // its ProgramReport, and all of them, with object and machine failures
 // (*ObjectError, *RunError), are also returned joined as the error; flatten
 // it with errlist.Flatten, print it with %+v for the logs. The report is
@@ -423,7 +422,7 @@ func objectReport(o wire.Object, release string, files []string) ObjectReport {
 			InsnLimit: p.InsnLimit, StackDepth: p.StackDepth, VerifyTime: time.Duration(p.VerifyMicros) * time.Microsecond}
 		if p.Error != "" {
 			pr.Known, pr.Instructions = false, 0
-			pr.Err = &verify.VerifyError{Variant: o.Name, Program: p.Name, Release: release, Log: p.Log, Err: errors.New(p.Error)}
+			pr.Err = &loader.ProgramError{Variant: o.Name, Program: p.Name, Release: release, Log: p.Log, Err: errors.New(p.Error)}
 		}
 		or.Programs = append(or.Programs, pr)
 	}
