@@ -237,6 +237,7 @@ func Resolve(cfg Config, k Kernel, target string) *Resolution {
 	r.Variant.Target = target
 	r.Variant.setID()
 	r.Values, r.Problems = loadValues(cfg, r, r.Problems)
+	staticConfig(r)
 	r.Status = status(cfg, r)
 	r.Problems = append(r.Problems, notes(cfg, r)...)
 	return r
@@ -442,6 +443,27 @@ func loadValues(cfg Config, r *Resolution, ps []Problem) ([]LoadValue, []Problem
 	return vs, ps
 }
 
+// StaticConfigDefine marks a variant for kernels without global data
+// (CapRODataMap, 5.2): its node values are compile-time macros instead of
+// load-time variables, and it has no .rodata, .data or .bss.
+const StaticConfigDefine = "DP_STATIC_CONFIG"
+
+// staticConfig turns the load-time values of a node whose kernel cannot
+// freeze .rodata into compile-time defines of its variant: such nodes get
+// one object per distinct value set, and nothing is left to set at load.
+func staticConfig(r *Resolution) {
+	if ok, _ := r.Kernel.Has(CapRODataMap); ok {
+		return
+	}
+	r.Variant.Defines = append(r.Variant.Defines, Define{StaticConfigDefine, "1"})
+	for _, v := range r.Values {
+		r.Variant.Defines = append(r.Variant.Defines, Define{v.Macro, v.C})
+	}
+	sort.Slice(r.Variant.Defines, func(i, j int) bool { return r.Variant.Defines[i].Name < r.Variant.Defines[j].Name })
+	r.Variant.setID()
+	r.Values = nil
+}
+
 // notes are warnings about features dpforge models but whose datapath part
 // it does not build.
 func notes(cfg Config, r *Resolution) []Problem {
@@ -454,10 +476,6 @@ func notes(cfg Config, r *Resolution) []Problem {
 			ps = append(ps, Problem{Severity: Warning, Rule: "not-in-datapath", Option: f.Option,
 				Message: n.what + " takes part in validation, but the dpforge datapath carries no encryption code"})
 		}
-	}
-	if ok, how := r.Kernel.Has(CapRODataMap); !ok {
-		ps = append(ps, Problem{Severity: Warning, Rule: "datapath-unloadable",
-			Message: fmt.Sprintf("the dpforge datapath keeps per-node values in read-only global data, which needs kernel 5.2 or newer (kernel %s lacks it; %s): its variant is built and verified on newer kernels but cannot be loaded on this one", r.Kernel.Version.Short(), how)})
 	}
 	if r.On("host-firewall") && len(cfg.List("devices")) == 0 {
 		ps = append(ps, Problem{Severity: Warning, Rule: "missing-option", Option: "enable-host-firewall", Other: "devices",

@@ -169,3 +169,55 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+// Kernels without global data get objects whose node values are compiled
+// in: one variant per value set, nothing left to set at load, no warning.
+func TestStaticConfigBefore52(t *testing.T) {
+	cfg := Config{"tunnel": "vxlan", "mtu": "1450"}
+	old := Resolve(cfg, kernel("4.19.232"), "")
+	defines := map[string]string{}
+	for _, d := range old.Variant.Defines {
+		defines[d.Name] = d.Value
+	}
+	if defines[StaticConfigDefine] != "1" || defines["MTU"] != "1450" || defines["TUNNEL_PORT"] != "8472" {
+		t.Errorf("4.19 variant defines %v, want %s, MTU=1450, TUNNEL_PORT=8472", defines, StaticConfigDefine)
+	}
+	if len(old.Values) != 0 {
+		t.Errorf("4.19 node keeps load-time values %v", old.Values)
+	}
+	for _, p := range old.Problems {
+		if p.Rule == "datapath-unloadable" {
+			t.Errorf("4.19 node still warned: %s", p.Message)
+		}
+	}
+	other := Resolve(cfg.Merge(Config{"mtu": "9000"}), kernel("4.19.232"), "")
+	if other.Variant.ID == old.Variant.ID {
+		t.Error("two MTUs on 4.19 share a variant; their values are compiled in")
+	}
+	lts := Resolve(cfg, kernel("5.10.0"), "")
+	for _, d := range lts.Variant.Defines {
+		if d.Name == StaticConfigDefine || d.Name == "MTU" {
+			t.Errorf("5.10 variant has %s", d.Name)
+		}
+	}
+	if len(lts.Values) == 0 {
+		t.Error("5.10 node has no load-time values")
+	}
+	if again := Resolve(cfg.Merge(Config{"mtu": "9000"}), kernel("5.10.0"), ""); again.Variant.ID != lts.Variant.ID {
+		t.Error("two MTUs on 5.10 got different variants")
+	}
+}
+
+// The helper table answers for what the datapath calls and refuses what it
+// does not know.
+func TestSince(t *testing.T) {
+	for what, want := range map[string]string{"helper:fib_lookup": "4.18", "helper:redirect_peer": "5.10", "map:LRUHash": "4.10", "prog:SchedCLS": "4.1"} {
+		v, ok := Since(what)
+		if !ok || !strings.HasPrefix(v.String(), want) {
+			t.Errorf("Since(%q) = %v, %v; want %s", what, v, ok, want)
+		}
+	}
+	if _, ok := Since("helper:no_such_helper"); ok {
+		t.Error("Since knows a helper that does not exist")
+	}
+}

@@ -13,6 +13,9 @@
  * variants expose the same Variables to Go.
  *
  * Byte order: __be* values are network order, everything else host order.
+ *
+ * With DP_STATIC_CONFIG (nodes on kernels before 5.2, which have no global
+ * data) the same names are macros instead: see the second half.
  */
 #ifndef DP_CONFIG_H
 #define DP_CONFIG_H
@@ -25,6 +28,7 @@
 # define DP_DEFAULT_TUNNEL_PORT	8472
 #endif
 
+#ifndef DP_STATIC_CONFIG
 /* Node's IPv4 address: NodePort frontend, masquerade source, host firewall subject. */
 volatile const __be32 cfg_node_ipv4 = 0;
 /* Node's MAC on the native device; source MAC of frames sent to a VTEP. */
@@ -70,5 +74,119 @@ static __always_inline void cfg_node_mac_copy(__u8 *dst)
 	for (i = 0; i < ETH_ALEN; i++)
 		dst[i] = src[i];
 }
+
+#else /* DP_STATIC_CONFIG */
+/*
+ * Kernels before 5.2 have no global data: an object for them has no .rodata,
+ * .data or .bss. The values the matrix knows are compile-time macros, which
+ * the variant header defines (so such nodes get one object per distinct
+ * value set); the defaults below are the ones of the volatile consts above.
+ * The node's own addresses, which only the loader knows, are in the
+ * one-entry array dp_node_cfg, which it fills before attaching. The trace
+ * is compiled out.
+ */
+#ifndef MTU
+# define MTU 1500
+#endif
+#ifndef CLUSTER_ID
+# define CLUSTER_ID 0
+#endif
+#ifndef TUNNEL_PORT
+# define TUNNEL_PORT DP_DEFAULT_TUNNEL_PORT
+#endif
+#ifndef NODEPORT_PORT_MIN
+# define NODEPORT_PORT_MIN 30000
+#endif
+#ifndef NODEPORT_PORT_MAX
+# define NODEPORT_PORT_MAX 32767
+#endif
+#ifndef IPV4_SNAT_EXCLUSION_DST_CIDR
+# define IPV4_SNAT_EXCLUSION_DST_CIDR 0
+#endif
+#ifndef IPV4_SNAT_EXCLUSION_DST_CIDR_LEN
+# define IPV4_SNAT_EXCLUSION_DST_CIDR_LEN 0
+#endif
+#ifndef VTEP_MASK
+# define VTEP_MASK 0xffffff00
+#endif
+#ifndef SNAT_PORT_MIN
+# define SNAT_PORT_MIN 32768
+#endif
+#ifndef SNAT_PORT_MAX
+# define SNAT_PORT_MAX 60999
+#endif
+
+#define cfg_mtu			((__u32)MTU)
+#define cfg_cluster_id		((__u32)CLUSTER_ID)
+#define cfg_tunnel_port		((__u16)TUNNEL_PORT)
+#define cfg_nodeport_min	((__u16)NODEPORT_PORT_MIN)
+#define cfg_nodeport_max	((__u16)NODEPORT_PORT_MAX)
+/* The macros hold addresses as written (0x0a000000 is 10.0.0.0). */
+#define cfg_snat_excl_ipv4	((__be32)bpf_htonl(IPV4_SNAT_EXCLUSION_DST_CIDR))
+#define cfg_snat_excl_ipv4_len	((__u32)IPV4_SNAT_EXCLUSION_DST_CIDR_LEN)
+#define cfg_vtep_mask		((__be32)bpf_htonl(VTEP_MASK))
+#define cfg_snat_port_min	((__u16)SNAT_PORT_MIN)
+#define cfg_snat_port_max	((__u16)SNAT_PORT_MAX)
+#define cfg_trace		0
+
+/* dp_node_cfg's value; __be32 in network order, the rest host order. */
+struct node_cfg {
+	__be32	node_ipv4;
+	__u32	native_ifindex;
+	__u32	encap_ifindex;
+	__u8	node_mac[ETH_ALEN];
+	__u8	pad[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct node_cfg);
+} dp_node_cfg SEC(".maps");
+
+/* The node's values, or all zero before the loader wrote them. */
+static __always_inline const struct node_cfg *node_cfg(void)
+{
+	__u32 key = 0;
+
+	return bpf_map_lookup_elem(&dp_node_cfg, &key);
+}
+
+static __always_inline __be32 node_cfg_ipv4(void)
+{
+	const struct node_cfg *c = node_cfg();
+
+	return c ? c->node_ipv4 : 0;
+}
+
+static __always_inline __u32 node_cfg_native_ifindex(void)
+{
+	const struct node_cfg *c = node_cfg();
+
+	return c ? c->native_ifindex : 0;
+}
+
+static __always_inline __u32 node_cfg_encap_ifindex(void)
+{
+	const struct node_cfg *c = node_cfg();
+
+	return c ? c->encap_ifindex : 0;
+}
+
+#define cfg_node_ipv4		node_cfg_ipv4()
+#define cfg_native_ifindex	node_cfg_native_ifindex()
+#define cfg_encap_ifindex	node_cfg_encap_ifindex()
+
+static __always_inline void cfg_node_mac_copy(__u8 *dst)
+{
+	const struct node_cfg *c = node_cfg();
+	int i;
+
+#pragma unroll
+	for (i = 0; i < ETH_ALEN; i++)
+		dst[i] = c ? c->node_mac[i] : 0;
+}
+#endif /* DP_STATIC_CONFIG */
 
 #endif /* DP_CONFIG_H */

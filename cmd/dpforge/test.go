@@ -139,7 +139,7 @@ func runScenarios(outDir string, m *manifest.Manifest, scenarios []*scenario.Sce
 		var spec *ebpf.CollectionSpec
 		var loadErr error
 		for _, s := range scenarios {
-			if !s.Applies(v.Defines) {
+			if !scenarioApplies(s, v.Defines) {
 				continue
 			}
 			applied[s.Name] = true

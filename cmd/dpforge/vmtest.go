@@ -98,22 +98,28 @@ func testVM(ctx context.Context, p *plan.Plan, all []vm.Object, scenarios []*sce
 	model := features.Kernel{Name: k.Release, Version: version, Release: k.Release}
 	var objects []vm.Object
 	byName := map[string]map[string]*scenario.Scenario{}
+	// Objects for kernels without global data (older than any kernel
+	// here) are loaded too, after a check against their own kernel.
+	oldest := map[string]features.Version{}
 	for _, o := range all {
 		v := p.Variant(o.Name)
 		if v == nil {
-			continue
-		}
-		if ok, why := p.Fits(v, model); !ok {
-			run.Skipped[v.ID] = why
 			continue
 		}
 		defines := map[string]string{}
 		for _, d := range v.Defines {
 			defines[d.Name] = d.Value
 		}
+		_, static := defines[features.StaticConfigDefine]
+		if static {
+			oldest[v.ID] = oldestKernel(p, v.ID)
+		} else if ok, why := p.Fits(v, model); !ok {
+			run.Skipped[v.ID] = why
+			continue
+		}
 		byName[v.ID] = map[string]*scenario.Scenario{}
 		for _, s := range scenarios {
-			if s.Applies(defines) && s.File != "" {
+			if scenarioApplies(s, defines) && s.File != "" {
 				o.Scenarios = append(o.Scenarios, s.File)
 				byName[v.ID][s.File] = s
 			}
@@ -138,6 +144,25 @@ func testVM(ctx context.Context, p *plan.Plan, all []vm.Object, scenarios []*sce
 	run.Release = rep.Release
 	run.BootMS, run.TotalMS = rep.Boot.Milliseconds(), rep.Total.Milliseconds()
 	for _, o := range rep.Objects {
+		if k, ok := oldest[o.Name]; ok {
+			verified := map[string]uint32{}
+			for _, pr := range o.Programs {
+				verified[pr.Name] = pr.Instructions
+			}
+			path := ""
+			for _, obj := range objects {
+				if obj.Name == o.Name {
+					path = obj.Path
+				}
+			}
+			problems, err := vm.CheckOldKernel(path, k, verified)
+			if err != nil {
+				fail("variant %s: %v", o.Name, err)
+			}
+			for _, pr := range problems {
+				fail("variant %s, for kernel %s: %s", o.Name, k, pr)
+			}
+		}
 		for _, sr := range o.Scenarios {
 			tr := testResult{Scenario: sr.Name, File: sr.File, Variant: o.Name, Kernel: rep.Release,
 				Status: "pass", Failures: sr.Failures, Error: sr.Error, DurationUS: sr.Duration.Microseconds()}
@@ -172,6 +197,28 @@ func testVM(ctx context.Context, p *plan.Plan, all []vm.Object, scenarios []*sce
 		}
 	}
 	return run
+}
+
+// oldestKernel is the oldest kernel version among the entries of a variant.
+func oldestKernel(p *plan.Plan, id string) features.Version {
+	var v features.Version
+	for _, e := range p.Entries {
+		k := e.Resolution.Kernel.Version
+		if e.Resolution.Variant.ID == id && (v.IsZero() || !k.AtLeast(v)) {
+			v = k
+		}
+	}
+	return v
+}
+
+// scenarioApplies is Scenario.Applies, except that a scenario setting
+// load-time values cannot run on a static-configuration variant, whose
+// values are compiled in.
+func scenarioApplies(s *scenario.Scenario, defines map[string]string) bool {
+	if _, static := defines[features.StaticConfigDefine]; static && len(s.Values) > 0 {
+		return false
+	}
+	return s.Applies(defines)
 }
 
 // recordVMs stores every run's counts, statistics and scenario outcomes in

@@ -77,23 +77,52 @@ func (a *API) names() []string {
 	return out
 }
 
+// StaticConfigMap is the map that carries a node's own values in objects for
+// kernels without global data (features.StaticConfigDefine): there it takes
+// the place of the load-time variables.
+const StaticConfigMap = "dp_node_cfg"
+
+// static reports whether a is the API of a static-configuration object.
+func (a *API) static() bool {
+	return len(a.Variables) == 0 && slices.ContainsFunc(a.Maps, func(m Map) bool { return m.Name == StaticConfigMap })
+}
+
 // Check compares the API of every variant with the first one's: ids[i]
 // names apis[i], sorted by id. It returns an *APIMismatchError per variant
-// that differs.
+// that differs. Static-configuration objects (see StaticConfigMap) are
+// compared with the first of their kind, and with the others on programs
+// and maps, the node-value carriers aside.
 func Check(ids []string, apis []*API) []error {
 	if len(apis) < 2 {
 		return nil
 	}
-	refNames := apis[0].names()
 	var errs []error
-	for i := 1; i < len(apis); i++ {
-		names := apis[i].names()
-		missing, extra := diffSorted(refNames, names)
+	check := func(i, ref int, names func(*API) []string) {
+		missing, extra := diffSorted(names(apis[ref]), names(apis[i]))
 		if len(missing) > 0 || len(extra) > 0 {
-			errs = append(errs, &APIMismatchError{Variant: ids[i], Reference: ids[0], Missing: missing, Extra: extra})
+			errs = append(errs, &APIMismatchError{Variant: ids[i], Reference: ids[ref], Missing: missing, Extra: extra})
 		}
 	}
+	first := map[bool]int{}
+	for i, a := range apis {
+		ref, seen := first[a.static()]
+		if !seen {
+			first[a.static()] = i
+			if i > 0 {
+				check(i, 0, (*API).namesWithoutConfig)
+			}
+			continue
+		}
+		check(i, ref, (*API).names)
+	}
 	return errs
+}
+
+// namesWithoutConfig is names without what carries node values.
+func (a *API) namesWithoutConfig() []string {
+	return slices.DeleteFunc(a.names(), func(n string) bool {
+		return strings.HasPrefix(n, "variable ") || n == "map "+StaticConfigMap
+	})
 }
 
 // diffSorted returns the elements only in a and only in b.
