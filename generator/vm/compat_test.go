@@ -2,7 +2,6 @@ package vm
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,17 +14,10 @@ import (
 // compileC compiles a small BPF C source like the fixture.
 func compileC(t *testing.T, src string) string {
 	t.Helper()
-	cc := os.Getenv("DPFORGE_CC")
-	if cc == "" {
-		cc = "clang-19"
-	}
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "x.c"), filepath.Join(dir, "x.o")
 	os.WriteFile(in, []byte(src), 0o644)
-	cmd := exec.Command(cc, "-O2", "-g", "-target", "bpf", "-mcpu=v2", "-I/usr/include/x86_64-linux-gnu", "-c", in, "-o", out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("compiling: %v\n%s", err, b)
-	}
+	compileBPF(t, in, out)
 	return out
 }
 

@@ -40,17 +40,23 @@ func vmKernels(t *testing.T) []string {
 // compileFixture builds testdata/fixture/fixture.c into dir.
 func compileFixture(t *testing.T, dir string) string {
 	t.Helper()
+	out := filepath.Join(dir, "fixture.o")
+	compileBPF(t, "testdata/fixture/fixture.c", out)
+	return out
+}
+
+// compileBPF compiles one BPF C file the way the fixtures are built.
+func compileBPF(t *testing.T, in, out string) {
+	t.Helper()
 	cc := os.Getenv("DPFORGE_CC")
 	if cc == "" {
 		cc = "clang-19"
 	}
-	out := filepath.Join(dir, "fixture.o")
 	cmd := exec.Command(cc, "-O2", "-g", "-target", "bpf", "-mcpu=v2",
-		"-I/usr/include/x86_64-linux-gnu", "-c", "testdata/fixture/fixture.c", "-o", out)
+		"-I/usr/include/x86_64-linux-gnu", "-c", in, "-o", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("compiling fixture: %v\n%s", err, b)
+		t.Fatalf("compiling %s: %v\n%s", in, err, b)
 	}
-	return out
 }
 
 func TestVM(t *testing.T) {
