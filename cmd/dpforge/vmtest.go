@@ -33,6 +33,10 @@ type vmRun struct {
 	Results []testResult `json:"results"`
 	// Errors are load failures and machine failures: each fails the run.
 	Errors []string `json:"errors,omitempty"`
+	// Probe is what the kernel's probe found, Inconclusive what it could
+	// not decide and why.
+	Probe        map[string]bool   `json:"probe,omitempty"`
+	Inconclusive map[string]string `json:"probe_inconclusive,omitempty"`
 	// Model lists the capabilities where the probe disagreed with the
 	// model's table; those without an exception fail the run.
 	Model []string `json:"model_differences,omitempty"`
@@ -186,6 +190,7 @@ func testVM(ctx context.Context, p *plan.Plan, all []vm.Object, scenarios []*sce
 		fail("kernel %s: the agent did not probe the kernel", rep.Release)
 		return run
 	}
+	run.Probe, run.Inconclusive = rep.Probe.Capabilities, rep.Probe.Inconclusive
 	probed := map[features.Capability]bool{}
 	for c, ok := range rep.Probe.Capabilities {
 		probed[features.Capability(c)] = ok
@@ -250,6 +255,10 @@ func writeVMText(w io.Writer, runs []*vmRun, verbose bool) {
 		}
 		for _, e := range r.Errors {
 			fmt.Fprintf(w, "  ERROR %s\n", strings.ReplaceAll(e, "\n", "\n    "))
+		}
+		fmt.Fprintf(w, "  probe: %d capabilities compared with the model's table, %d differ\n", len(r.Probe), len(r.Model))
+		for _, c := range sortedKeys(r.Inconclusive) {
+			fmt.Fprintf(w, "  probe: %s inconclusive: %s\n", c, r.Inconclusive[c])
 		}
 		for _, d := range r.Model {
 			fmt.Fprintf(w, "  MODEL %s\n", d)
