@@ -221,3 +221,31 @@ func TestSince(t *testing.T) {
 		t.Error("Since knows a helper that does not exist")
 	}
 }
+
+// A probe that contradicts the table is a mismatch naming the capability,
+// the kernel and the table's claim; agreement is silent.
+func TestCompareProbe(t *testing.T) {
+	v := MustVersion("6.1.192")
+	agree := map[Capability]bool{CapTCX: false, CapRedirectPeer: true, CapRingBuf: true}
+	if got := CompareProbe("6.1.0-57-amd64", v, "Linux version 6.1.0-57-amd64 ... Debian 6.1.192-3", agree); len(got) != 0 {
+		t.Errorf("agreeing probe: %v", got)
+	}
+	got := CompareProbe("6.1.0-57-amd64", v, "Debian", map[Capability]bool{CapTCX: true, CapRedirectPeer: true})
+	if len(got) != 1 || got[0].Capability != CapTCX || got[0].Table || !got[0].Probed || got[0].Exception != "" {
+		t.Fatalf("mismatch: %+v", got)
+	}
+	want := "attach:tcx: kernel 6.1.0-57-amd64 (6.1.192) has it, the table says it lacks it (documented minimum 6.6)"
+	if got[0].String() != want {
+		t.Errorf("String() = %q, want %q", got[0].String(), want)
+	}
+	saved := exceptions
+	t.Cleanup(func() { exceptions = saved })
+	exceptions = []Exception{{Capability: CapTCX, Distribution: "Debian", Series: V(6, 1, 0), Has: true, Reason: "backported"}}
+	got = CompareProbe("6.1.0-57-amd64", v, "Debian", map[Capability]bool{CapTCX: true})
+	if len(got) != 1 || got[0].Exception != "backported" {
+		t.Errorf("documented exception: %+v", got)
+	}
+	if got := CompareProbe("6.1.0-57-amd64", v, "Ubuntu", map[Capability]bool{CapTCX: true}); len(got) != 1 || got[0].Exception != "" {
+		t.Errorf("another distribution took Debian's exception: %+v", got)
+	}
+}
