@@ -497,7 +497,7 @@ func ManifestObjects(outDir string, m *manifest.Manifest, ids ...string) ([]Obje
 // by a variant id of m: each program's verified instruction count and
 // verifier statistics (Headroom), and the variant's scenario outcome
 // (Tested) when scenarios ran. It returns how many counts it stored.
-// Writing m back is the caller's (manifest.Write).
+// Writing m back is the caller's (verify.WriteManifest).
 func (r *Report) Record(m *manifest.Manifest) int {
 	n := 0
 	for _, o := range r.Objects {
