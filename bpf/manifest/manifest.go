@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -298,4 +300,44 @@ func (h Headroom) Tight() []string {
 	check("instructions", uint64(h.Instructions), uint64(h.InsnLimit))
 	check("stack bytes", uint64(h.StackDepth), StackLimit)
 	return out
+}
+
+// The verifier's statistics lines (ebpf.LogLevelStats), as kernels print
+// them:
+//
+//	verification time 1234 usec          (5.7+)
+//	stack depth 64+0+16                  (one size per function)
+//	stack depth max 80                   (7.x: the deepest call chain)
+//	processed 12248 insns (limit 1000000) max_states_per_insn 4 ...
+var (
+	processedRe = regexp.MustCompile(`(?m)^processed (\d+) insns(?: \(limit (\d+)\))?`)
+	stackRe     = regexp.MustCompile(`(?m)^stack depth (?:max )?([0-9+]+)`)
+	timeRe      = regexp.MustCompile(`(?m)^verification time (\d+) usec`)
+)
+
+// ParseVerifierStats reads the statistics lines of a verifier log: the
+// processed instructions and the limit, the stack depth ("max N", else the
+// per-function sizes added up) and the verification time. What the log
+// does not say stays zero.
+func ParseVerifierStats(log string) Headroom {
+	var h Headroom
+	if m := processedRe.FindStringSubmatch(log); m != nil {
+		if n, err := strconv.ParseUint(m[1], 10, 32); err == nil {
+			h.Instructions = uint32(n)
+		}
+		if n, err := strconv.ParseUint(m[2], 10, 32); err == nil {
+			h.InsnLimit = uint32(n)
+		}
+	}
+	if m := stackRe.FindStringSubmatch(log); m != nil {
+		for _, part := range strings.Split(m[1], "+") {
+			if n, err := strconv.ParseUint(part, 10, 32); err == nil {
+				h.StackDepth += uint32(n)
+			}
+		}
+	}
+	if m := timeRe.FindStringSubmatch(log); m != nil {
+		h.VerifyMicros, _ = strconv.ParseUint(m[1], 10, 64)
+	}
+	return h
 }

@@ -112,6 +112,13 @@ func Verify(ctx context.Context, outDir string, m *manifest.Manifest, opts Optio
 					v.Programs[j].Verified = map[string]uint32{}
 				}
 				v.Programs[j].Verified[release] = c.n
+				if h := c.stats; h.InsnLimit > 0 {
+					h.Instructions = c.n
+					if v.Programs[j].Headroom == nil {
+						v.Programs[j].Headroom = map[string]manifest.Headroom{}
+					}
+					v.Programs[j].Headroom[release] = h
+				}
 			}
 		}
 		report.Variants = append(report.Variants, vv)
@@ -131,6 +138,8 @@ func Verify(ctx context.Context, outDir string, m *manifest.Manifest, opts Optio
 type count struct {
 	n  uint32
 	ok bool
+	// stats are the verifier's statistics (manifest.ParseVerifierStats).
+	stats manifest.Headroom
 }
 
 // verifyVariant loads one variant's collection and returns the verified
@@ -157,7 +166,7 @@ func verifyVariant(outDir string, v *manifest.Variant, release string) (map[stri
 			return nil, fmt.Errorf("verifying variant %q: program %q: reading info: %w", v.ID, name, err)
 		}
 		n, ok := info.VerifiedInstructions()
-		counts[name] = count{n, ok}
+		counts[name] = count{n, ok, manifest.ParseVerifierStats(prog.VerifierLog)}
 	}
 	return counts, nil
 }

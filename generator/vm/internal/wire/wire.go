@@ -14,8 +14,9 @@
 // emulated serial port is the slowest part of the run; the checksum catches
 // a kernel message printed into the middle of a record.
 //
-// This package imports only the standard library: the agent must not pull
-// in anything that touches BPF before /proc is mounted.
+// This package imports only the standard library and bpf/manifest (itself
+// standard library only): the agent must not pull in anything that touches
+// BPF before /proc is mounted.
 package wire
 
 import (
@@ -29,9 +30,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
-	"strconv"
 	"strings"
+
+	"github.com/dpforge/dpforge/bpf/manifest"
 )
 
 // Paths inside the initramfs.
@@ -350,40 +351,14 @@ func isBase64(line string) bool {
 	return true
 }
 
-// The verifier's statistics lines (LogLevelStats):
-//
-//	verification time 1234 usec          (5.7+)
-//	stack depth 64+0+16                  (one size per function)
-//	stack depth max 80                   (7.x: the deepest call chain)
-//	processed 12248 insns (limit 1000000) max_states_per_insn 4 ...
-var (
-	processedRe = regexp.MustCompile(`(?m)^processed (\d+) insns(?: \(limit (\d+)\))?`)
-	stackRe     = regexp.MustCompile(`(?m)^stack depth (?:max )?([0-9+]+)`)
-	timeRe      = regexp.MustCompile(`(?m)^verification time (\d+) usec`)
-)
-
-// ParseStats reads the statistics lines of a verifier log into a Program
-// (Instructions from the log, InsnLimit, StackDepth, VerifyMicros); what
-// the log does not say stays zero.
+// ParseStats reads the statistics lines of a verifier log (see
+// manifest.ParseVerifierStats) into a Program: Instructions from the log,
+// InsnLimit, StackDepth, VerifyMicros; what the log does not say stays zero.
 func ParseStats(log string) Program {
-	var p Program
-	if m := processedRe.FindStringSubmatch(log); m != nil {
-		if n, err := strconv.ParseUint(m[1], 10, 32); err == nil {
-			p.Instructions, p.Source = uint32(n), CountFromLog
-		}
-		if n, err := strconv.ParseUint(m[2], 10, 32); err == nil {
-			p.InsnLimit = uint32(n)
-		}
-	}
-	if m := stackRe.FindStringSubmatch(log); m != nil {
-		for _, part := range strings.Split(m[1], "+") {
-			if n, err := strconv.ParseUint(part, 10, 32); err == nil {
-				p.StackDepth += uint32(n)
-			}
-		}
-	}
-	if m := timeRe.FindStringSubmatch(log); m != nil {
-		p.VerifyMicros, _ = strconv.ParseUint(m[1], 10, 64)
+	h := manifest.ParseVerifierStats(log)
+	p := Program{Instructions: h.Instructions, InsnLimit: h.InsnLimit, StackDepth: h.StackDepth, VerifyMicros: h.VerifyMicros}
+	if h.Instructions > 0 {
+		p.Source = CountFromLog
 	}
 	return p
 }
