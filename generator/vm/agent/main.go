@@ -147,6 +147,9 @@ func runScenarios(o wire.ObjectRequest, scenarios []*scenario.Scenario, loadErrs
 		return nil
 	}
 	spec, specErr := loader.LoadSpec(o.Path)
+	if specErr == nil {
+		shrinkMaps(spec)
+	}
 	var out []wire.Scenario
 	for _, i := range o.Scenarios {
 		res := wire.Scenario{Index: i, Status: string(scenario.Fail)}
@@ -313,6 +316,24 @@ func count(name string, prog *ebpf.Program) wire.Program {
 		}
 	}
 	return p
+}
+
+// scenarioMaxEntries caps the hash-type maps a scenario creates.
+const scenarioMaxEntries = 1024
+
+// shrinkMaps caps hash, LRU hash and LPM trie maps at scenarioMaxEntries.
+// Every scenario creates the object's maps afresh, and the preallocation of
+// the large ones (65536-entry LRU maps) is half of a scenario's time under
+// emulation. A scenario writes a handful of entries; the verifier's work
+// does not depend on these sizes (array maps, whose size bounds indices,
+// keep theirs). The load that counts instructions uses the real sizes.
+func shrinkMaps(spec *ebpf.CollectionSpec) {
+	for _, m := range spec.Maps {
+		switch m.Type {
+		case ebpf.Hash, ebpf.LRUHash, ebpf.LPMTrie:
+			m.MaxEntries = min(m.MaxEntries, scenarioMaxEntries)
+		}
+	}
 }
 
 // jsonUnmarshal decodes strictly: a request the agent does not understand
