@@ -5,10 +5,11 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
-	"time"
 
 	"github.com/dpforge/dpforge/bpf/manifest"
+	"github.com/dpforge/dpforge/features"
 )
 
 // reportRow is one variant on one kernel release.
@@ -71,34 +72,71 @@ func reportRows(m *manifest.Manifest) []reportRow {
 	return rows
 }
 
+// writeReportMarkdown writes one row per variant and one column per kernel
+// release: in each cell the scenarios passed of those run there ("-" when
+// none ran), the most instructions a program of the variant needed, with
+// its share of the verifier's limit, and the deepest stack.
 func writeReportMarkdown(w io.Writer, rows []reportRow) {
-	fmt.Fprintln(w, "| variant | serves | kernel | verified | scenarios | most instructions (of limit) | stack | verifier time |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+	var kernels, variants []string
+	cells := map[[2]string]reportRow{}
+	serves := map[string][]string{}
 	for _, r := range rows {
-		verified := "no"
-		if r.Verified {
-			verified = "yes"
+		if !slices.Contains(kernels, r.Kernel) {
+			kernels = append(kernels, r.Kernel)
 		}
-		tested := "not run"
-		if r.Tested {
-			tested = fmt.Sprintf("%d passed", r.Passed)
-			if r.Failed > 0 {
-				tested += fmt.Sprintf(", %d FAILED", r.Failed)
-			}
+		if !slices.Contains(variants, r.Variant) {
+			variants = append(variants, r.Variant)
 		}
-		insns := fmt.Sprintf("%d (%s)", r.MaxInsns, r.MaxProgram)
-		if r.InsnLimit > 0 {
-			insns = fmt.Sprintf("%d (%s, %.1f%% of %d)", r.MaxInsns, r.MaxProgram, 100*float64(r.MaxInsns)/float64(r.InsnLimit), r.InsnLimit)
-		}
-		stack, vt := "", ""
-		if r.MaxStack > 0 {
-			stack = fmt.Sprintf("%d B", r.MaxStack)
-		}
-		if r.VerifyMicros > 0 {
-			vt = (time.Duration(r.VerifyMicros) * time.Microsecond).Round(time.Millisecond).String()
-		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Variant, strings.Join(r.Serves, ", "), r.Kernel, verified, tested, insns, stack, vt)
+		cells[[2]string{r.Variant, r.Kernel}] = r
+		serves[r.Variant] = r.Serves
 	}
+	slices.SortFunc(kernels, compareReleases)
+	fmt.Fprintf(w, "| variant | serves | %s |\n", strings.Join(kernels, " | "))
+	fmt.Fprintf(w, "|---|---|%s\n", strings.Repeat("---|", len(kernels)))
+	for _, v := range variants {
+		fmt.Fprintf(w, "| %s | %s |", v, strings.Join(serves[v], ", "))
+		for _, k := range kernels {
+			r, ok := cells[[2]string{v, k}]
+			fmt.Fprintf(w, " %s |", reportCell(r, ok))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "\nCell: scenarios passed/run (- none run) · most verified instructions of a program (share of the limit) · deepest stack; NOT LOADED when a program was rejected.")
+}
+
+func reportCell(r reportRow, ok bool) string {
+	if !ok {
+		return ""
+	}
+	if !r.Verified {
+		return "NOT LOADED"
+	}
+	tested := "-"
+	if r.Tested {
+		tested = fmt.Sprintf("%d/%d", r.Passed, r.Passed+r.Failed)
+	}
+	insns := strconv.FormatUint(uint64(r.MaxInsns), 10)
+	if r.InsnLimit > 0 {
+		insns += fmt.Sprintf(" (%.1f%%)", 100*float64(r.MaxInsns)/float64(r.InsnLimit))
+	}
+	cell := tested + " · " + insns
+	if r.MaxStack > 0 {
+		cell += fmt.Sprintf(" · %d B", r.MaxStack)
+	}
+	return cell
+}
+
+// compareReleases orders kernel releases by version, then by name.
+func compareReleases(a, b string) int {
+	va, ea := features.ParseVersion(a)
+	vb, eb := features.ParseVersion(b)
+	if ea == nil && eb == nil && va != vb {
+		if va.AtLeast(vb) {
+			return 1
+		}
+		return -1
+	}
+	return strings.Compare(a, b)
 }
 
 func runReport(args []string, stdout, stderr io.Writer) int {

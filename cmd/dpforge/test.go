@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/dpforge/dpforge/bpf/loader"
 	"github.com/dpforge/dpforge/bpf/manifest"
 	"github.com/dpforge/dpforge/bpf/scenario"
+	"github.com/dpforge/dpforge/generator/verify"
 )
 
 // defaultScenarios is where `dpforge test` looks for scenarios when none
@@ -79,6 +81,11 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 		return runTestVMs(ctx, p, *outDir, m, scenarios, *vms, *vmJobs, *out == "json", *verbose, stdout, stderr)
 	}
 	results, unused := runScenarios(*outDir, m, scenarios)
+	recordTests(m, results)
+	if err := verify.WriteManifest(filepath.Join(*outDir, "manifest.json"), m); err != nil {
+		fmt.Fprintf(stderr, "dpforge test: %v\n", err)
+		return exitProblems
+	}
 	failed := 0
 	for _, r := range results {
 		if r.Status != "pass" {
@@ -173,6 +180,36 @@ func runScenarios(outDir string, m *manifest.Manifest, scenarios []*scenario.Sce
 	}
 	sort.Strings(unused)
 	return results, unused
+}
+
+// recordTests stores, per variant, how many scenarios passed and failed on
+// each kernel release, in the manifest.
+func recordTests(m *manifest.Manifest, results []testResult) {
+	sums := map[string]map[string]manifest.TestSummary{}
+	for _, r := range results {
+		if sums[r.Variant] == nil {
+			sums[r.Variant] = map[string]manifest.TestSummary{}
+		}
+		s := sums[r.Variant][r.Kernel]
+		if r.Status == "pass" {
+			s.Passed++
+		} else {
+			s.Failed++
+		}
+		sums[r.Variant][r.Kernel] = s
+	}
+	for id, byKernel := range sums {
+		v := m.Variant(id)
+		if v == nil {
+			continue
+		}
+		if v.Tested == nil {
+			v.Tested = map[string]manifest.TestSummary{}
+		}
+		for k, s := range byKernel {
+			v.Tested[k] = s
+		}
+	}
 }
 
 func writeTestText(w io.Writer, results []testResult, verbose bool) {
