@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/dpforge/dpforge/features/diag"
 )
 
 // Kind is the type of an option's value.
@@ -21,10 +23,11 @@ const (
 	KindString
 	KindList // comma- or space-separated words (devices, vtep lists)
 	KindMAC
+	KindRelease // a Cilium release, 1.MINOR[.PATCH]
 )
 
 func (k Kind) String() string {
-	return [...]string{"boolean", "one of a set of words", "integer", "CIDR", "string", "list", "MAC address"}[k]
+	return [...]string{"boolean", "one of a set of words", "integer", "CIDR", "string", "list", "MAC address", "Cilium release"}[k]
 }
 
 // Option is one of Cilium's agent options that dpforge models.
@@ -36,8 +39,6 @@ type Option struct {
 	Min     int64    // KindInt bounds
 	Max     int64
 	Doc     string
-	// Deprecated words of an enum, with the replacement to suggest.
-	Deprecated map[string]string
 }
 
 var (
@@ -56,9 +57,8 @@ var optionTable = []Option{
 	{Name: "ipv6-native-routing-cidr", Kind: KindCIDR, Doc: "IPv6 CIDR reachable without masquerading in native routing"},
 	{Name: "auto-direct-node-routes", Kind: KindBool, Default: "false", Doc: "install routes to other nodes' pod CIDRs (native routing on one L2)"},
 	{Name: "kube-proxy-replacement", Kind: KindEnum, Default: "false",
-		Values:     []string{"true", "false", "strict", "partial", "probe", "disabled"},
-		Deprecated: map[string]string{"strict": "true", "disabled": "false", "partial": "false with enable-node-port and friends", "probe": "true or false"},
-		Doc:        "eBPF replacement of kube-proxy"},
+		Values: []string{"true", "false", "strict", "partial", "probe", "disabled"},
+		Doc:    "eBPF replacement of kube-proxy (the words' meaning follows the release: see valueEras)"},
 	{Name: "enable-node-port", Kind: KindBool, Default: "false", Doc: "NodePort services in BPF"},
 	{Name: "enable-host-port", Kind: KindBool, Default: "false", Doc: "hostPort in BPF"},
 	{Name: "enable-external-ips", Kind: KindBool, Default: "false", Doc: "externalIPs services in BPF"},
@@ -91,6 +91,9 @@ var optionTable = []Option{
 	{Name: "cluster-name", Kind: KindString, Default: "default", Doc: "cluster name"},
 	{Name: "devices", Kind: KindList, Doc: "native devices the datapath attaches to"},
 	{Name: "mtu", Kind: KindInt, Default: "0", Min: 0, Max: 65535, Doc: "device MTU (0: detect)"},
+	{Name: "enable-tcx", Kind: KindBool, Default: "true", Doc: "attach with tcx links where the kernel has them (Cilium 1.16+)"},
+	{Name: "ipam", Kind: KindString, Default: "cluster-pool", Doc: "IP address management mode (eni: the VPC routes pod addresses)"},
+	{Name: ReleaseOption, Kind: KindRelease, Doc: "the Cilium release that runs the configuration (dpforge's own key; default: the newest modeled)"},
 }
 
 // unmodeledOptions are options Cilium has that dpforge does not model: they
@@ -135,14 +138,6 @@ var optionIndex = func() map[string]*Option {
 	return m
 }()
 
-var unmodeledIndex = func() map[string]bool {
-	m := make(map[string]bool, len(unmodeledOptions))
-	for _, o := range unmodeledOptions {
-		m[o] = true
-	}
-	return m
-}()
-
 // Options lists the modeled options, sorted by name.
 func Options() []Option {
 	out := append([]Option(nil), optionTable...)
@@ -150,39 +145,37 @@ func Options() []Option {
 	return out
 }
 
-// LookupOption finds a modeled option.
-func LookupOption(name string) (*Option, bool) {
+// Modeled finds an option dpforge models.
+func Modeled(name string) (*Option, bool) {
 	o, ok := optionIndex[name]
 	return o, ok
 }
 
-// Unmodeled reports whether name is a Cilium option dpforge knows of but does
-// not model.
-func Unmodeled(name string) bool { return unmodeledIndex[name] }
+// Unmodeled reports whether name is an option of some Cilium release that
+// dpforge does not model.
+func Unmodeled(name string) bool {
+	_, known := LookupOption(name)
+	_, modeled := optionIndex[name]
+	return known && !modeled
+}
 
-// Suggest returns the closest known option name to a misspelt one, or "".
-func Suggest(name string) string {
-	all := make([]string, 0, len(optionTable)+len(unmodeledOptions))
-	for _, o := range optionTable {
+// knownNames are every Cilium option and dpforge's own keys, for suggestions.
+var knownNames = func() []string {
+	var all []string
+	for _, o := range KnownOptions() {
 		all = append(all, o.Name)
 	}
-	return Closest(name, append(all, unmodeledOptions...))
-}
-
-// Closest returns the candidate nearest to s in edit distance, if it is near
-// enough to be a likely typo (up to one edit per six characters, at most
-// three), or "". Ties go to the earlier candidate. Every "did you mean"
-// in dpforge uses it.
-func Closest(s string, candidates []string) string {
-	best, bestD := "", 4
-	for _, c := range candidates {
-		limit := min(1+len(c)/6, 3)
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d <= limit && d < bestD {
-			best, bestD = c, d
+	for _, o := range optionTable {
+		if _, ok := LookupOption(o.Name); !ok {
+			all = append(all, o.Name)
 		}
 	}
-	return best
-}
+	return all
+}()
+
+// Suggest returns the known option name closest to one no Cilium release
+// has, or "".
+func Suggest(name string) string { return diag.Closest(name, knownNames) }
 
 // Normalize checks a raw option value against the option's kind and returns
 // its canonical form (booleans as "true"/"false", lists joined by ",").
@@ -229,6 +222,12 @@ func (o *Option) Normalize(raw string) (string, error) {
 			}
 		}
 		return strings.Join(words, ","), nil
+	case KindRelease:
+		r, err := ParseRelease(v)
+		if err != nil {
+			return "", err
+		}
+		return r.String(), nil
 	case KindMAC:
 		if !macRe.MatchString(v) {
 			return "", fmt.Errorf("%q is not a MAC address", raw)
@@ -269,23 +268,3 @@ func ValidName(s string) bool { return len(s) <= 63 && nameRe.MatchString(s) }
 
 // ValidDevice reports whether s looks like a Linux interface name.
 func ValidDevice(s string) bool { return deviceRe.MatchString(s) && !strings.Contains(s, "..") }
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/dpforge/dpforge/features/diag"
 )
 
 // State is a feature's outcome on a node.
@@ -32,19 +34,10 @@ type Decision struct {
 	Stage   string `json:"stage"`
 }
 
-// Severity of a Problem.
-type Severity string
-
-// Severities.
-const (
-	Error   Severity = "error"
-	Warning Severity = "warning"
-)
-
 // Problem is a finding about the input. Option names the key to point at;
 // Other the second key of a conflict.
 type Problem struct {
-	Severity Severity
+	Severity diag.Severity
 	Rule     string
 	Message  string
 	Option   string
@@ -97,7 +90,9 @@ type StatusLine struct {
 
 // Resolution is everything Resolve decides for one node.
 type Resolution struct {
-	Kernel    Kernel
+	Kernel Kernel
+	// Release is the Cilium release the node was judged as.
+	Release   Release
 	Decisions []Decision // in table order
 	Variant   Variant
 	Values    []LoadValue // sorted by Var
@@ -146,11 +141,14 @@ func Resolve(cfg Config, k Kernel, target string) *Resolution {
 	if target == "" {
 		target = LittleEndian
 	}
-	r := &Resolution{Kernel: k}
+	rel, _ := cfg.Release()
+	r := &Resolution{Kernel: k, Release: rel}
+	cfg, r.Problems = forRelease(cfg, rel)
 	r.Problems = append(r.Problems, checkOptions(cfg)...)
 
 	state := make(map[string]State, len(Features))
 	reason := make(map[string]string, len(Features))
+	warned := map[string]bool{}
 	for _, f := range Features {
 		if f.Want(cfg) {
 			state[f.Name] = Enabled
@@ -174,12 +172,20 @@ func Resolve(cfg Config, k Kernel, target string) *Resolution {
 			if state[f.Name] != Enabled {
 				continue
 			}
-			for _, req := range f.Requires {
-				if req.When != "" && !on(req.When) {
+			for i, req := range f.Requires {
+				if req.When != "" && !on(req.When) || !req.applies(cfg, rel) {
 					continue
 				}
-				ok, detail, rule := satisfied(req, cfg, k, on)
+				ok, detail, rule := satisfied(req, cfg, k, rel, on)
 				if ok {
+					continue
+				}
+				if req.Policy != nil && *req.Policy == Warn {
+					key := f.Name + "/" + strconv.Itoa(i)
+					if !warned[key] {
+						warned[key] = true
+						r.Problems = append(r.Problems, Problem{Severity: diag.Warning, Rule: rule, Message: req.Message, Option: f.Option, Other: req.Blame})
+					}
 					continue
 				}
 				policy := f.Unmet
@@ -200,21 +206,38 @@ func Resolve(cfg Config, k Kernel, target string) *Resolution {
 					msg = fmt.Sprintf("%s (%s).", strings.TrimSuffix(msg, "."), detail)
 				}
 				changed = true
+				// A requirement on a feature that itself failed is not the
+				// user's second problem: say so instead of repeating the
+				// requirement's own wording, which may not fit.
 				cascade := req.Feature != "" && state[req.Feature] == Failed
-				if policy == Degrade {
+				if cascade {
+					msg = fmt.Sprintf("%s requires %s, which failed.", f.Title, detail)
+				}
+				switch policy {
+				case Ignore:
 					state[f.Name] = Downgraded
-					if f.Fallback != "" {
-						msg += " Falling back to " + f.Fallback + "."
+					reason[f.Name] = msg
+					if !cascade {
+						r.Problems = append(r.Problems, Problem{Severity: diag.Info, Rule: diag.RuleIgnoredOption, Message: msg, Option: f.Option, Other: req.Blame})
+					}
+				case Degrade:
+					state[f.Name] = Downgraded
+					fallback := f.Fallback
+					if req.Fallback != "" {
+						fallback = req.Fallback
+					}
+					if fallback != "" {
+						msg += " Falling back to " + fallback + "."
 					}
 					reason[f.Name] = msg
 					if !f.Quiet && !cascade {
-						r.Problems = append(r.Problems, Problem{Severity: Warning, Rule: "downgrade", Message: f.Title + " downgraded: " + msg, Option: f.Option, Other: req.Blame})
+						r.Problems = append(r.Problems, Problem{Severity: diag.Warning, Rule: diag.RuleDowngrade, Message: f.Title + " downgraded: " + msg, Option: f.Option, Other: req.Blame})
 					}
-				} else {
+				default:
 					state[f.Name] = Failed
 					reason[f.Name] = msg
 					if !cascade {
-						r.Problems = append(r.Problems, Problem{Severity: Error, Rule: rule, Message: msg, Option: f.Option, Other: req.Blame})
+						r.Problems = append(r.Problems, Problem{Severity: diag.Error, Rule: rule, Message: msg, Option: f.Option, Other: req.Blame})
 					}
 				}
 				break
@@ -244,7 +267,7 @@ func Resolve(cfg Config, k Kernel, target string) *Resolution {
 
 // satisfied checks one requirement, returning a description of what is
 // missing and the diagnostic rule for it.
-func satisfied(req Requirement, cfg Config, k Kernel, on func(string) bool) (bool, string, string) {
+func satisfied(req Requirement, cfg Config, k Kernel, rel Release, on func(string) bool) (bool, string, string) {
 	switch {
 	case req.Feature != "":
 		name := strings.TrimPrefix(req.Feature, "!")
@@ -253,17 +276,19 @@ func satisfied(req Requirement, cfg Config, k Kernel, on func(string) bool) (boo
 			title = f.Title
 		}
 		if strings.HasPrefix(req.Feature, "!") {
-			return on(req.Feature), "no " + title, "conflict"
+			return on(req.Feature), "no " + title, diag.RuleConflict
 		}
-		return on(req.Feature), title, "missing-dependency"
+		return on(req.Feature), title, diag.RuleMissingDependency
 	case req.Cap != "":
 		has, how := k.Has(req.Cap)
-		return has, fmt.Sprintf("kernel %s lacks %s; %s", k.Version.Short(), CapabilityDoc(req.Cap), how), "kernel-too-old"
+		return has, fmt.Sprintf("kernel %s lacks %s; %s", k.Version.Short(), CapabilityDoc(req.Cap), how), diag.RuleKernelTooOld
+	case !req.MinRelease.IsZero():
+		return rel.AtLeast(req.MinRelease), fmt.Sprintf("Cilium %s or newer (configured: %s)", req.MinRelease, rel), diag.RuleUnsupportedValue
 	case !req.MinKernel.IsZero():
-		return k.Version.AtLeast(req.MinKernel), fmt.Sprintf("kernel %s is older than %s", k.Version.Short(), req.MinKernel.Short()), "kernel-too-old"
+		return k.Version.AtLeast(req.MinKernel), fmt.Sprintf("kernel %s is older than %s", k.Version.Short(), req.MinKernel.Short()), diag.RuleKernelTooOld
 	case req.Option != "":
 		if len(req.Values) == 0 {
-			return cfg.IsSet(req.Option), req.Option + " to be set", "missing-option"
+			return cfg.IsSet(req.Option), req.Option + " to be set", diag.RuleMissingOption
 		}
 		// Values are checked against the effective value, defaults included.
 		v := cfg.Get(req.Option)
@@ -272,7 +297,7 @@ func satisfied(req Requirement, cfg Config, k Kernel, on func(string) bool) (boo
 				return true, "", ""
 			}
 		}
-		return false, fmt.Sprintf("%s=%s", req.Option, strings.Join(req.Values, "|")), "unsupported-value"
+		return false, fmt.Sprintf("%s=%s", req.Option, strings.Join(req.Values, "|")), diag.RuleUnsupportedValue
 	}
 	return true, "", ""
 }
@@ -288,47 +313,41 @@ func checkOptions(cfg Config) (ps []Problem) {
 	if cfg.IsSet("tunnel") && cfg.IsSet("routing-mode") {
 		t, m := cfg.Get("tunnel"), cfg.Get("routing-mode")
 		if (t == "disabled") != (m == "native") {
-			ps = append(ps, Problem{Severity: Error, Rule: "conflict", Option: "routing-mode", Other: "tunnel",
+			ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleConflict, Option: "routing-mode", Other: "tunnel",
 				Message: fmt.Sprintf("routing-mode=%s contradicts tunnel=%s", m, t)})
 		}
 	}
 	if cfg.IsSet("tunnel") && cfg.IsSet("tunnel-protocol") && cfg.Get("tunnel") != "disabled" && cfg.Get("tunnel") != cfg.Get("tunnel-protocol") {
-		ps = append(ps, Problem{Severity: Error, Rule: "conflict", Option: "tunnel-protocol", Other: "tunnel",
+		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleConflict, Option: "tunnel-protocol", Other: "tunnel",
 			Message: fmt.Sprintf("tunnel-protocol=%s contradicts tunnel=%s", cfg.Get("tunnel-protocol"), cfg.Get("tunnel"))})
-	}
-	if o, _ := LookupOption("kube-proxy-replacement"); cfg.IsSet(o.Name) {
-		if repl, dep := o.Deprecated[cfg.Get(o.Name)]; dep {
-			ps = append(ps, Problem{Severity: Warning, Rule: "deprecated", Option: o.Name,
-				Message: fmt.Sprintf("kube-proxy-replacement=%s is deprecated since Cilium 1.14 and removed in 1.15; use %s", cfg.Get(o.Name), repl)})
-		}
 	}
 	if cfg.KPR() == KPRDisabled {
 		for _, o := range []string{"enable-node-port", "enable-host-port", "enable-external-ips"} {
 			if cfg.Bool(o) {
-				ps = append(ps, Problem{Severity: Warning, Rule: "ignored-option", Option: o, Other: "kube-proxy-replacement",
+				ps = append(ps, Problem{Severity: diag.Warning, Rule: diag.RuleIgnoredOption, Option: o, Other: "kube-proxy-replacement",
 					Message: o + " is ignored with kube-proxy-replacement=disabled"})
 			}
 		}
 	}
 	if !cfg.Bool("enable-ipv4") && !cfg.Bool("enable-ipv6") {
-		ps = append(ps, Problem{Severity: Error, Rule: "conflict", Option: "enable-ipv4", Other: "enable-ipv6",
+		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleConflict, Option: "enable-ipv4", Other: "enable-ipv6",
 			Message: "at least one of enable-ipv4 and enable-ipv6 must be true"})
 	}
 	if cfg.Int("cluster-id") != 0 && cfg.Get("cluster-name") == "default" {
-		ps = append(ps, Problem{Severity: Error, Rule: "missing-option", Option: "cluster-id", Other: "cluster-name",
+		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleMissingOption, Option: "cluster-id", Other: "cluster-name",
 			Message: "cluster-id other than 0 requires a cluster-name other than \"default\""})
 	}
 	if m := cfg.Int("mtu"); m != 0 && m < 1280 {
-		ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "mtu",
+		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "mtu",
 			Message: fmt.Sprintf("mtu %d is below the IPv6 minimum of 1280 (0 means detect)", m)})
 	}
 	if _, _, err := nodePortRange(cfg); err != nil {
-		ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "node-port-range", Message: err.Error()})
+		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "node-port-range", Message: err.Error()})
 	}
 	for _, o := range []string{"devices"} {
 		for _, d := range cfg.List(o) {
 			if !ValidDevice(d) {
-				ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: o, Message: fmt.Sprintf("%q is not a valid interface name", d)})
+				ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: o, Message: fmt.Sprintf("%q is not a valid interface name", d)})
 			}
 		}
 	}
@@ -345,31 +364,31 @@ func checkVTEP(cfg Config) []Problem {
 	var ps []Problem
 	eps, cidrs, macs := cfg.List("vtep-endpoint"), cfg.List("vtep-cidr"), cfg.List("vtep-mac")
 	if len(eps) != len(cidrs) || len(eps) != len(macs) {
-		ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "vtep-endpoint",
+		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "vtep-endpoint",
 			Message: fmt.Sprintf("vtep-endpoint, vtep-cidr and vtep-mac must have the same number of entries (%d, %d, %d)", len(eps), len(cidrs), len(macs))})
 	}
 	if len(eps) > vtepMax {
-		ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "vtep-endpoint",
+		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "vtep-endpoint",
 			Message: fmt.Sprintf("at most %d VTEPs are supported, got %d", vtepMax, len(eps))})
 	}
 	for _, e := range eps {
 		if a, err := netip.ParseAddr(e); err != nil || !a.Is4() {
-			ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "vtep-endpoint", Message: fmt.Sprintf("%q is not an IPv4 address", e)})
+			ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "vtep-endpoint", Message: fmt.Sprintf("%q is not an IPv4 address", e)})
 		}
 	}
 	for _, c := range cidrs {
 		if p, err := netip.ParsePrefix(c); err != nil || !p.Addr().Is4() {
-			ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "vtep-cidr", Message: fmt.Sprintf("%q is not an IPv4 CIDR", c)})
+			ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "vtep-cidr", Message: fmt.Sprintf("%q is not an IPv4 CIDR", c)})
 		}
 	}
 	for _, m := range macs {
 		if !macRe.MatchString(m) {
-			ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "vtep-mac", Message: fmt.Sprintf("%q is not a MAC address", m)})
+			ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "vtep-mac", Message: fmt.Sprintf("%q is not a MAC address", m)})
 		}
 	}
 	if m := cfg.Get("vtep-mask"); m != "" {
 		if a, err := netip.ParseAddr(m); err != nil || !a.Is4() || !contiguousMask(a) {
-			ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "vtep-mask", Message: fmt.Sprintf("%q is not a contiguous IPv4 netmask", m)})
+			ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "vtep-mask", Message: fmt.Sprintf("%q is not a contiguous IPv4 netmask", m)})
 		}
 	}
 	return ps
@@ -429,7 +448,7 @@ func loadValues(cfg Config, r *Resolution, ps []Problem) ([]LoadValue, []Problem
 				fmt.Sprintf("0x%02x%02x%02x%02x", b[0], b[1], b[2], b[3]))
 			num("cfg_snat_excl_ipv4_len", "IPV4_SNAT_EXCLUSION_DST_CIDR_LEN", p.Bits())
 		} else if cfg.IsSet("ipv4-native-routing-cidr") {
-			ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "ipv4-native-routing-cidr", Message: "ipv4-native-routing-cidr must be an IPv4 CIDR"})
+			ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "ipv4-native-routing-cidr", Message: "ipv4-native-routing-cidr must be an IPv4 CIDR"})
 		}
 	}
 	if r.On("vtep") {
@@ -451,16 +470,16 @@ func notes(cfg Config, r *Resolution) []Problem {
 	} {
 		if n.what != "" && r.On(n.feature) {
 			f, _ := LookupFeature(n.feature)
-			ps = append(ps, Problem{Severity: Warning, Rule: "not-in-datapath", Option: f.Option,
+			ps = append(ps, Problem{Severity: diag.Warning, Rule: diag.RuleNotInDatapath, Option: f.Option,
 				Message: n.what + " takes part in validation, but the dpforge datapath carries no encryption code"})
 		}
 	}
 	if ok, how := r.Kernel.Has(CapRODataMap); !ok {
-		ps = append(ps, Problem{Severity: Warning, Rule: "datapath-unloadable",
+		ps = append(ps, Problem{Severity: diag.Warning, Rule: diag.RuleUnloadable,
 			Message: fmt.Sprintf("the dpforge datapath keeps per-node values in read-only global data, which needs kernel 5.2 or newer (kernel %s lacks it; %s): its variant is built and verified on newer kernels but cannot be loaded on this one", r.Kernel.Version.Short(), how)})
 	}
 	if r.On("host-firewall") && len(cfg.List("devices")) == 0 {
-		ps = append(ps, Problem{Severity: Warning, Rule: "missing-option", Option: "enable-host-firewall", Other: "devices",
+		ps = append(ps, Problem{Severity: diag.Warning, Rule: diag.RuleMissingOption, Option: "enable-host-firewall", Other: "devices",
 			Message: "Host firewall's external facing device could not be determined offline; set devices, or the loader detects them"})
 	}
 	return ps

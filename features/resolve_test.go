@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/dpforge/dpforge/features/diag"
 )
 
 func kernel(v string) Kernel { return Kernel{Name: v, Version: MustVersion(v)} }
@@ -35,18 +37,18 @@ func TestResolveSeedScenarios(t *testing.T) {
 		},
 		{
 			name: "vxlan-strict-bpf-masq", kernel: "5.10.0",
-			cfg:  Config{"tunnel": "vxlan", "kube-proxy-replacement": "strict", "enable-bpf-masquerade": "true"},
+			cfg:  Config{"cilium-version": "1.14", "tunnel": "vxlan", "kube-proxy-replacement": "strict", "enable-bpf-masquerade": "true"},
 			want: map[string]State{"host-routing": Enabled, "nodeport": Enabled, "bpf-masquerade-ipv4": Enabled, "tunnel-vxlan": Enabled},
 		},
 		{
 			name: "native-dsr", kernel: "6.1.0",
-			cfg: Config{"tunnel": "disabled", "kube-proxy-replacement": "true", "bpf-lb-mode": "dsr",
+			cfg: Config{"cilium-version": "1.14", "tunnel": "disabled", "kube-proxy-replacement": "true", "bpf-lb-mode": "dsr",
 				"ipv4-native-routing-cidr": "10.0.0.0/8", "enable-bpf-masquerade": "true"},
 			want: map[string]State{"dsr": Enabled, "dsr-hybrid": Disabled, "host-routing": Enabled},
 		},
 		{
 			name: "dsr-vxlan", kernel: "6.1.0",
-			cfg:    Config{"tunnel": "vxlan", "kube-proxy-replacement": "true", "bpf-lb-mode": "dsr"},
+			cfg:    Config{"cilium-version": "1.14", "tunnel": "vxlan", "kube-proxy-replacement": "true", "bpf-lb-mode": "dsr"},
 			want:   map[string]State{"dsr": Failed},
 			errors: []string{"conflict"},
 		},
@@ -57,10 +59,11 @@ func TestResolveSeedScenarios(t *testing.T) {
 			errors: []string{"missing-option"},
 		},
 		{
+			// Cilium warns (cilium/cilium#19642) and starts; the L7 proxy is
+			// on by default, so this is the standard install.
 			name: "egress-gateway-l7", kernel: "5.10.0",
-			cfg:    Config{"kube-proxy-replacement": "true", "enable-bpf-masquerade": "true", "enable-ipv4-egress-gateway": "true"},
-			want:   map[string]State{"egress-gateway": Failed},
-			errors: []string{"conflict"},
+			cfg:  Config{"kube-proxy-replacement": "true", "enable-bpf-masquerade": "true", "enable-ipv4-egress-gateway": "true"},
+			want: map[string]State{"egress-gateway": Enabled, "l7-proxy": Enabled},
 		},
 		{
 			name: "egress-gateway-ok", kernel: "5.10.0",
@@ -69,14 +72,87 @@ func TestResolveSeedScenarios(t *testing.T) {
 		},
 		{
 			name: "strict-old-kernel-fails", kernel: "4.9.0",
-			cfg:    Config{"kube-proxy-replacement": "strict"},
+			cfg:    Config{"kube-proxy-replacement": "strict", "cilium-version": "1.14"},
 			want:   map[string]State{"nodeport": Failed, "host-routing": Downgraded},
 			errors: []string{"kernel-too-old"},
 		},
 		{
 			name: "probe-old-kernel-degrades", kernel: "4.9.0",
-			cfg:  Config{"kube-proxy-replacement": "probe"},
+			cfg:  Config{"kube-proxy-replacement": "probe", "cilium-version": "1.12"},
 			want: map[string]State{"nodeport": Downgraded, "host-routing": Downgraded},
+		},
+		{
+			// Removed in 1.13 (cilium/cilium#22083): the agent refuses it.
+			name: "probe-removed", kernel: "6.1.0",
+			cfg:    Config{"kube-proxy-replacement": "probe", "cilium-version": "1.13"},
+			want:   map[string]State{"nodeport": Enabled},
+			errors: []string{"invalid-value"},
+		},
+		{
+			// From 1.15 only "true" enables the replacement: strict acts
+			// as false, so there is no BPF NodePort.
+			name: "strict-after-removal", kernel: "6.1.0",
+			cfg:  Config{"kube-proxy-replacement": "strict", "cilium-version": "1.16", "enable-bpf-masquerade": "false"},
+			want: map[string]State{"nodeport": Disabled, "host-routing": Downgraded},
+		},
+		{
+			// Typhoon's emulation of partial: NodePort in BPF, but host
+			// routing follows kube-proxy-replacement=true from 1.14.
+			name: "kpr-false-nodeport-1.14", kernel: "6.1.0",
+			cfg:  Config{"kube-proxy-replacement": "false", "enable-node-port": "true", "cilium-version": "1.14"},
+			want: map[string]State{"nodeport": Enabled, "host-routing": Downgraded},
+		},
+		{
+			name: "kpr-false-nodeport-1.13", kernel: "6.1.0",
+			cfg:  Config{"kube-proxy-replacement": "partial", "enable-node-port": "true", "enable-bpf-masquerade": "true", "cilium-version": "1.13"},
+			want: map[string]State{"nodeport": Enabled, "host-routing": Enabled},
+		},
+		{
+			name: "eni-needs-no-cidr", kernel: "6.1.0",
+			cfg:  Config{"routing-mode": "native", "kube-proxy-replacement": "true", "ipam": "eni"},
+			want: map[string]State{"masquerade-ipv4": Enabled},
+		},
+		{
+			name: "ip-masq-agent-needs-no-cidr", kernel: "6.1.0",
+			cfg:  Config{"routing-mode": "native", "kube-proxy-replacement": "true", "enable-bpf-masquerade": "true", "enable-ip-masq-agent": "true"},
+			want: map[string]State{"masquerade-ipv4": Enabled, "ip-masq-agent": Enabled},
+		},
+		{
+			// Fatal from 1.16 (cilium/cilium#29778).
+			name: "bpf-masq-without-nodeport-1.16", kernel: "6.1.0",
+			cfg:    Config{"kube-proxy-replacement": "false", "enable-bpf-masquerade": "true", "cilium-version": "1.16"},
+			want:   map[string]State{"bpf-masquerade-ipv4": Failed},
+			errors: []string{"missing-dependency"},
+		},
+		{
+			// Before, the agent fell back to iptables masquerading.
+			name: "bpf-masq-without-nodeport-1.15", kernel: "6.1.0",
+			cfg:  Config{"kube-proxy-replacement": "false", "enable-bpf-masquerade": "true", "cilium-version": "1.15"},
+			want: map[string]State{"bpf-masquerade-ipv4": Downgraded, "masquerade-ipv4": Enabled},
+		},
+		{
+			name: "big-tcp-legacy-routing", kernel: "6.6.0",
+			cfg: Config{"routing-mode": "native", "ipv4-native-routing-cidr": "10.0.0.0/8", "kube-proxy-replacement": "true",
+				"enable-bpf-masquerade": "true", "enable-host-legacy-routing": "true", "enable-ipv4-big-tcp": "true"},
+			want:   map[string]State{"ipv4-big-tcp": Failed},
+			errors: []string{"missing-dependency"},
+		},
+		{
+			name: "big-tcp-tunnel", kernel: "6.6.0",
+			cfg:    Config{"kube-proxy-replacement": "true", "enable-bpf-masquerade": "true", "enable-ipv6": "true", "enable-ipv6-big-tcp": "true"},
+			want:   map[string]State{"ipv6-big-tcp": Failed},
+			errors: []string{"conflict"},
+		},
+		{
+			// A 1.15+ agent does not know tunnel: it stays in VXLAN.
+			name: "tunnel-disabled-ignored", kernel: "6.1.0",
+			cfg:  Config{"tunnel": "disabled", "kube-proxy-replacement": "true", "cilium-version": "1.15"},
+			want: map[string]State{"tunnel": Enabled, "tunnel-vxlan": Enabled},
+		},
+		{
+			name: "tunnel-disabled-1.14", kernel: "6.1.0",
+			cfg:  Config{"tunnel": "disabled", "ipv4-native-routing-cidr": "10.0.0.0/8", "kube-proxy-replacement": "true", "cilium-version": "1.14"},
+			want: map[string]State{"tunnel": Disabled},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,7 +166,7 @@ func TestResolveSeedScenarios(t *testing.T) {
 			}
 			var errs []string
 			for _, p := range r.Problems {
-				if p.Severity == Error {
+				if p.Severity == diag.Error {
 					errs = append(errs, p.Rule)
 				}
 			}
@@ -120,6 +196,56 @@ func TestResolveIsPureAndStable(t *testing.T) {
 	d := Resolve(cfg, kernel("6.1.0"), BigEndian)
 	if d.Variant.ID == a.Variant.ID {
 		t.Errorf("big-endian variant shares id %s", d.Variant.ID)
+	}
+}
+
+func TestMasqueradeOffIsNotIPTables(t *testing.T) {
+	r := Resolve(Config{"kube-proxy-replacement": "true", "enable-bpf-masquerade": "true", "enable-ipv4-masquerade": "false"}, kernel("6.1.0"), "")
+	for _, s := range r.Status {
+		if s.Key == "Masquerading" && s.Value != "Disabled" {
+			t.Errorf("Masquerading: %q, want Disabled", s.Value)
+		}
+	}
+	for _, p := range r.Problems {
+		if strings.Contains(p.Message, "iptables") {
+			t.Errorf("problem speaks of iptables: %+v", p)
+		}
+	}
+	if d := r.Decision("bpf-masquerade-ipv4"); strings.Contains(d.Reason, "iptables") {
+		t.Errorf("reason speaks of iptables: %+v", d)
+	}
+}
+
+// A failed masquerade (no native-routing CIDR) must not make BPF
+// masquerading say masquerading is off: the follow-up names the failure.
+func TestFollowUpsDoNotContradict(t *testing.T) {
+	r := Resolve(Config{"routing-mode": "native", "kube-proxy-replacement": "true", "enable-bpf-masquerade": "true"}, kernel("6.1.0"), "")
+	d := r.Decision("bpf-masquerade-ipv4")
+	if strings.Contains(d.Reason, "=false") || !strings.Contains(d.Reason, "failed") {
+		t.Errorf("bpf-masquerade-ipv4: %+v", d)
+	}
+}
+
+func TestTCXFollowsOption(t *testing.T) {
+	attach := func(cfg Config) string {
+		for _, s := range Resolve(cfg, kernel("6.12.0"), "").Status {
+			if s.Key == "Attach Mode" {
+				return s.Value
+			}
+		}
+		return ""
+	}
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{}, "TCX"},
+		{Config{"enable-tcx": "false"}, "Legacy TC"},
+		{Config{"cilium-version": "1.15"}, "Legacy TC"},
+	} {
+		if got := attach(tc.cfg); got != tc.want {
+			t.Errorf("%v: Attach Mode %q, want %q", tc.cfg, got, tc.want)
+		}
 	}
 }
 

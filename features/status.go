@@ -104,7 +104,7 @@ func status(cfg Config, r *Resolution) []StatusLine {
 	}
 	add("Encryption", enc)
 	attach := "Legacy TC"
-	if ok, _ := r.Kernel.Has(CapTCX); ok {
+	if r.On("tcx") {
 		attach = "TCX"
 	}
 	add("Attach Mode", attach)

@@ -18,6 +18,7 @@ import (
 	"github.com/dpforge/dpforge/bpf/packet"
 	"github.com/dpforge/dpforge/bpf/scenario"
 	"github.com/dpforge/dpforge/features"
+	"github.com/dpforge/dpforge/features/diag"
 	"github.com/dpforge/dpforge/generator/build"
 	"github.com/dpforge/dpforge/generator/config"
 	"github.com/dpforge/dpforge/generator/header"
@@ -69,7 +70,7 @@ func BenchmarkInventory(b *testing.B) {
 		}
 		p := plan.Make(m, "")
 		for _, d := range p.Diags {
-			if d.Severity == config.Error {
+			if d.Severity == diag.Error {
 				b.Fatalf("inventory does not resolve: %v", d)
 			}
 		}
@@ -133,7 +134,7 @@ func BenchmarkSpecialization(b *testing.B) {
 		for _, c := range cases {
 			r := features.Resolve(c.cfg, k, "")
 			for _, pr := range r.Problems {
-				if pr.Severity == features.Error {
+				if pr.Severity == diag.Error {
 					b.Fatalf("%s: %s", c.name, pr.Message)
 				}
 			}

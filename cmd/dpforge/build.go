@@ -13,8 +13,8 @@ import (
 
 	"github.com/dpforge/dpforge/bpf"
 	"github.com/dpforge/dpforge/features"
+	"github.com/dpforge/dpforge/features/diag"
 	"github.com/dpforge/dpforge/generator/build"
-	"github.com/dpforge/dpforge/generator/config"
 	"github.com/dpforge/dpforge/generator/header"
 	"github.com/dpforge/dpforge/generator/manifest"
 	"github.com/dpforge/dpforge/generator/plan"
@@ -69,7 +69,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 		return exitProblems
 	}
 	for _, d := range diags {
-		if d.Severity == config.Error || *out == "text" && isTerminal(stderr) {
+		if d.Severity == diag.Error || *out == "text" && isTerminal(stderr) {
 			fmt.Fprintln(stderr, d)
 		}
 	}

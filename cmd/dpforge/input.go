@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/dpforge/dpforge/features"
+	"github.com/dpforge/dpforge/features/diag"
 	"github.com/dpforge/dpforge/generator/config"
 	"github.com/dpforge/dpforge/generator/plan"
 )
@@ -37,7 +38,7 @@ func readInput(path string) ([]byte, error) {
 
 // loadMatrix parses a matrix file ("" is the embedded default). A ConfigMap
 // manifest is accepted when kernel is set.
-func loadMatrix(path string, kernel *features.Version) (*config.Matrix, config.Diagnostics, error) {
+func loadMatrix(path string, kernel *features.Version) (*config.Matrix, diag.Diagnostics, error) {
 	if path == "" {
 		m, d := config.Parse(config.DefaultMatrixName, config.DefaultMatrix, nil)
 		return m, d, nil
@@ -48,7 +49,7 @@ func loadMatrix(path string, kernel *features.Version) (*config.Matrix, config.D
 	}
 	if config.IsConfigMap(data) {
 		if kernel == nil {
-			return nil, config.Diagnostics{{Pos: config.Pos{File: path}, Severity: config.Error, Rule: "missing-kernel",
+			return nil, diag.Diagnostics{{Pos: diag.Position{File: path}, Severity: diag.Error, Rule: diag.RuleMissingInput,
 				Message: "a ConfigMap names no kernel; pass --kernel VERSION"}}, nil
 		}
 		m, d := config.ParseConfigMap(path, data, *kernel)
@@ -61,7 +62,7 @@ func loadMatrix(path string, kernel *features.Version) (*config.Matrix, config.D
 }
 
 // loadPlan parses and resolves a matrix; diagnostics include both steps.
-func loadPlan(path string, kernel *features.Version, target string) (*plan.Plan, config.Diagnostics, error) {
+func loadPlan(path string, kernel *features.Version, target string) (*plan.Plan, diag.Diagnostics, error) {
 	m, diags, err := loadMatrix(path, kernel)
 	if err != nil || m == nil {
 		return nil, diags, err

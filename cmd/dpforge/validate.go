@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/dpforge/dpforge/generator/config"
+	"github.com/dpforge/dpforge/features/diag"
 )
 
 type jsonDiag struct {
@@ -32,11 +32,11 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	var all config.Diagnostics
+	var all diag.Diagnostics
 	for _, f := range fs.Args() {
 		_, diags, err := loadPlan(f, kernel.v, "")
 		if err != nil {
-			all = append(all, config.Diagnostic{Pos: config.Pos{File: f}, Severity: config.Error, Rule: "io", Message: err.Error()})
+			all = append(all, diag.Diagnostic{Pos: diag.Position{File: f}, Severity: diag.Error, Rule: diag.RuleIO, Message: err.Error()})
 			continue
 		}
 		all = append(all, diags...)

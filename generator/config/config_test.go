@@ -7,9 +7,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dpforge/dpforge/features"
+	"github.com/dpforge/dpforge/features/diag"
 )
 
-func rules(ds Diagnostics) []string {
+func rules(ds diag.Diagnostics) []string {
 	var out []string
 	for _, d := range ds {
 		out = append(out, d.Pos.String()+" "+d.Rule)

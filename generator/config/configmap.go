@@ -8,6 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/dpforge/dpforge/features"
+	"github.com/dpforge/dpforge/features/diag"
 )
 
 // IsConfigMap reports whether data looks like a Kubernetes ConfigMap
@@ -25,7 +26,7 @@ func IsConfigMap(data []byte) bool {
 // ParseConfigMap reads a cilium-config ConfigMap manifest as a one-node
 // matrix on the given kernel, so `dpforge validate --kernel` can check the
 // configuration a cluster already runs.
-func ParseConfigMap(file string, data []byte, kernel features.Version) (*Matrix, Diagnostics) {
+func ParseConfigMap(file string, data []byte, kernel features.Version) (*Matrix, diag.Diagnostics) {
 	p := &parser{file: file}
 	root := p.decodeDoc(data)
 	if root == nil {
@@ -46,9 +47,9 @@ func ParseConfigMap(file string, data []byte, kernel features.Version) (*Matrix,
 		}
 	})
 	sum := sha256.Sum256(data)
-	m := &Matrix{File: file, Hash: hex.EncodeToString(sum[:]), Defaults: Options{Values: features.Config{}, Keys: map[string]Pos{}}}
+	m := &Matrix{File: file, Hash: hex.EncodeToString(sum[:]), Defaults: Options{Values: features.Config{}, Keys: map[string]diag.Position{}}}
 	if dataNode == nil {
-		p.errorf(root, "missing-key", "the ConfigMap has no data section")
+		p.errorf(root, diag.RuleMissingKey, "the ConfigMap has no data section")
 		return m, p.diags.Sort()
 	}
 	ref := kernel.String()

@@ -75,7 +75,7 @@ func TestGuardsFire(t *testing.T) {
 	if err == nil {
 		t.Fatalf("an impossible header compiled")
 	}
-	for _, want := range []string{"BPF host routing requires kube-proxy-replacement=true", "mode requires geneve dispatch"} {
+	for _, want := range []string{"BPF host routing requires BPF NodePort", "mode requires geneve dispatch"} {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("clang output lacks %q:\n%s", want, out)
 		}

@@ -1,0 +1,119 @@
+package features
+
+import (
+	"fmt"
+
+	"github.com/dpforge/dpforge/features/diag"
+)
+
+// valueEra records how Cilium's releases treat one word of an option: from
+// Deprecated on the agent warns; from Removed on it either refuses to start
+// (Becomes == "") or accepts the word and acts as Becomes.
+type valueEra struct {
+	Option, Value       string
+	Deprecated, Removed Release
+	Becomes             string
+	Source              string // where the fact comes from
+}
+
+// valueEras are the release-dependent meanings of option values.
+var valueEras = []valueEra{
+	// Deprecated in 1.12 and removed in 1.13 (cilium/cilium#22083); a 1.13
+	// agent no longer starts with it.
+	{Option: "kube-proxy-replacement", Value: "probe", Deprecated: R(1, 12), Removed: R(1, 13),
+		Source: "cilium/cilium#22083"},
+	// Deprecated in 1.14 in favour of true/false (cilium/cilium#26577). From
+	// 1.15 the agent enables the replacement only for "true" (and the
+	// individual enable-* options): other words act as false.
+	{Option: "kube-proxy-replacement", Value: "strict", Deprecated: R(1, 14), Removed: R(1, 15), Becomes: "false",
+		Source: "cilium/cilium#26577, #32711"},
+	{Option: "kube-proxy-replacement", Value: "partial", Deprecated: R(1, 14), Removed: R(1, 15), Becomes: "false",
+		Source: "cilium/cilium#26577"},
+	{Option: "kube-proxy-replacement", Value: "disabled", Deprecated: R(1, 14), Removed: R(1, 15), Becomes: "false",
+		Source: "cilium/cilium#26577"},
+}
+
+// removedHints say what to write instead of an option a release dropped.
+var removedHints = map[string]string{
+	// cilium/cilium#29053: a 1.15+ agent ignores tunnel, so tunnel=disabled
+	// no longer selects native routing.
+	"tunnel": "write routing-mode (native or tunnel) and tunnel-protocol instead; without them the agent runs a VXLAN tunnel",
+}
+
+// forRelease returns the configuration as the release's agent reads it:
+// options the release does not have are dropped and values it reads
+// differently are rewritten, each with a problem saying so.
+func forRelease(cfg Config, rel Release) (Config, []Problem) {
+	var ps []Problem
+	var out Config
+	edit := func() {
+		if out == nil {
+			out = cfg.Merge(nil)
+		}
+	}
+	for _, k := range cfg.Keys() {
+		if k == ReleaseOption {
+			continue
+		}
+		info, known := LookupOption(k)
+		if !known {
+			continue
+		}
+		switch {
+		case !info.ExistsIn(rel.String()):
+			edit()
+			delete(out, k)
+			var msg string
+			if info.Removed != "" && rel.AtLeast(mustRelease(info.Removed)) {
+				msg = fmt.Sprintf("option %q was removed in Cilium %s; a Cilium %s agent ignores it", k, info.Removed, rel)
+			} else {
+				msg = fmt.Sprintf("option %q was added in Cilium %s; a Cilium %s agent ignores it", k, info.Added, rel)
+			}
+			if h := removedHints[k]; h != "" {
+				msg += ": " + h
+			}
+			ps = append(ps, Problem{Severity: diag.Warning, Rule: diag.RuleRemovedOption, Option: k, Message: msg, OptionScoped: true})
+		case info.Deprecated != "" && rel.AtLeast(mustRelease(info.Deprecated)):
+			msg := fmt.Sprintf("option %q is deprecated since Cilium %s", k, info.Deprecated)
+			if h := removedHints[k]; h != "" {
+				msg += "; " + h
+			}
+			ps = append(ps, Problem{Severity: diag.Warning, Rule: diag.RuleDeprecated, Option: k, Message: msg, OptionScoped: true})
+		}
+	}
+	for _, e := range valueEras {
+		if !cfg.IsSet(e.Option) || cfg.Get(e.Option) != e.Value || !rel.AtLeast(e.Deprecated) {
+			continue
+		}
+		p := Problem{Option: e.Option, OptionScoped: true}
+		switch {
+		case !rel.AtLeast(e.Removed):
+			p.Severity, p.Rule = diag.Warning, diag.RuleDeprecated
+			p.Message = fmt.Sprintf("%s=%s is deprecated since Cilium %s and removed in %s", e.Option, e.Value, e.Deprecated, e.Removed)
+		case e.Becomes == "":
+			p.Severity, p.Rule = diag.Error, diag.RuleInvalidValue
+			p.Message = fmt.Sprintf("%s=%s was removed in Cilium %s; a Cilium %s agent refuses to start with it", e.Option, e.Value, e.Removed, rel)
+		default:
+			edit()
+			out[e.Option] = e.Becomes
+			p.Severity, p.Rule = diag.Warning, diag.RuleDeprecated
+			p.Message = fmt.Sprintf("%s=%s is no longer recognised since Cilium %s: a Cilium %s agent runs as with %s=%s", e.Option, e.Value, e.Removed, rel, e.Option, e.Becomes)
+		}
+		ps = append(ps, p)
+	}
+	if out == nil {
+		out = cfg
+	}
+	return out, ps
+}
+
+func mustRelease(s string) Release {
+	r, err := ParseRelease(s)
+	if err != nil {
+		// Registry releases outside the modeled range compare by number.
+		var maj, min int
+		fmt.Sscanf(s, "%d.%d", &maj, &min)
+		return R(maj, min)
+	}
+	return r
+}
