@@ -150,8 +150,8 @@ func Options() []Option {
 	return out
 }
 
-// LookupOption finds a modeled option.
-func LookupOption(name string) (*Option, bool) {
+// Modeled finds an option dpforge models.
+func Modeled(name string) (*Option, bool) {
 	o, ok := optionIndex[name]
 	return o, ok
 }

@@ -296,7 +296,7 @@ func checkOptions(cfg Config) (ps []Problem) {
 		ps = append(ps, Problem{Severity: Error, Rule: "conflict", Option: "tunnel-protocol", Other: "tunnel",
 			Message: fmt.Sprintf("tunnel-protocol=%s contradicts tunnel=%s", cfg.Get("tunnel-protocol"), cfg.Get("tunnel"))})
 	}
-	if o, _ := LookupOption("kube-proxy-replacement"); cfg.IsSet(o.Name) {
+	if o, _ := Modeled("kube-proxy-replacement"); cfg.IsSet(o.Name) {
 		if repl, dep := o.Deprecated[cfg.Get(o.Name)]; dep {
 			ps = append(ps, Problem{Severity: Warning, Rule: "deprecated", Option: o.Name,
 				Message: fmt.Sprintf("kube-proxy-replacement=%s is deprecated since Cilium 1.14 and removed in 1.15; use %s", cfg.Get(o.Name), repl)})

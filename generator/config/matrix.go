@@ -366,7 +366,7 @@ func (p *parser) options(n *yaml.Node, what string) Options {
 	o := Options{Values: features.Config{}, Keys: map[string]Pos{}}
 	p.mapping(n, what, nil, func(k, v *yaml.Node) {
 		name := k.Value
-		opt, ok := features.LookupOption(name)
+		opt, ok := features.Modeled(name)
 		if !ok {
 			switch s := features.Suggest(name); {
 			case features.Unmodeled(name):
@@ -529,7 +529,7 @@ func (p *parser) matrix(n *yaml.Node, m *Matrix) {
 		}
 		var opt *features.Option
 		if k.Value != "kernel" {
-			o, ok := features.LookupOption(k.Value)
+			o, ok := features.Modeled(k.Value)
 			if !ok {
 				msg := fmt.Sprintf("unknown matrix axis %q: an axis is \"kernel\" or a modeled option", k.Value)
 				if s := features.Suggest(k.Value); s != "" {
@@ -637,7 +637,7 @@ func (m *Matrix) excluded(c Cell) bool {
 		match := len(ex) > 0
 		for k, v := range ex {
 			cv := c[k]
-			if o, ok := features.LookupOption(k); ok {
+			if o, ok := features.Modeled(k); ok {
 				if norm, err := o.Normalize(v); err == nil {
 					v = norm
 				}
