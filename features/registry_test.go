@@ -125,6 +125,11 @@ func TestRegistryFacts(t *testing.T) {
 		{"enable-remote-node-identity", "1.16", false},
 		{"cluster-pool-ipv4-cidr", "1.12", true},
 		{"enable-bpf-masquerade", RegistryNewest, true},
+		{"enable-node-port", "1.18", true}, // deprecated in 1.18
+		{"enable-node-port", "1.19", false},
+		{"enable-ipv4-egress-gateway", "1.19", false},
+		{"enable-egress-gateway", "1.17", false},
+		{"enable-egress-gateway", "1.18", true},
 	}
 	for _, tt := range tests {
 		o, ok := LookupOption(tt.name)
