@@ -249,7 +249,9 @@ var Features = []Feature{
 		}},
 	{Name: "egress-gateway", Title: "Egress gateway", Option: "enable-ipv4-egress-gateway", Stage: CompileTime,
 		Defines: one("ENABLE_EGRESS_GATEWAY"),
-		Want:    func(c Config) bool { return c.Bool("enable-ipv4-egress-gateway") },
+		// Renamed enable-egress-gateway in 1.18; the release drops the
+		// spelling it does not know before the table is consulted.
+		Want: func(c Config) bool { return c.Bool("enable-ipv4-egress-gateway") || c.Bool("enable-egress-gateway") },
 		Requires: []Requirement{
 			{Feature: "ipv4", Blame: "enable-ipv4", Message: "egress gateway requires IPv4 (IPv6 is not supported)."},
 			{Feature: "masquerade-ipv4", Blame: "enable-ipv4-masquerade", Message: `egress gateway requires --enable-ipv4-masquerade="true" and --enable-bpf-masquerade="true"`},

@@ -72,7 +72,8 @@ var optionTable = []Option{
 	{Name: "enable-ip-masq-agent", Kind: KindBool, Default: "false", Doc: "non-masquerade CIDRs from the ip-masq-agent config"},
 	{Name: "enable-ipv4", Kind: KindBool, Default: "true", Doc: "IPv4 addressing"},
 	{Name: "enable-ipv6", Kind: KindBool, Default: "false", Doc: "IPv6 addressing"},
-	{Name: "enable-ipv4-egress-gateway", Kind: KindBool, Default: "false", Doc: "egress gateway policies"},
+	{Name: "enable-ipv4-egress-gateway", Kind: KindBool, Default: "false", Doc: "egress gateway policies (up to 1.18)"},
+	{Name: "enable-egress-gateway", Kind: KindBool, Default: "false", Doc: "egress gateway policies (1.18 on)"},
 	{Name: "enable-l7-proxy", Kind: KindBool, Default: "true", Doc: "L7 policy through the proxy"},
 	{Name: "enable-host-firewall", Kind: KindBool, Default: "false", Doc: "host policies on the native devices"},
 	{Name: "enable-bandwidth-manager", Kind: KindBool, Default: "false", Doc: "EDT-based pod egress rate limits"},
@@ -94,40 +95,6 @@ var optionTable = []Option{
 	{Name: "enable-tcx", Kind: KindBool, Default: "true", Doc: "attach with tcx links where the kernel has them (Cilium 1.16+)"},
 	{Name: "ipam", Kind: KindString, Default: "cluster-pool", Doc: "IP address management mode (eni: the VPC routes pod addresses)"},
 	{Name: ReleaseOption, Kind: KindRelease, Doc: "the Cilium release that runs the configuration (dpforge's own key; default: the newest modeled)"},
-}
-
-// unmodeledOptions are options Cilium has that dpforge does not model: they
-// are reported as warnings, never silently ignored, and never "misspelt".
-var unmodeledOptions = []string{
-	"agent-health-port", "agent-not-ready-taint-key", "arping-refresh-period", "auto-create-cilium-node-resource",
-	"bpf-ct-global-any-max", "bpf-ct-global-tcp-max", "bpf-filter-priority", "bpf-lb-acceleration", "bpf-lb-algorithm",
-	"bpf-lb-external-clusterip", "bpf-lb-map-max", "bpf-lb-sock", "bpf-lb-sock-hostns-only", "bpf-map-dynamic-size-ratio",
-	"bpf-nat-global-max", "bpf-neigh-global-max", "bpf-policy-map-max", "bpf-root", "cgroup-root",
-	"cilium-endpoint-gc-interval", "cluster-pool-ipv4-cidr", "cluster-pool-ipv4-mask-size", "cni-chaining-mode",
-	"cni-exclusive", "cni-log-file", "cni-uninstall", "custom-cni-conf", "datapath-mode", "debug", "debug-verbose",
-	"direct-routing-device", "disable-cnp-status-updates", "disable-endpoint-crd", "dnsproxy-enable-transparent-mode",
-	"egress-gateway-reconciliation-trigger-interval", "enable-auto-protect-node-port-range", "enable-bgp-control-plane",
-	"enable-bpf-clock-probe", "enable-bpf-tproxy", "enable-cilium-endpoint-slice", "enable-endpoint-health-checking",
-	"enable-endpoint-routes", "enable-health-check-loadbalancer-ip", "enable-health-check-nodeport", "enable-health-checking",
-	"enable-hubble", "enable-identity-mark", "enable-ipv4-big-tcp-gso-max-size", "enable-k8s-networkpolicy",
-	"enable-k8s-terminating-endpoint", "enable-l2-announcements", "enable-l2-neigh-discovery", "enable-local-node-route",
-	"enable-local-redirect-policy", "enable-metrics", "enable-node-selector-labels", "enable-policy",
-	"enable-remote-node-identity", "enable-runtime-device-detection", "enable-sctp", "enable-session-affinity",
-	"enable-socket-lb", "enable-svc-source-range-check", "enable-tcx", "enable-unreachable-routes",
-	"enable-well-known-identities", "enable-xt-socket-fallback", "encryption-node-encryption", "external-envoy-proxy",
-	"hubble-disable-tls", "hubble-export-file-max-backups", "hubble-listen-address", "hubble-metrics",
-	"hubble-metrics-server", "hubble-socket-path", "hubble-tls-cert-file", "hubble-tls-client-ca-files",
-	"hubble-tls-key-file", "identity-allocation-mode", "identity-gc-interval", "identity-heartbeat-timeout", "ipam",
-	"k8s-require-ipv4-pod-cidr", "k8s-require-ipv6-pod-cidr", "kube-proxy-replacement-healthz-bind-address",
-	"max-connected-clusters", "monitor-aggregation", "monitor-aggregation-flags", "monitor-aggregation-interval",
-	"node-port-bind-protection", "nodes-gc-interval", "operator-api-serve-addr", "operator-prometheus-serve-addr",
-	"policy-audit-mode", "preallocate-bpf-maps", "procfs", "prometheus-serve-addr", "proxy-prometheus-port",
-	"remove-cilium-node-taints", "routing-mode-fallback", "set-cilium-is-up-condition", "set-cilium-node-taints",
-	"sidecar-istio-proxy-image", "skip-cnp-status-startup-clean", "synchronize-k8s-nodes",
-	"tofqdns-dns-reject-response-code", "tofqdns-enable-dns-compression", "tofqdns-endpoint-max-ip-per-hostname",
-	"tofqdns-idle-connection-grace-period", "tofqdns-max-deferred-connection-deletes", "tofqdns-min-ttl",
-	"tofqdns-proxy-response-max-delay", "unmanaged-pod-watcher-interval",
-	"write-cni-conf-when-ready",
 }
 
 var optionIndex = func() map[string]*Option {

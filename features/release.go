@@ -18,9 +18,9 @@ func R(major, minor int) Release { return Release{major, minor} }
 // Releases are the Cilium minor releases dpforge models, oldest first. A
 // configuration is judged as the release it names (cilium-version), or as
 // Newest.
-var Releases = []Release{R(1, 12), R(1, 13), R(1, 14), R(1, 15), R(1, 16), R(1, 17), R(1, 18), R(1, 19)}
+var Releases = []Release{R(1, 12), R(1, 13), R(1, 14), R(1, 15), R(1, 16), R(1, 17), R(1, 18), R(1, 19), R(1, 20)}
 
-// Newest is the newest modeled release: the default.
+// Newest is the newest modeled release, the default: the registry's newest.
 var Newest = Releases[len(Releases)-1]
 
 // ParseRelease reads "1.14", "1.14.3", "v1.14.3" or "1.14.3-rc.1" and

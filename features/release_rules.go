@@ -38,6 +38,10 @@ var removedHints = map[string]string{
 	// cilium/cilium#29053: a 1.15+ agent ignores tunnel, so tunnel=disabled
 	// no longer selects native routing.
 	"tunnel": "write routing-mode (native or tunnel) and tunnel-protocol instead; without them the agent runs a VXLAN tunnel",
+	// Renamed in 1.18 (cilium/cilium#40014), the old key removed in 1.19.
+	"enable-ipv4-egress-gateway": "write enable-egress-gateway instead",
+	// Removed in 1.19: NodePort follows kube-proxy-replacement (cilium/cilium#41380).
+	"enable-node-port": "BPF NodePort follows kube-proxy-replacement",
 }
 
 // forRelease returns the configuration as the release's agent reads it:

@@ -62,12 +62,12 @@ func TestResolveSeedScenarios(t *testing.T) {
 			// Cilium warns (cilium/cilium#19642) and starts; the L7 proxy is
 			// on by default, so this is the standard install.
 			name: "egress-gateway-l7", kernel: "5.10.0",
-			cfg:  Config{"kube-proxy-replacement": "true", "enable-bpf-masquerade": "true", "enable-ipv4-egress-gateway": "true"},
+			cfg:  Config{"kube-proxy-replacement": "true", "enable-bpf-masquerade": "true", "enable-ipv4-egress-gateway": "true", "cilium-version": "1.16"},
 			want: map[string]State{"egress-gateway": Enabled, "l7-proxy": Enabled},
 		},
 		{
 			name: "egress-gateway-ok", kernel: "5.10.0",
-			cfg:  Config{"kube-proxy-replacement": "true", "enable-bpf-masquerade": "true", "enable-ipv4-egress-gateway": "true", "enable-l7-proxy": "false"},
+			cfg:  Config{"kube-proxy-replacement": "true", "enable-bpf-masquerade": "true", "enable-egress-gateway": "true", "enable-l7-proxy": "false"},
 			want: map[string]State{"egress-gateway": Enabled},
 		},
 		{
