@@ -81,7 +81,7 @@ type parser struct {
 	hash  []byte
 }
 
-func (p *parser) pos(n *yaml.Node) diag.Position { return diag.Position{p.file, n.Line, n.Column} }
+func (p *parser) pos(n *yaml.Node) diag.Position { return diag.Position{File: p.file, Line: n.Line, Col: n.Column} }
 
 func (p *parser) errorf(n *yaml.Node, rule, format string, args ...any) {
 	p.diags = append(p.diags, diag.Diagnostic{Pos: p.pos(n), Severity: diag.Error, Rule: rule, Message: fmt.Sprintf(format, args...)})
@@ -112,7 +112,7 @@ func (p *parser) decodeDoc(data []byte) *yaml.Node {
 		if msg == "EOF" {
 			msg = "empty document"
 		}
-		p.diags = append(p.diags, diag.Diagnostic{Pos: diag.Position{p.file, line, 1}, Severity: diag.Error, Rule: diag.RuleYAML, Message: strings.TrimPrefix(msg, "yaml: ")})
+		p.diags = append(p.diags, diag.Diagnostic{Pos: diag.Position{File: p.file, Line: line, Col: 1}, Severity: diag.Error, Rule: diag.RuleYAML, Message: strings.TrimPrefix(msg, "yaml: ")})
 		return nil
 	}
 	var extra yaml.Node
