@@ -33,15 +33,18 @@ var valueEras = []valueEra{
 		Source: "cilium/cilium#26577"},
 }
 
-// removedHints say what to write instead of an option a release dropped.
-var removedHints = map[string]string{
+// hint says what to write instead of an option a release deprecated or
+// dropped, and what an agent that ignores the option does.
+type hint struct{ Instead, Ignored string }
+
+var hints = map[string]hint{
 	// cilium/cilium#29053: a 1.15+ agent ignores tunnel, so tunnel=disabled
 	// no longer selects native routing.
-	"tunnel": "write routing-mode (native or tunnel) and tunnel-protocol instead; without them the agent runs a VXLAN tunnel",
+	"tunnel": {"write routing-mode (native or tunnel) and tunnel-protocol instead", "without them the agent runs a VXLAN tunnel"},
 	// Renamed in 1.18 (cilium/cilium#40014), the old key removed in 1.19.
-	"enable-ipv4-egress-gateway": "write enable-egress-gateway instead",
+	"enable-ipv4-egress-gateway": {"write enable-egress-gateway instead", "the egress gateway stays off"},
 	// Removed in 1.19: NodePort follows kube-proxy-replacement (cilium/cilium#41380).
-	"enable-node-port": "BPF NodePort follows kube-proxy-replacement",
+	"enable-node-port": {"BPF NodePort follows kube-proxy-replacement", ""},
 }
 
 // forRelease returns the configuration as the release's agent reads it:
@@ -73,14 +76,17 @@ func forRelease(cfg Config, rel Release) (Config, []Problem) {
 			} else {
 				msg = fmt.Sprintf("option %q was added in Cilium %s; a Cilium %s agent ignores it", k, info.Added, rel)
 			}
-			if h := removedHints[k]; h != "" {
-				msg += ": " + h
+			if h, ok := hints[k]; ok {
+				msg += ": " + h.Instead
+				if h.Ignored != "" {
+					msg += "; " + h.Ignored
+				}
 			}
 			ps = append(ps, Problem{Severity: diag.Warning, Rule: diag.RuleRemovedOption, Option: k, Message: msg, OptionScoped: true})
 		case info.Deprecated != "" && rel.AtLeast(mustRelease(info.Deprecated)):
 			msg := fmt.Sprintf("option %q is deprecated since Cilium %s", k, info.Deprecated)
-			if h := removedHints[k]; h != "" {
-				msg += "; " + h
+			if h, ok := hints[k]; ok {
+				msg += "; " + h.Instead
 			}
 			ps = append(ps, Problem{Severity: diag.Warning, Rule: diag.RuleDeprecated, Option: k, Message: msg, OptionScoped: true})
 		}

@@ -295,3 +295,27 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+// RHEL 8's 4.18 has the helpers eBPF host routing needs; a plain 4.18 not.
+func TestDistroKernelClaims(t *testing.T) {
+	d, ok := LookupDistro("rhel8")
+	if !ok {
+		t.Fatal("no rhel8")
+	}
+	cfg := Config{"routing-mode": "native", "ipv4-native-routing-cidr": "10.0.0.0/8", "kube-proxy-replacement": "true", "enable-bpf-masquerade": "true"}
+	if r := Resolve(cfg, d.Kernel(), ""); !r.On("host-routing") {
+		t.Errorf("rhel8: host routing %+v", r.Decision("host-routing"))
+	}
+	r := Resolve(cfg, kernel("4.18.0"), "")
+	if r.On("host-routing") {
+		t.Errorf("plain 4.18: host routing on")
+	}
+	for _, c := range d.Claims {
+		if c.Source == "" || !KnownCapability(c.Cap) {
+			t.Errorf("rhel8 claim %+v: unknown capability or no source", c)
+		}
+	}
+	if _, how := d.Kernel().Has(CapRedirectPeer); !strings.Contains(how, "cilium/cilium#39789") {
+		t.Errorf("claim source not reported: %q", how)
+	}
+}

@@ -50,7 +50,7 @@ type buildSummary struct {
 }
 
 func runBuild(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("build", "build [-f MATRIX] [--out DIR] [-j N] [--target bpfel|bpfeb] [-o text|json]",
+	fs := flagSet("build", "build [-f MATRIX] [--out DIR] [-j N] [--target bpfel|bpfeb] [--cilium-version 1.X] [-o text|json]",
 		"dpforge build -f cluster.yaml --out out -j 4", stderr)
 	matrix := fs.StringP("file", "f", "", "feature matrix (default: the embedded default matrix)")
 	outDir := fs.String("out", "out", "output directory (objects, bindings, manifest.json)")
@@ -58,6 +58,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	var target targetFlag
 	fs.Var(&target, "target", "byte order for every variant, overriding the kernel profiles' arch")
 	out := outputFlag(fs)
+	in := addInputFlags(fs, false)
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -66,7 +67,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	p, diags, err := loadPlan(*matrix, nil, string(target))
+	p, diags, err := loadPlan(*matrix, in, string(target))
 	if err != nil {
 		fmt.Fprintf(stderr, "dpforge build: %v\n", err)
 		return exitProblems

@@ -9,8 +9,9 @@ import (
 )
 
 func runGen(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("gen", "gen [-o DIR] FILE", "dpforge gen -o out/headers cluster.yaml", stderr)
+	fs := flagSet("gen", "gen [-o DIR] [--cilium-version 1.X] FILE", "dpforge gen -o out/headers cluster.yaml", stderr)
 	dir := fs.StringP("out", "o", "out/headers", "output directory")
+	in := addInputFlags(fs, false)
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -19,7 +20,7 @@ func runGen(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	p, diags, err := loadPlan(fs.Arg(0), nil, "")
+	p, diags, err := loadPlan(fs.Arg(0), in, "")
 	if err != nil {
 		fmt.Fprintf(stderr, "dpforge gen: %v\n", err)
 		return exitProblems

@@ -34,6 +34,9 @@ type Matrix struct {
 	Axes     []Axis // sorted by name; "kernel" is one of them
 	Exclude  []Cell
 	AxesPos  diag.Position
+	// ReleaseFrom says where the Cilium release in Defaults comes from (the
+	// agent image, --cilium-version); empty when the matrix itself says.
+	ReleaseFrom string
 }
 
 // Options are option values with the positions of their keys.
@@ -81,7 +84,9 @@ type parser struct {
 	hash  []byte
 }
 
-func (p *parser) pos(n *yaml.Node) diag.Position { return diag.Position{File: p.file, Line: n.Line, Col: n.Column} }
+func (p *parser) pos(n *yaml.Node) diag.Position {
+	return diag.Position{File: p.file, Line: n.Line, Col: n.Column}
+}
 
 func (p *parser) errorf(n *yaml.Node, rule, format string, args ...any) {
 	p.diags = append(p.diags, diag.Diagnostic{Pos: p.pos(n), Severity: diag.Error, Rule: rule, Message: fmt.Sprintf(format, args...)})
@@ -103,16 +108,7 @@ func (p *parser) decodeDoc(data []byte) *yaml.Node {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
-		line := 0
-		msg := err.Error()
-		if _, scanErr := fmt.Sscanf(msg, "yaml: line %d:", &line); scanErr == nil {
-			msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
-			msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
-		}
-		if msg == "EOF" {
-			msg = "empty document"
-		}
-		p.diags = append(p.diags, diag.Diagnostic{Pos: diag.Position{File: p.file, Line: line, Col: 1}, Severity: diag.Error, Rule: diag.RuleYAML, Message: strings.TrimPrefix(msg, "yaml: ")})
+		p.yamlError(err)
 		return nil
 	}
 	var extra yaml.Node
@@ -120,11 +116,34 @@ func (p *parser) decodeDoc(data []byte) *yaml.Node {
 		p.errorf(&extra, diag.RuleYAML, "only one YAML document is allowed")
 	}
 	count := 0
+	if !p.checkTree(&doc, &count) || len(doc.Content) == 0 {
+		return nil
+	}
+	return doc.Content[0]
+}
+
+// yamlError reports a yaml.v3 decoding error at its line.
+func (p *parser) yamlError(err error) {
+	line := 0
+	msg := err.Error()
+	if _, scanErr := fmt.Sscanf(msg, "yaml: line %d:", &line); scanErr == nil {
+		msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+		msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+	}
+	if msg == "EOF" {
+		msg = "empty document"
+	}
+	p.diags = append(p.diags, diag.Diagnostic{Pos: diag.Position{File: p.file, Line: line, Col: 1}, Severity: diag.Error, Rule: diag.RuleYAML, Message: strings.TrimPrefix(msg, "yaml: ")})
+}
+
+// checkTree refuses aliases, merge keys and trees of more than maxNodes
+// nodes (count carries over between the documents of one file).
+func (p *parser) checkTree(doc *yaml.Node, count *int) bool {
 	ok := true
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
-		count++
-		if count > maxNodes {
+		*count++
+		if *count > maxNodes {
 			ok = false
 			return
 		}
@@ -147,14 +166,11 @@ func (p *parser) decodeDoc(data []byte) *yaml.Node {
 			}
 		}
 	}
-	walk(&doc)
-	if count > maxNodes {
-		p.errorf(&doc, diag.RuleFileTooLarge, "document has more than %d YAML nodes", maxNodes)
+	walk(doc)
+	if *count > maxNodes {
+		p.errorf(doc, diag.RuleFileTooLarge, "document has more than %d YAML nodes", maxNodes)
 	}
-	if !ok || len(doc.Content) == 0 {
-		return nil
-	}
-	return doc.Content[0]
+	return ok
 }
 
 // mapping iterates a mapping node's key/value pairs, reporting duplicates and
