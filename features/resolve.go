@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -101,6 +102,9 @@ type Resolution struct {
 	NodeDefines []Define
 	Status      []StatusLine
 	Problems    []Problem
+
+	// effective is the configuration as the release reads it.
+	effective Config
 }
 
 // Decision returns the decision for a feature.
@@ -138,12 +142,103 @@ const (
 // pure: the same inputs give the same Resolution. target is LittleEndian or
 // BigEndian ("" means little-endian).
 func Resolve(cfg Config, k Kernel, target string) *Resolution {
+	return new(Resolver).Resolve(cfg, k, target)
+}
+
+// Resolver resolves many nodes. Nodes whose configurations differ only in
+// per-node values (mtu, cluster-id) on the same kernel share the feature
+// decisions, variant and status, which are computed once; the values and
+// their checks are computed per node. A Resolver is not safe for concurrent
+// use; its results are, and must not be modified.
+type Resolver struct {
+	shared map[string]*Resolution
+}
+
+// Resolve is Resolve with sharing.
+func (rs *Resolver) Resolve(cfg Config, k Kernel, target string) *Resolution {
 	if target == "" {
 		target = LittleEndian
 	}
+	key := sharedKey(cfg, k, target)
+	base, ok := rs.shared[key]
+	if !ok {
+		base = resolveShared(cfg, k, target)
+		if rs.shared == nil {
+			rs.shared = map[string]*Resolution{}
+		}
+		rs.shared[key] = base
+	}
+	r := *base
+	mtu, clusterID := nodeValueInts(cfg)
+	r.Problems = append(append([]Problem(nil), base.Problems...), checkNodeValues(mtu, clusterID, base.effective.Get("cluster-name"))...)
+	r.Values = append([]LoadValue(nil), base.Values...)
+	for i, v := range r.Values {
+		switch v.Var {
+		case "cfg_mtu":
+			r.Values[i] = numValue(v.Var, v.Macro, effectiveMTU(mtu))
+		case "cfg_cluster_id":
+			r.Values[i] = numValue(v.Var, v.Macro, clusterID)
+		}
+	}
+	return &r
+}
+
+// nodeValueInts reads the nodeValues options (0 when unset or invalid).
+func nodeValueInts(cfg Config) (mtu, clusterID int) {
+	return cfg.Int("mtu"), cfg.Int("cluster-id")
+}
+
+// effectiveMTU is the MTU a node's values carry: 0 means the loader
+// detects it, and 1500 is the compile-test default.
+func effectiveMTU(mtu int) int {
+	if mtu == 0 {
+		return 1500
+	}
+	return mtu
+}
+
+func numValue(v, macro string, n int) LoadValue {
+	s := strconv.Itoa(n)
+	return LoadValue{v, macro, s, s}
+}
+
+// sharedKey identifies what a Resolution depends on apart from nodeValues.
+func sharedKey(cfg Config, k Kernel, target string) string {
+	var b strings.Builder
+	b.WriteString(target)
+	b.WriteByte(0)
+	b.WriteString(k.Name)
+	b.WriteByte(0)
+	b.WriteString(k.Version.String())
+	b.WriteByte(0)
+	b.WriteString(k.Release)
+	for _, key := range cfg.Keys() {
+		if slices.Contains(nodeValues, key) {
+			continue
+		}
+		b.WriteByte(0)
+		b.WriteString(key)
+		b.WriteByte('=')
+		b.WriteString(cfg[key])
+	}
+	if len(k.Probed) > 0 {
+		// Profiles of one name are one profile within a matrix; a probed
+		// kernel is still keyed by its claims for callers mixing sources.
+		for _, c := range Capabilities() {
+			if v, ok := k.Probed[c]; ok {
+				fmt.Fprintf(&b, "\x00%s=%t", c, v)
+			}
+		}
+	}
+	return b.String()
+}
+
+// resolveShared decides everything but the per-node values.
+func resolveShared(cfg Config, k Kernel, target string) *Resolution {
 	rel, _ := cfg.Release()
 	r := &Resolution{Kernel: k, Release: rel}
 	cfg, r.Problems = forRelease(cfg, rel)
+	r.effective = cfg
 	r.Problems = append(r.Problems, checkOptions(cfg)...)
 
 	state := make(map[string]State, len(Features))
@@ -333,14 +428,6 @@ func checkOptions(cfg Config) (ps []Problem) {
 		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleConflict, Option: "enable-ipv4", Other: "enable-ipv6",
 			Message: "at least one of enable-ipv4 and enable-ipv6 must be true"})
 	}
-	if cfg.Int("cluster-id") != 0 && cfg.Get("cluster-name") == "default" {
-		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleMissingOption, Option: "cluster-id", Other: "cluster-name",
-			Message: "cluster-id other than 0 requires a cluster-name other than \"default\""})
-	}
-	if m := cfg.Int("mtu"); m != 0 && m < 1280 {
-		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "mtu",
-			Message: fmt.Sprintf("mtu %d is below the IPv6 minimum of 1280 (0 means detect)", m)})
-	}
 	if _, _, err := nodePortRange(cfg); err != nil {
 		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "node-port-range", Message: err.Error()})
 	}
@@ -353,6 +440,23 @@ func checkOptions(cfg Config) (ps []Problem) {
 	}
 	if cfg.Bool("enable-vtep") {
 		ps = append(ps, checkVTEP(cfg)...)
+	}
+	return ps
+}
+
+// nodeValues are the options that typically differ from node to node and
+// decide nothing but load-time values: a Resolver shares everything else.
+var nodeValues = []string{"mtu", "cluster-id"}
+
+// checkNodeValues checks the nodeValues options.
+func checkNodeValues(mtu, clusterID int, clusterName string) (ps []Problem) {
+	if clusterID != 0 && clusterName == "default" {
+		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleMissingOption, Option: "cluster-id", Other: "cluster-name", OptionScoped: true,
+			Message: "cluster-id other than 0 requires a cluster-name other than \"default\""})
+	}
+	if mtu != 0 && mtu < 1280 {
+		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "mtu", OptionScoped: true,
+			Message: fmt.Sprintf("mtu %d is below the IPv6 minimum of 1280 (0 means detect)", mtu)})
 	}
 	return ps
 }
@@ -419,12 +523,9 @@ func loadValues(cfg Config, r *Resolution, ps []Problem) ([]LoadValue, []Problem
 	add := func(v, macro, val, c string) { vs = append(vs, LoadValue{v, macro, val, c}) }
 	num := func(v, macro string, n int) { add(v, macro, strconv.Itoa(n), strconv.Itoa(n)) }
 
-	mtu := cfg.Int("mtu")
-	if mtu == 0 {
-		mtu = 1500 // detected by the loader; this is the compile-test default
-	}
-	num("cfg_mtu", "MTU", mtu)
-	num("cfg_cluster_id", "CLUSTER_ID", cfg.Int("cluster-id"))
+	mtu, clusterID := nodeValueInts(cfg)
+	num("cfg_mtu", "MTU", effectiveMTU(mtu))
+	num("cfg_cluster_id", "CLUSTER_ID", clusterID)
 	if r.On("tunnel") {
 		port := 8472
 		if r.On("tunnel-geneve") {

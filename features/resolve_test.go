@@ -181,7 +181,7 @@ func TestResolveIsPureAndStable(t *testing.T) {
 	cfg := Config{"tunnel": "geneve", "kube-proxy-replacement": "true", "enable-bpf-masquerade": "true"}
 	a := Resolve(cfg, kernel("6.1.0"), "")
 	b := Resolve(cfg, kernel("6.1.0"), "")
-	if diff := cmp.Diff(a, b); diff != "" {
+	if diff := cmp.Diff(a, b, cmp.AllowUnexported(Resolution{})); diff != "" {
 		t.Fatalf("two resolutions differ:\n%s", diff)
 	}
 	if len(a.Variant.ID) != 12 {

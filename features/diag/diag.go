@@ -135,29 +135,33 @@ func (ds Diagnostics) Count(s Severity) int {
 	return n
 }
 
-// Sort orders by position, then by the rendered text, and drops exact
-// duplicates (a defaults key shared by many nodes is reported once per
-// distinct message).
+// Sort orders by position, then severity, rule, message and subjects, and
+// drops exact duplicates (a defaults key shared by many nodes is reported
+// once per distinct message).
 func (ds Diagnostics) Sort() Diagnostics {
-	type keyed struct {
-		d Diagnostic
-		s string
+	slices.SortStableFunc(ds, compare)
+	return slices.CompactFunc(ds, func(a, b Diagnostic) bool { return compare(a, b) == 0 })
+}
+
+func compare(a, b Diagnostic) int {
+	if c := a.Pos.Compare(b.Pos); c != 0 {
+		return c
 	}
-	ks := make([]keyed, len(ds))
-	for i, d := range ds {
-		ks[i] = keyed{d, d.Format(-1)}
+	if c := cmp.Or(cmp.Compare(a.Severity, b.Severity), cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Message, b.Message)); c != 0 {
+		return c
 	}
-	slices.SortStableFunc(ks, func(a, b keyed) int {
-		return cmp.Or(a.d.Pos.Compare(b.d.Pos), cmp.Compare(a.s, b.s))
-	})
-	out := ds[:0]
-	for i, k := range ks {
-		if i > 0 && k.s == ks[i-1].s {
-			continue
-		}
-		out = append(out, k.d)
+	if c := slices.Compare(a.Subjects, b.Subjects); c != 0 {
+		return c
 	}
-	return out
+	switch {
+	case a.Related == nil && b.Related == nil:
+		return 0
+	case a.Related == nil:
+		return -1
+	case b.Related == nil:
+		return 1
+	}
+	return a.Related.Compare(*b.Related)
 }
 
 // Group merges diagnostics that say the same thing (severity, rule,

@@ -39,6 +39,9 @@ type Plan struct {
 	Entries  []*Entry   // nodes in file order, then cells in matrix order
 	Variants []*Variant // sorted by ID
 	Diags    diag.Diagnostics
+
+	resolver features.Resolver
+	variants map[string]*Variant
 }
 
 // Nodes returns the real nodes.
@@ -101,17 +104,16 @@ func (p *Plan) add(name string, node bool, kp *config.KernelProfile, cfg feature
 	if target != "" {
 		t = target
 	}
-	r := features.Resolve(cfg, kp.Kernel, t)
+	r := p.resolver.Resolve(cfg, kp.Kernel, t)
 	e := &Entry{Name: name, Node: node, Kernel: kp.Name, Resolution: r, Config: cfg}
 	p.Entries = append(p.Entries, e)
-	var v *Variant
-	for _, x := range p.Variants {
-		if x.ID == r.Variant.ID {
-			v = x
-		}
-	}
+	v := p.variants[r.Variant.ID]
 	if v == nil {
+		if p.variants == nil {
+			p.variants = map[string]*Variant{}
+		}
 		v = &Variant{Variant: r.Variant}
+		p.variants[r.Variant.ID] = v
 		p.Variants = append(p.Variants, v)
 		sort.Slice(p.Variants, func(i, j int) bool { return p.Variants[i].ID < p.Variants[j].ID })
 	}
