@@ -135,7 +135,7 @@ func (ds Diagnostics) Count(s Severity) int {
 	return n
 }
 
-// Sort orders by position, then severity, rule, message and subjects, and
+// Sort orders by position, then severity, subjects, message and rule, and
 // drops exact duplicates (a defaults key shared by many nodes is reported
 // once per distinct message).
 func (ds Diagnostics) Sort() Diagnostics {
@@ -147,10 +147,9 @@ func compare(a, b Diagnostic) int {
 	if c := a.Pos.Compare(b.Pos); c != 0 {
 		return c
 	}
-	if c := cmp.Or(cmp.Compare(a.Severity, b.Severity), cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Message, b.Message)); c != 0 {
-		return c
-	}
-	if c := slices.Compare(a.Subjects, b.Subjects); c != 0 {
+	// The order of the rendered line: severity, subjects, message, rule.
+	if c := cmp.Or(cmp.Compare(a.Severity, b.Severity), slices.Compare(a.Subjects, b.Subjects),
+		cmp.Compare(a.Message, b.Message), cmp.Compare(a.Rule, b.Rule)); c != 0 {
 		return c
 	}
 	switch {
