@@ -130,6 +130,8 @@ func TestRegistryFacts(t *testing.T) {
 		{"enable-ipv4-egress-gateway", "1.19", false},
 		{"enable-egress-gateway", "1.17", false},
 		{"enable-egress-gateway", "1.18", true},
+		{"enable-high-scale-ipcache", "1.17", true},
+		{"enable-high-scale-ipcache", "1.18", false},
 	}
 	for _, tt := range tests {
 		o, ok := LookupOption(tt.name)
