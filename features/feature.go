@@ -48,7 +48,7 @@ type Define struct {
 type Setting struct{ Option, Value string }
 
 // Requirement is one condition a feature needs. Exactly one of Feature, Cap,
-// MinKernel, MinRelease or Option is set.
+// MinKernel or Option is set.
 type Requirement struct {
 	// Feature must be enabled, or disabled when written "!name" (a conflict).
 	Feature string
@@ -56,8 +56,6 @@ type Requirement struct {
 	Cap Capability
 	// MinKernel is a documented minimum without a probeable capability.
 	MinKernel Version
-	// MinRelease is the first Cilium release with the feature.
-	MinRelease Release
 	// Option must be set explicitly, and with Values to one of them.
 	Option string
 	Values []string
@@ -77,6 +75,8 @@ type Requirement struct {
 	Blame string
 	// Fallback overrides the feature's fallback for this requirement.
 	Fallback string
+	// Quiet marks an expected fallback: recorded, not warned about.
+	Quiet bool
 }
 
 // applies reports whether the requirement is in force for a configuration
@@ -201,13 +201,17 @@ var Features = []Feature{
 		Requires: []Requirement{
 			{Feature: "masquerade-ipv4", Blame: "enable-ipv4-masquerade", Policy: pol(Ignore),
 				Message: "Auto-disabling enable-bpf-masquerade since IPv4 masquerading is disabled (enable-ipv4-masquerade=false)."},
-			// Up to 1.15 the agent fell back to iptables masquerading (and
-			// so to legacy host routing); from 1.16 it refuses to start
-			// (cilium/cilium#29778).
-			{Feature: "nodeport", Blame: "kube-proxy-replacement", Until: R(1, 16),
+			// Up to 1.14 the agent fell back to iptables masquerading (and
+			// so to legacy host routing, cilium/cilium#12026); 1.15 to 1.18
+			// refuse to start (cilium/cilium#29778, in v1.15.0-rc.1); from
+			// 1.19 Cilium no longer needs NodePort here (cilium/cilium#41380)
+			// but the dpforge datapath masquerades in its NodePort code.
+			{Feature: "nodeport", Blame: "kube-proxy-replacement", Until: R(1, 15),
 				Message: "BPF masquerade requires NodePort (--enable-node-port=\"true\")."},
-			{Feature: "nodeport", Blame: "kube-proxy-replacement", Since: R(1, 16), Policy: pol(Fail),
+			{Feature: "nodeport", Blame: "kube-proxy-replacement", Since: R(1, 15), Until: R(1, 19), Policy: pol(Fail),
 				Message: "unable to initialize BPF masquerade support: BPF masquerade requires NodePort (--enable-node-port=\"true\")."},
+			{Feature: "nodeport", Blame: "kube-proxy-replacement", Since: R(1, 19),
+				Message: "Cilium masquerades in BPF without NodePort from 1.19, but the dpforge datapath does so only in its NodePort code."},
 			{Cap: CapLRUHash, Message: "BPF masquerade requires LRU maps."},
 		}},
 	{Name: "bpf-masquerade-ipv6", Title: "BPF masquerading (IPv6)", Option: "enable-bpf-masquerade", Stage: CompileTime,
@@ -215,9 +219,11 @@ var Features = []Feature{
 		Want: func(c Config) bool { return c.Bool("enable-bpf-masquerade") && c.Bool("enable-ipv6") },
 		Requires: []Requirement{
 			{Feature: "masquerade-ipv6", Policy: pol(Ignore), Message: "BPF masquerading of IPv6 is off with enable-ipv6-masquerade=false."},
-			{Feature: "nodeport", Until: R(1, 16), Message: "BPF masquerade requires NodePort (--enable-node-port=\"true\")."},
-			{Feature: "nodeport", Since: R(1, 16), Policy: pol(Fail), Blame: "kube-proxy-replacement",
+			{Feature: "nodeport", Until: R(1, 15), Message: "BPF masquerade requires NodePort (--enable-node-port=\"true\")."},
+			{Feature: "nodeport", Since: R(1, 15), Until: R(1, 19), Policy: pol(Fail), Blame: "kube-proxy-replacement",
 				Message: "unable to initialize BPF masquerade support: BPF masquerade requires NodePort (--enable-node-port=\"true\")."},
+			{Feature: "nodeport", Since: R(1, 19), Blame: "kube-proxy-replacement",
+				Message: "Cilium masquerades in BPF without NodePort from 1.19, but the dpforge datapath does so only in its NodePort code."},
 		}},
 	{Name: "ip-masq-agent", Title: "BPF ip-masq-agent", Option: "enable-ip-masq-agent", Stage: CompileTime,
 		Defines: one("ENABLE_IP_MASQ_AGENT_IPV4"),
@@ -229,13 +235,15 @@ var Features = []Feature{
 		Want: func(c Config) bool { return !c.Bool("enable-host-legacy-routing") },
 		Requires: []Requirement{
 			{Feature: "!ipsec", Blame: "enable-ipsec", Message: "BPF host routing is incompatible with enable-ipsec."},
-			{Feature: "nodeport", Blame: "kube-proxy-replacement", Message: "BPF host routing requires BPF NodePort."},
+			// Without the kube-proxy replacement or BPF masquerading the
+			// agent falls back quietly: that is the expected outcome.
+			{Feature: "nodeport", Blame: "kube-proxy-replacement", Quiet: true, Message: "BPF host routing requires BPF NodePort."},
 			// From 1.14 host routing follows kube-proxy-replacement=true
 			// itself: false with enable-node-port (the old "partial") runs
 			// legacy host routing.
-			{Option: "kube-proxy-replacement", Values: []string{"true", "strict"}, Since: R(1, 14),
+			{Option: "kube-proxy-replacement", Values: []string{"true", "strict"}, Since: R(1, 14), Quiet: true,
 				Message: "BPF host routing requires kube-proxy-replacement=true."},
-			{Feature: "bpf-masquerade-ipv4", When: "masquerade-ipv4", Blame: "enable-bpf-masquerade", Message: "BPF host routing requires enable-bpf-masquerade."},
+			{Feature: "bpf-masquerade-ipv4", When: "masquerade-ipv4", Blame: "enable-bpf-masquerade", Quiet: true, Message: "BPF host routing requires enable-bpf-masquerade."},
 			{Cap: CapRedirectPeer, Message: "BPF host routing requires kernel 5.10 or newer."},
 			{Cap: CapRedirectNeigh, Message: "BPF host routing requires kernel 5.10 or newer."},
 		}},
@@ -317,9 +325,9 @@ var Features = []Feature{
 		}},
 	{Name: "tcx", Title: "tcx attachment", Option: "enable-tcx", Stage: Agent,
 		Unmet: Degrade, Quiet: true, Fallback: "legacy tc attachment",
-		Want: func(c Config) bool { return c.Bool("enable-tcx") },
+		// Releases before 1.16 have no tcx attachment at all.
+		Want: func(c Config) bool { r, _ := c.Release(); return r.AtLeast(R(1, 16)) && c.Bool("enable-tcx") },
 		Requires: []Requirement{
-			{MinRelease: R(1, 16), Message: "tcx attachment arrived in Cilium 1.16."},
 			{Cap: CapTCX, Message: "tcx needs kernel 6.6 or newer."},
 		}},
 	{Name: "events-ringbuf", Title: "Drop events through a BPF ring buffer", Stage: CompileTime,

@@ -22,15 +22,17 @@ var valueEras = []valueEra{
 	// agent no longer starts with it.
 	{Option: "kube-proxy-replacement", Value: "probe", Deprecated: R(1, 12), Removed: R(1, 13),
 		Source: "cilium/cilium#22083"},
-	// Deprecated in 1.14 in favour of true/false (cilium/cilium#26577). From
-	// 1.15 the agent enables the replacement only for "true" (and the
-	// individual enable-* options): other words act as false.
-	{Option: "kube-proxy-replacement", Value: "strict", Deprecated: R(1, 14), Removed: R(1, 15), Becomes: "false",
-		Source: "cilium/cilium#26577, #32711"},
-	{Option: "kube-proxy-replacement", Value: "partial", Deprecated: R(1, 14), Removed: R(1, 15), Becomes: "false",
-		Source: "cilium/cilium#26577"},
-	{Option: "kube-proxy-replacement", Value: "disabled", Deprecated: R(1, 14), Removed: R(1, 15), Becomes: "false",
-		Source: "cilium/cilium#26577"},
+	// Deprecated in 1.14 in favour of true/false (cilium/cilium#26577),
+	// still accepted by 1.15 (pkg/option/config.go at v1.15.0 defines them),
+	// refused from 1.16: "Invalid value for --kube-proxy-replacement"
+	// (cilium/cilium#31286; the agent log is quoted in
+	// kubernetes-sigs/kubespray#11417).
+	{Option: "kube-proxy-replacement", Value: "strict", Deprecated: R(1, 14), Removed: R(1, 16),
+		Source: "cilium/cilium#26577, #31286"},
+	{Option: "kube-proxy-replacement", Value: "partial", Deprecated: R(1, 14), Removed: R(1, 16),
+		Source: "cilium/cilium#26577, #31286"},
+	{Option: "kube-proxy-replacement", Value: "disabled", Deprecated: R(1, 14), Removed: R(1, 16),
+		Source: "cilium/cilium#26577, #31286"},
 }
 
 // hint says what to write instead of an option a release deprecated or
@@ -66,6 +68,12 @@ func forRelease(cfg Config, rel Release) (Config, []Problem) {
 		if !known {
 			continue
 		}
+		// What the release does with an option dpforge does not model is
+		// only a note: the option takes no part in the model.
+		sev := diag.Info
+		if _, modeled := optionIndex[k]; modeled {
+			sev = diag.Warning
+		}
 		switch {
 		case !info.ExistsIn(rel.String()):
 			edit()
@@ -82,13 +90,13 @@ func forRelease(cfg Config, rel Release) (Config, []Problem) {
 					msg += "; " + h.Ignored
 				}
 			}
-			ps = append(ps, Problem{Severity: diag.Warning, Rule: diag.RuleRemovedOption, Option: k, Message: msg, OptionScoped: true})
+			ps = append(ps, Problem{Severity: sev, Rule: diag.RuleRemovedOption, Option: k, Message: msg, OptionScoped: true})
 		case info.Deprecated != "" && rel.AtLeast(mustRelease(info.Deprecated)):
 			msg := fmt.Sprintf("option %q is deprecated since Cilium %s", k, info.Deprecated)
 			if h, ok := hints[k]; ok {
 				msg += "; " + h.Instead
 			}
-			ps = append(ps, Problem{Severity: diag.Warning, Rule: diag.RuleDeprecated, Option: k, Message: msg, OptionScoped: true})
+			ps = append(ps, Problem{Severity: sev, Rule: diag.RuleDeprecated, Option: k, Message: msg, OptionScoped: true})
 		}
 	}
 	for _, e := range valueEras {
@@ -102,7 +110,7 @@ func forRelease(cfg Config, rel Release) (Config, []Problem) {
 			p.Message = fmt.Sprintf("%s=%s is deprecated since Cilium %s and removed in %s", e.Option, e.Value, e.Deprecated, e.Removed)
 		case e.Becomes == "":
 			p.Severity, p.Rule = diag.Error, diag.RuleInvalidValue
-			p.Message = fmt.Sprintf("%s=%s was removed in Cilium %s; a Cilium %s agent refuses to start with it", e.Option, e.Value, e.Removed, rel)
+			p.Message = fmt.Sprintf("%s=%s was removed in Cilium %s; a Cilium %s agent refuses to start: Invalid value for --%s: %s", e.Option, e.Value, e.Removed, rel, e.Option, e.Value)
 		default:
 			edit()
 			out[e.Option] = e.Becomes

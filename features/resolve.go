@@ -325,7 +325,7 @@ func resolveShared(cfg Config, k Kernel, target string) *Resolution {
 						msg += " Falling back to " + fallback + "."
 					}
 					reason[f.Name] = msg
-					if !f.Quiet && !cascade {
+					if !f.Quiet && !req.Quiet && !cascade {
 						r.Problems = append(r.Problems, Problem{Severity: diag.Warning, Rule: diag.RuleDowngrade, Message: f.Title + " downgraded: " + msg, Option: f.Option, Other: req.Blame})
 					}
 				default:
@@ -377,8 +377,6 @@ func satisfied(req Requirement, cfg Config, k Kernel, rel Release, on func(strin
 	case req.Cap != "":
 		has, how := k.Has(req.Cap)
 		return has, fmt.Sprintf("kernel %s lacks %s; %s", k.Version.Short(), CapabilityDoc(req.Cap), how), diag.RuleKernelTooOld
-	case !req.MinRelease.IsZero():
-		return rel.AtLeast(req.MinRelease), fmt.Sprintf("Cilium %s or newer (configured: %s)", req.MinRelease, rel), diag.RuleUnsupportedValue
 	case !req.MinKernel.IsZero():
 		return k.Version.AtLeast(req.MinKernel), fmt.Sprintf("kernel %s is older than %s", k.Version.Short(), req.MinKernel.Short()), diag.RuleKernelTooOld
 	case req.Option != "":
@@ -405,12 +403,12 @@ func checkOptions(cfg Config) (ps []Problem) {
 			ps[i].OptionScoped = true
 		}
 	}()
-	if cfg.IsSet("tunnel") && cfg.IsSet("routing-mode") {
-		t, m := cfg.Get("tunnel"), cfg.Get("routing-mode")
-		if (t == "disabled") != (m == "native") {
-			ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleConflict, Option: "routing-mode", Other: "tunnel",
-				Message: fmt.Sprintf("routing-mode=%s contradicts tunnel=%s", m, t)})
-		}
+	// Only 1.14 has both keys (the release drops the other elsewhere): it
+	// refuses routing-mode other than its default next to tunnel (Populate
+	// in pkg/option/config.go).
+	if cfg.IsSet("tunnel") && cfg.IsSet("routing-mode") && cfg.Get("routing-mode") != "tunnel" {
+		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleConflict, Option: "routing-mode", Other: "tunnel",
+			Message: "Option --routing-mode cannot be used in combination with --tunnel"})
 	}
 	if cfg.IsSet("tunnel") && cfg.IsSet("tunnel-protocol") && cfg.Get("tunnel") != "disabled" && cfg.Get("tunnel") != cfg.Get("tunnel-protocol") {
 		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleConflict, Option: "tunnel-protocol", Other: "tunnel",

@@ -31,7 +31,7 @@ func TestResolveSeedScenarios(t *testing.T) {
 			// Seed 000: Cilium on 4.19.232 without KPR: legacy routing,
 			// iptables masquerading, no bandwidth manager, no BIG TCP.
 			name: "seed-4.19.232", kernel: "4.19.232",
-			cfg: Config{"kube-proxy-replacement": "disabled", "enable-bandwidth-manager": "true"},
+			cfg: Config{"kube-proxy-replacement": "disabled", "enable-bandwidth-manager": "true", "cilium-version": "1.12"},
 			want: map[string]State{"host-routing": Downgraded, "bandwidth-manager": Downgraded, "nodeport": Disabled,
 				"bpf-masquerade-ipv4": Disabled, "masquerade-ipv4": Enabled, "ipv6-big-tcp": Disabled, "events-ringbuf": Downgraded},
 		},
@@ -89,11 +89,17 @@ func TestResolveSeedScenarios(t *testing.T) {
 			errors: []string{"invalid-value"},
 		},
 		{
-			// From 1.15 only "true" enables the replacement: strict acts
-			// as false, so there is no BPF NodePort.
-			name: "strict-after-removal", kernel: "6.1.0",
-			cfg:  Config{"kube-proxy-replacement": "strict", "cilium-version": "1.16", "enable-bpf-masquerade": "false"},
-			want: map[string]State{"nodeport": Disabled, "host-routing": Downgraded},
+			// 1.15 still reads strict as true; 1.16 refuses it
+			// (cilium/cilium#31286).
+			name: "strict-1.15", kernel: "6.1.0",
+			cfg:  Config{"kube-proxy-replacement": "strict", "cilium-version": "1.15", "enable-bpf-masquerade": "true", "routing-mode": "tunnel"},
+			want: map[string]State{"nodeport": Enabled, "host-routing": Enabled},
+		},
+		{
+			name: "strict-1.16", kernel: "6.1.0",
+			cfg:    Config{"kube-proxy-replacement": "strict", "cilium-version": "1.16"},
+			want:   map[string]State{},
+			errors: []string{"invalid-value"},
 		},
 		{
 			// Typhoon's emulation of partial: NodePort in BPF, but host
@@ -118,17 +124,37 @@ func TestResolveSeedScenarios(t *testing.T) {
 			want: map[string]State{"masquerade-ipv4": Enabled, "ip-masq-agent": Enabled},
 		},
 		{
-			// Fatal from 1.16 (cilium/cilium#29778).
-			name: "bpf-masq-without-nodeport-1.16", kernel: "6.1.0",
-			cfg:    Config{"kube-proxy-replacement": "false", "enable-bpf-masquerade": "true", "cilium-version": "1.16"},
+			// Fatal from 1.15 (cilium/cilium#29778, v1.15.0-rc.1).
+			name: "bpf-masq-without-nodeport-1.15", kernel: "6.1.0",
+			cfg:    Config{"kube-proxy-replacement": "false", "enable-bpf-masquerade": "true", "cilium-version": "1.15"},
 			want:   map[string]State{"bpf-masquerade-ipv4": Failed},
 			errors: []string{"missing-dependency"},
 		},
 		{
 			// Before, the agent fell back to iptables masquerading.
-			name: "bpf-masq-without-nodeport-1.15", kernel: "6.1.0",
-			cfg:  Config{"kube-proxy-replacement": "false", "enable-bpf-masquerade": "true", "cilium-version": "1.15"},
+			name: "bpf-masq-without-nodeport-1.14", kernel: "6.1.0",
+			cfg:  Config{"kube-proxy-replacement": "false", "enable-bpf-masquerade": "true", "cilium-version": "1.14"},
 			want: map[string]State{"bpf-masquerade-ipv4": Downgraded, "masquerade-ipv4": Enabled},
+		},
+		{
+			// From 1.19 Cilium needs no NodePort here (cilium/cilium#41380);
+			// dpforge's datapath does, so it is a downgrade, not an error.
+			name: "bpf-masq-without-nodeport-1.19", kernel: "6.1.0",
+			cfg:  Config{"kube-proxy-replacement": "false", "enable-bpf-masquerade": "true", "cilium-version": "1.19"},
+			want: map[string]State{"bpf-masquerade-ipv4": Downgraded},
+		},
+		{
+			// 1.14 refuses routing-mode other than its default with tunnel.
+			name: "tunnel-and-routing-mode-1.14", kernel: "6.1.0",
+			cfg:    Config{"tunnel": "disabled", "routing-mode": "native", "ipv4-native-routing-cidr": "10.0.0.0/8", "cilium-version": "1.14"},
+			want:   map[string]State{},
+			errors: []string{"conflict"},
+		},
+		{
+			// ... and reads tunnel when routing-mode is the default.
+			name: "tunnel-wins-over-default-routing-mode-1.14", kernel: "6.1.0",
+			cfg:  Config{"tunnel": "disabled", "routing-mode": "tunnel", "ipv4-native-routing-cidr": "10.0.0.0/8", "cilium-version": "1.14"},
+			want: map[string]State{"tunnel": Disabled},
 		},
 		{
 			name: "big-tcp-legacy-routing", kernel: "6.6.0",

@@ -12,34 +12,47 @@ import (
 )
 
 // present prepares diagnostics for people: the same finding about many
-// nodes becomes one line, and unless verbose the notes about options
-// dpforge does not model become one line per file.
+// nodes becomes one line, and unless verbose the notes about options dpforge
+// does not model (that it has no part in the checks, or that the release
+// deprecated or dropped it) become one line per file.
 func present(ds diag.Diagnostics, verbose bool) diag.Diagnostics {
 	ds = ds.Group()
 	if verbose {
 		return ds
 	}
-	var out diag.Diagnostics
-	unmodeled := map[string][]string{}
+	type notes struct{ unmodeled, release int }
+	perFile := map[string]*notes{}
 	var files []string
+	var out diag.Diagnostics
 	for _, d := range ds {
-		if d.Severity == diag.Info && d.Rule == diag.RuleUnmodeledOption {
-			if _, seen := unmodeled[d.Pos.File]; !seen {
-				files = append(files, d.Pos.File)
-			}
-			unmodeled[d.Pos.File] = append(unmodeled[d.Pos.File], d.Message)
+		folded := d.Severity == diag.Info && (d.Rule == diag.RuleUnmodeledOption || d.Rule == diag.RuleRemovedOption || d.Rule == diag.RuleDeprecated)
+		if !folded {
+			out = append(out, d)
 			continue
 		}
-		out = append(out, d)
+		n := perFile[d.Pos.File]
+		if n == nil {
+			n = &notes{}
+			perFile[d.Pos.File] = n
+			files = append(files, d.Pos.File)
+		}
+		if d.Rule == diag.RuleUnmodeledOption {
+			n.unmodeled++
+		} else {
+			n.release++
+		}
 	}
 	for _, f := range files {
-		n := len(unmodeled[f])
+		n := perFile[f]
 		verb := "take"
-		if n == 1 {
+		if n.unmodeled == 1 {
 			verb = "takes"
 		}
-		out = append(out, diag.Diagnostic{Pos: diag.Position{File: f}, Severity: diag.Info, Rule: diag.RuleUnmodeledOption,
-			Message: fmt.Sprintf("%s that Cilium knows but dpforge does not model %s no part in the checks (-v lists them)", plural(n, "option"), verb)})
+		msg := fmt.Sprintf("%s that Cilium knows but dpforge does not model %s no part in the checks", plural(n.unmodeled, "option"), verb)
+		if n.release > 0 {
+			msg += fmt.Sprintf("; %s about what the release does with them", plural(n.release, "note"))
+		}
+		out = append(out, diag.Diagnostic{Pos: diag.Position{File: f}, Severity: diag.Info, Rule: diag.RuleUnmodeledOption, Message: msg + " (-v lists them)"})
 	}
 	return out.Sort()
 }

@@ -62,7 +62,7 @@ type ManifestInput struct {
 // in.Release, else the tag of the cilium agent image in the manifest, else
 // the newest modeled release.
 func ParseManifest(file string, data []byte, in ManifestInput) (*Matrix, diag.Diagnostics) {
-	p := &parser{file: file}
+	p := &parser{file: file, lastWins: true}
 	docs := p.decodeDocs(data)
 	if docs == nil {
 		return nil, p.diags.Sort()

@@ -78,10 +78,13 @@ type Cell map[string]string
 type ReadFile func(name string) ([]byte, error)
 
 type parser struct {
-	file  string
-	diags diag.Diagnostics
-	read  ReadFile
-	hash  []byte
+	file string
+	// lastWins makes a repeated key a warning whose last value counts, as
+	// Kubernetes reads manifests.
+	lastWins bool
+	diags    diag.Diagnostics
+	read     ReadFile
+	hash     []byte
 }
 
 func (p *parser) pos(n *yaml.Node) diag.Position {
@@ -188,8 +191,11 @@ func (p *parser) mapping(n *yaml.Node, what string, allowed []string, fn func(k,
 			continue
 		}
 		if prev, dup := seen[k.Value]; dup {
-			p.errorf(k, diag.RuleDuplicateKey, "%q is given twice in %s (first at line %d)", k.Value, what, prev.Line)
-			continue
+			if !p.lastWins {
+				p.errorf(k, diag.RuleDuplicateKey, "%q is given twice in %s (first at line %d)", k.Value, what, prev.Line)
+				continue
+			}
+			p.warnf(k, diag.RuleDuplicateKey, "%q is given twice in %s (first at line %d); Kubernetes keeps the last value", k.Value, what, prev.Line)
 		}
 		seen[k.Value] = k
 		if allowed != nil && !contains(allowed, k.Value) {

@@ -37,14 +37,8 @@
 #if defined(ENABLE_MASQUERADE_IPV4) && !defined(ENABLE_NODEPORT)
 #error "BPF masquerade requires NodePort (--enable-node-port=\"true\")."
 #endif
-#if defined(ENABLE_MASQUERADE_IPV4) && !defined(ENABLE_NODEPORT)
-#error "unable to initialize BPF masquerade support: BPF masquerade requires NodePort (--enable-node-port=\"true\")."
-#endif
 #if defined(ENABLE_MASQUERADE_IPV6) && !defined(ENABLE_NODEPORT)
 #error "BPF masquerade requires NodePort (--enable-node-port=\"true\")."
-#endif
-#if defined(ENABLE_MASQUERADE_IPV6) && !defined(ENABLE_NODEPORT)
-#error "unable to initialize BPF masquerade support: BPF masquerade requires NodePort (--enable-node-port=\"true\")."
 #endif
 #if defined(ENABLE_IP_MASQ_AGENT_IPV4) && !defined(ENABLE_MASQUERADE_IPV4)
 #error "BPF ip-masq-agent requires --enable-bpf-masquerade=\"true\" (BPF masquerading)."
