@@ -170,7 +170,8 @@ func (rs *Resolver) Resolve(cfg Config, k Kernel, target string) *Resolution {
 	}
 	r := *base
 	mtu, clusterID := nodeValueInts(cfg)
-	r.Problems = append(append([]Problem(nil), base.Problems...), checkNodeValues(mtu, clusterID, base.effective.Get("cluster-name"))...)
+	// Clipped, so that a node's own problems never land in the shared array.
+	r.Problems = append(slices.Clip(base.Problems), checkNodeValues(mtu, clusterID, base.effective.Get("cluster-name"))...)
 	r.Values = append([]LoadValue(nil), base.Values...)
 	for i, v := range r.Values {
 		switch v.Var {
@@ -205,6 +206,7 @@ func numValue(v, macro string, n int) LoadValue {
 // sharedKey identifies what a Resolution depends on apart from nodeValues.
 func sharedKey(cfg Config, k Kernel, target string) string {
 	var b strings.Builder
+	b.Grow(512)
 	b.WriteString(target)
 	b.WriteByte(0)
 	b.WriteString(k.Name)

@@ -37,12 +37,12 @@ func inventory(n int) []byte {
 	}
 	b.WriteString("defaults:\n  kube-proxy-replacement: \"true\"\n  enable-bpf-masquerade: true\n  ipv4-native-routing-cidr: 10.0.0.0/8\n  cluster-name: bench\n")
 	profiles := []string{
-		"{tunnel: vxlan}",
-		"{tunnel: geneve}",
-		"{tunnel: disabled, bpf-lb-mode: dsr}",
-		"{tunnel: disabled, bpf-lb-mode: hybrid, enable-bandwidth-manager: true}",
-		"{tunnel: vxlan, enable-ipv4-egress-gateway: true, enable-l7-proxy: false}",
-		"{tunnel: disabled, enable-host-firewall: true, enable-ipv6: true, ipv6-native-routing-cidr: fd00::/8}",
+		"{routing-mode: tunnel, tunnel-protocol: vxlan}",
+		"{routing-mode: tunnel, tunnel-protocol: geneve}",
+		"{routing-mode: native, bpf-lb-mode: dsr}",
+		"{routing-mode: native, bpf-lb-mode: hybrid, enable-bandwidth-manager: true}",
+		"{routing-mode: tunnel, tunnel-protocol: vxlan, enable-egress-gateway: true, enable-l7-proxy: false}",
+		"{routing-mode: native, enable-host-firewall: true, enable-ipv6: true, ipv6-native-routing-cidr: fd00::/8}",
 	}
 	b.WriteString("nodes:\n")
 	for i := 0; i < n; i++ {
