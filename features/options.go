@@ -118,14 +118,6 @@ func Modeled(name string) (*Option, bool) {
 	return o, ok
 }
 
-// Unmodeled reports whether name is an option of some Cilium release that
-// dpforge does not model.
-func Unmodeled(name string) bool {
-	_, known := LookupOption(name)
-	_, modeled := optionIndex[name]
-	return known && !modeled
-}
-
 // knownNames are every Cilium option and dpforge's own keys, for suggestions.
 var knownNames = func() []string {
 	var all []string

@@ -201,3 +201,21 @@ matrix:
 		t.Fatalf("(-want +got):\n%s", diff)
 	}
 }
+
+// A node may name a distribution kernel directly; a profile of the same name
+// wins.
+func TestDistroKernelRef(t *testing.T) {
+	m, ds := Parse("m.yaml", []byte("nodes: [{name: a, kernel: rhel8}, {name: b, kernel: rhel9}]\n"), nil)
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	kp, _ := m.Kernel("rhel8")
+	if ok, how := kp.Kernel.Has(features.CapRedirectPeer); !ok || !strings.Contains(how, "cilium/cilium#39789") {
+		t.Errorf("rhel8: %v %s", ok, how)
+	}
+	m, _ = Parse("m.yaml", []byte("kernels: {rhel8: {version: 4.18.0}}\nnodes: [{name: a, kernel: rhel8}]\n"), nil)
+	kp, _ = m.Kernel("rhel8")
+	if ok, _ := kp.Kernel.Has(features.CapRedirectPeer); ok {
+		t.Errorf("the profile rhel8 lost to the distribution kernel")
+	}
+}

@@ -522,12 +522,16 @@ func (p *parser) kernelRefError(pos diag.Position, ref string, m *Matrix) {
 	p.diags = append(p.diags, diag.Diagnostic{Pos: pos, Severity: diag.Error, Rule: rule, Message: msg})
 }
 
-// kernel resolves a profile name or a bare version.
+// kernel resolves a profile name, a named distribution kernel (rhel8) or a
+// bare version.
 func (m *Matrix) kernel(ref string) (*KernelProfile, bool) {
 	for _, k := range m.Kernels {
 		if k.Name == ref {
 			return k, true
 		}
+	}
+	if d, ok := features.LookupDistro(ref); ok {
+		return &KernelProfile{Name: ref, Kernel: d.Kernel(), Target: features.LittleEndian}, true
 	}
 	v, err := features.ParseVersion(ref)
 	if err != nil {
