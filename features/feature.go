@@ -187,14 +187,26 @@ var Features = []Feature{
 		Want: func(c Config) bool { return c.Bool("enable-ipv4-masquerade") && c.Bool("enable-ipv4") },
 		// With ipam=eni the VPC CIDR is the non-masquerade range, and the
 		// ip-masq-agent brings its own list: neither needs the CIDR.
-		Requires: []Requirement{{Option: "ipv4-native-routing-cidr", When: "!tunnel", Blame: "tunnel",
-			Exempt:  []Setting{{"ipam", "eni"}, {"enable-ip-masq-agent", "true"}},
-			Message: "native routing CIDR must be configured with option --ipv4-native-routing-cidr in combination with --enable-ipv4-masquerade --tunnel=disabled --enable-ip-masq-agent=false"}}},
+		// The agent's wording names the routing option of its release.
+		Requires: []Requirement{
+			{Option: "ipv4-native-routing-cidr", When: "!tunnel", Blame: "tunnel", Until: R(1, 14),
+				Exempt:  []Setting{{"ipam", "eni"}, {"enable-ip-masq-agent", "true"}},
+				Message: "native routing CIDR must be configured with option --ipv4-native-routing-cidr in combination with --enable-ipv4-masquerade --tunnel=disabled --enable-ip-masq-agent=false"},
+			{Option: "ipv4-native-routing-cidr", When: "!tunnel", Blame: "routing-mode", Since: R(1, 14),
+				Exempt:  []Setting{{"ipam", "eni"}, {"enable-ip-masq-agent", "true"}},
+				Message: "native routing CIDR must be configured with option --ipv4-native-routing-cidr in combination with --enable-ipv4-masquerade --routing-mode=native --enable-ip-masq-agent=false"},
+		}},
 	{Name: "masquerade-ipv6", Title: "IPv6 masquerading", Option: "enable-ipv6-masquerade", Stage: Agent,
 		Want: func(c Config) bool { return c.Bool("enable-ipv6-masquerade") && c.Bool("enable-ipv6") },
-		Requires: []Requirement{{Option: "ipv6-native-routing-cidr", When: "!tunnel", Blame: "tunnel",
-			Exempt:  []Setting{{"ipam", "eni"}, {"enable-ip-masq-agent", "true"}},
-			Message: "native routing CIDR must be configured with option --ipv6-native-routing-cidr in combination with --enable-ipv6-masquerade --tunnel=disabled --enable-ip-masq-agent=false"}}},
+		// The agent's wording names the routing option of its release.
+		Requires: []Requirement{
+			{Option: "ipv6-native-routing-cidr", When: "!tunnel", Blame: "tunnel", Until: R(1, 14),
+				Exempt:  []Setting{{"ipam", "eni"}, {"enable-ip-masq-agent", "true"}},
+				Message: "native routing CIDR must be configured with option --ipv6-native-routing-cidr in combination with --enable-ipv6-masquerade --tunnel=disabled --enable-ip-masq-agent=false"},
+			{Option: "ipv6-native-routing-cidr", When: "!tunnel", Blame: "routing-mode", Since: R(1, 14),
+				Exempt:  []Setting{{"ipam", "eni"}, {"enable-ip-masq-agent", "true"}},
+				Message: "native routing CIDR must be configured with option --ipv6-native-routing-cidr in combination with --enable-ipv6-masquerade --routing-mode=native --enable-ip-masq-agent=false"},
+		}},
 	{Name: "bpf-masquerade-ipv4", Title: "BPF masquerading (IPv4)", Option: "enable-bpf-masquerade", Stage: CompileTime,
 		Defines: one("ENABLE_MASQUERADE_IPV4"), Unmet: Degrade, Fallback: "iptables masquerading",
 		Want: func(c Config) bool { return c.Bool("enable-bpf-masquerade") },
@@ -285,7 +297,7 @@ var Features = []Feature{
 		Defines: one("ENABLE_VTEP"),
 		Want:    func(c Config) bool { return c.Bool("enable-vtep") },
 		Requires: []Requirement{
-			{Feature: "tunnel-vxlan", Blame: "tunnel", Message: "VTEP integration requires VXLAN tunneling (tunnel=vxlan)."},
+			{Feature: "tunnel-vxlan", Blame: "tunnel", Message: "VTEP integration requires VXLAN tunneling."},
 			{Option: "vtep-endpoint", Message: "VTEP integration requires vtep-endpoint."},
 			{Option: "vtep-cidr", Message: "VTEP integration requires vtep-cidr."},
 			{Option: "vtep-mask", Message: "VTEP integration requires vtep-mask."},
@@ -295,7 +307,7 @@ var Features = []Feature{
 	{Name: "no-conntrack-iptables", Title: "Bypass iptables connection tracking", Option: "install-no-conntrack-iptables-rules", Stage: Agent,
 		Want: func(c Config) bool { return c.Bool("install-no-conntrack-iptables-rules") },
 		Requires: []Requirement{
-			{Feature: "!tunnel", Blame: "tunnel", Message: "install-no-conntrack-iptables-rules requires direct routing (tunnel=disabled)."},
+			{Feature: "!tunnel", Blame: "tunnel", Message: "install-no-conntrack-iptables-rules requires native routing."},
 			{Option: "kube-proxy-replacement", Values: []string{"true", "strict"}, Message: "install-no-conntrack-iptables-rules requires kube-proxy-replacement=true."},
 			{Feature: "nodeport", Blame: "kube-proxy-replacement", Message: "install-no-conntrack-iptables-rules requires the eBPF kube-proxy replacement."},
 			{Feature: "bpf-masquerade-ipv4", When: "masquerade-ipv4", Blame: "enable-bpf-masquerade", Message: "install-no-conntrack-iptables-rules requires BPF masquerading (or no masquerading)."},
