@@ -223,7 +223,17 @@ func safeString(s string) bool {
 
 // ValidName reports whether s is a DNS-1123 label, as node and profile names
 // must be: they become file names and C comments.
-func ValidName(s string) bool { return len(s) <= 63 && nameRe.MatchString(s) }
+func ValidName(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidDevice reports whether s looks like a Linux interface name.
 func ValidDevice(s string) bool { return deviceRe.MatchString(s) && !strings.Contains(s, "..") }

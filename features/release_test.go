@@ -33,3 +33,13 @@ func TestParseRelease(t *testing.T) {
 		}
 	}
 }
+
+// ValidName is the DNS-1123 label rule, as nameRe writes it.
+func TestValidName(t *testing.T) {
+	for _, s := range []string{"a", "node-1", "-a", "a-", "A", "a_b", "a.b", "", "0", "ab--cd", "x/y",
+		"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk", "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl"} {
+		if got, want := ValidName(s), len(s) <= 63 && nameRe.MatchString(s); got != want {
+			t.Errorf("ValidName(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -151,7 +151,15 @@ func Resolve(cfg Config, k Kernel, target string) *Resolution {
 // their checks are computed per node. A Resolver is not safe for concurrent
 // use; its results are, and must not be modified.
 type Resolver struct {
-	shared map[string]*Resolution
+	shared map[uint64][]sharedEntry
+}
+
+// sharedEntry is one shared resolution and what it was computed from.
+type sharedEntry struct {
+	cfg    Config
+	kernel Kernel
+	target string
+	r      *Resolution
 }
 
 // Resolve is Resolve with sharing.
@@ -159,14 +167,20 @@ func (rs *Resolver) Resolve(cfg Config, k Kernel, target string) *Resolution {
 	if target == "" {
 		target = LittleEndian
 	}
-	key := sharedKey(cfg, k, target)
-	base, ok := rs.shared[key]
-	if !ok {
+	h := sharedHash(cfg, k, target)
+	var base *Resolution
+	for _, e := range rs.shared[h] {
+		if e.target == target && sameKernel(e.kernel, k) && sameShared(e.cfg, cfg) {
+			base = e.r
+			break
+		}
+	}
+	if base == nil {
 		base = resolveShared(cfg, k, target)
 		if rs.shared == nil {
-			rs.shared = map[string]*Resolution{}
+			rs.shared = map[uint64][]sharedEntry{}
 		}
-		rs.shared[key] = base
+		rs.shared[h] = append(rs.shared[h], sharedEntry{cfg.Merge(nil), k, target, base})
 	}
 	r := *base
 	mtu, clusterID := nodeValueInts(cfg)
@@ -203,36 +217,63 @@ func numValue(v, macro string, n int) LoadValue {
 	return LoadValue{v, macro, s, s}
 }
 
-// sharedKey identifies what a Resolution depends on apart from nodeValues.
-func sharedKey(cfg Config, k Kernel, target string) string {
-	var b strings.Builder
-	b.Grow(512)
-	b.WriteString(target)
-	b.WriteByte(0)
-	b.WriteString(k.Name)
-	b.WriteByte(0)
-	b.WriteString(k.Version.String())
-	b.WriteByte(0)
-	b.WriteString(k.Release)
-	for _, key := range cfg.Keys() {
-		if slices.Contains(nodeValues, key) {
+// sharedHash hashes what a Resolution depends on apart from nodeValues,
+// independently of map order; sameShared and sameKernel confirm a match.
+func sharedHash(cfg Config, k Kernel, target string) uint64 {
+	h := fnv(fnv(fnv(fnvInit, target), k.Name), k.Release) ^ uint64(k.Version.Major)<<40 ^ uint64(k.Version.Minor)<<20 ^ uint64(k.Version.Patch)
+	var sum uint64
+	for key, v := range cfg {
+		if isNodeValue(key) {
 			continue
 		}
-		b.WriteByte(0)
-		b.WriteString(key)
-		b.WriteByte('=')
-		b.WriteString(cfg[key])
+		sum += fnv(fnv(fnvInit, key), v)
 	}
-	if len(k.Probed) > 0 {
-		// Profiles of one name are one profile within a matrix; a probed
-		// kernel is still keyed by its claims for callers mixing sources.
-		for _, c := range Capabilities() {
-			if v, ok := k.Probed[c]; ok {
-				fmt.Fprintf(&b, "\x00%s=%t", c, v)
-			}
+	return h*1099511628211 ^ sum
+}
+
+const fnvInit = 14695981039346656037
+
+func fnv(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h * 1099511628211
+}
+
+func isNodeValue(key string) bool { return slices.Contains(nodeValues, key) }
+
+// sameShared reports whether two configurations agree on everything but
+// the nodeValues.
+func sameShared(a, b Config) bool {
+	n := 0
+	for k, v := range a {
+		if isNodeValue(k) {
+			continue
+		}
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+		n++
+	}
+	for k := range b {
+		if !isNodeValue(k) {
+			n--
 		}
 	}
-	return b.String()
+	return n == 0
+}
+
+func sameKernel(a, b Kernel) bool {
+	if a.Name != b.Name || a.Version != b.Version || a.Release != b.Release || len(a.Probed) != len(b.Probed) {
+		return false
+	}
+	for c, v := range a.Probed {
+		if w, ok := b.Probed[c]; !ok || w != v || a.Sources[c] != b.Sources[c] {
+			return false
+		}
+	}
+	return true
 }
 
 // resolveShared decides everything but the per-node values.

@@ -1,10 +1,12 @@
 package features
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/dpforge/dpforge/features/diag"
 )
@@ -207,7 +209,7 @@ func TestResolveIsPureAndStable(t *testing.T) {
 	cfg := Config{"tunnel": "geneve", "kube-proxy-replacement": "true", "enable-bpf-masquerade": "true"}
 	a := Resolve(cfg, kernel("6.1.0"), "")
 	b := Resolve(cfg, kernel("6.1.0"), "")
-	if diff := cmp.Diff(a, b, cmp.AllowUnexported(Resolution{})); diff != "" {
+	if diff := cmp.Diff(a, b, cmpopts.IgnoreUnexported(Resolution{})); diff != "" {
 		t.Fatalf("two resolutions differ:\n%s", diff)
 	}
 	if len(a.Variant.ID) != 12 {
@@ -343,5 +345,43 @@ func TestDistroKernelClaims(t *testing.T) {
 	}
 	if _, how := d.Kernel().Has(CapRedirectPeer); !strings.Contains(how, "cilium/cilium#39789") {
 		t.Errorf("claim source not reported: %q", how)
+	}
+}
+
+// A Resolver shares the work between nodes that differ only in per-node
+// values, and gives each node its own values and value problems.
+func TestResolverShares(t *testing.T) {
+	var rs Resolver
+	base := Config{"routing-mode": "tunnel", "kube-proxy-replacement": "true", "cluster-name": "c"}
+	a := rs.Resolve(base.Merge(Config{"mtu": "1400", "cluster-id": "3"}), kernel("6.1.0"), "")
+	b := rs.Resolve(base.Merge(Config{"mtu": "1000"}), kernel("6.1.0"), "")
+	c := rs.Resolve(base.Merge(Config{"mtu": "1400", "enable-bandwidth-manager": "true"}), kernel("6.1.0"), "")
+	if len(rs.shared) != 2 {
+		t.Errorf("%d shared resolutions, want 2", len(rs.shared))
+	}
+	value := func(r *Resolution, v string) string {
+		for _, x := range r.Values {
+			if x.Var == v {
+				return x.Value
+			}
+		}
+		return ""
+	}
+	if value(a, "cfg_mtu") != "1400" || value(a, "cfg_cluster_id") != "3" || value(b, "cfg_mtu") != "1000" || value(b, "cfg_cluster_id") != "0" {
+		t.Errorf("values: a %+v b %+v", a.Values, b.Values)
+	}
+	var bErrs []string
+	for _, p := range b.Problems {
+		bErrs = append(bErrs, p.Rule)
+	}
+	if len(a.Problems) != 0 || !slices.Equal(bErrs, []string{"invalid-value"}) {
+		t.Errorf("problems: a %+v b %+v", a.Problems, b.Problems)
+	}
+	if !c.On("bandwidth-manager") || a.On("bandwidth-manager") {
+		t.Errorf("configurations that differ in a feature shared a resolution")
+	}
+	// Sharing gives what resolving alone gives.
+	if diff := cmp.Diff(Resolve(base.Merge(Config{"mtu": "1000"}), kernel("6.1.0"), ""), b, cmpopts.IgnoreUnexported(Resolution{})); diff != "" {
+		t.Errorf("shared resolution differs (-alone +shared):\n%s", diff)
 	}
 }

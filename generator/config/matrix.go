@@ -183,21 +183,37 @@ func (p *parser) mapping(n *yaml.Node, what string, allowed []string, fn func(k,
 		p.errorf(n, diag.RuleWrongType, "%s must be a mapping, not %s", what, kindName(n))
 		return
 	}
-	seen := map[string]*yaml.Node{}
+	// Small mappings (a node, its config) are searched for repeats
+	// directly: a map per mapping costs more than the search.
+	var seen map[string]*yaml.Node
+	if len(n.Content) > 32 {
+		seen = make(map[string]*yaml.Node, len(n.Content)/2)
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
 			p.errorf(k, diag.RuleWrongType, "%s keys must be strings", what)
 			continue
 		}
-		if prev, dup := seen[k.Value]; dup {
+		var prev *yaml.Node
+		if seen != nil {
+			prev = seen[k.Value]
+			seen[k.Value] = k
+		} else {
+			for j := 0; j < i; j += 2 {
+				if c := n.Content[j]; c.Kind == yaml.ScalarNode && c.Value == k.Value {
+					prev = c
+					break
+				}
+			}
+		}
+		if prev != nil {
 			if !p.lastWins {
 				p.errorf(k, diag.RuleDuplicateKey, "%q is given twice in %s (first at line %d)", k.Value, what, prev.Line)
 				continue
 			}
 			p.warnf(k, diag.RuleDuplicateKey, "%q is given twice in %s (first at line %d); Kubernetes keeps the last value", k.Value, what, prev.Line)
 		}
-		seen[k.Value] = k
 		if allowed != nil && !contains(allowed, k.Value) {
 			msg := fmt.Sprintf("unknown key %q in %s", k.Value, what)
 			if s := diag.Closest(k.Value, allowed); s != "" {
