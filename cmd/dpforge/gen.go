@@ -25,9 +25,7 @@ func runGen(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpforge gen: %v\n", err)
 		return exitProblems
 	}
-	for _, d := range diags {
-		fmt.Fprintln(stderr, d)
-	}
+	printDiags(stderr, diags, false)
 	if p == nil || diags.HasErrors() {
 		fmt.Fprintln(stderr, "dpforge gen: the matrix is invalid; nothing written")
 		return exitProblems
@@ -45,7 +43,7 @@ func runGen(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpforge gen: %v\n", err)
 		return exitProblems
 	}
-	fmt.Fprintf(stdout, "wrote %s for %s and %s to %s\n", plural(len(files), "header"),
-		plural(len(p.Nodes()), "node"), plural(len(p.Variants), "variant"), *dir)
+	fmt.Fprintf(stdout, "wrote %s for %s and %s to %s, judged as %s\n", plural(len(files), "header"),
+		plural(len(p.Nodes()), "node"), plural(len(p.Variants), "variant"), *dir, releases(p))
 	return exitOK
 }
