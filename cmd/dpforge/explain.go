@@ -61,7 +61,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 			if i > 0 {
 				fmt.Fprintln(stdout)
 			}
-			writeExplain(stdout, e)
+			writeExplain(stdout, e, *verbose)
 		}
 	}
 	if diags.HasErrors() {
@@ -110,9 +110,17 @@ func explainEntry(e *plan.Entry) explainJSON {
 	return j
 }
 
-func writeExplain(w io.Writer, e *plan.Entry) {
+func writeExplain(w io.Writer, e *plan.Entry, verbose bool) {
 	r := e.Resolution
 	fmt.Fprintf(w, "Node %s: Cilium %s, kernel %s, variant %s (-mcpu=%s, %s)\n", e.Name, r.Release, r.Kernel, r.Variant.ID, r.Variant.CPU, r.Variant.Target)
+	if verbose {
+		// What the kernel is taken to have beyond its version number, and
+		// on whose word.
+		for _, c := range sortedKeys(r.Kernel.Probed) {
+			has, how := r.Kernel.Has(c)
+			fmt.Fprintf(w, "  kernel %s %s: %t, %s\n", r.Kernel.Name, c, has, how)
+		}
+	}
 	for _, s := range r.Status {
 		fmt.Fprintf(w, "  %-30s %s\n", s.Key+":", s.Value)
 	}
