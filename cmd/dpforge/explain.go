@@ -45,7 +45,9 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	if p == nil {
 		return exitProblems
 	}
-	fmt.Fprintf(stderr, "%s: judged as %s\n", p.Matrix.File, releases(p))
+	if len(p.Entries) > 0 {
+		fmt.Fprintf(stderr, "%s: judged as %s\n", p.Matrix.File, releases(p))
+	}
 	entries, code := selectEntries(p, fs.Args()[1:], *all, stderr)
 	if code >= 0 {
 		return code

@@ -48,7 +48,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		all = append(all, diags...)
-		if p != nil {
+		if p != nil && len(p.Entries) > 0 {
 			files = append(files, jsonFile{File: f, Releases: releases(p), Nodes: len(p.Entries)})
 		}
 	}
