@@ -90,7 +90,7 @@ func forRelease(cfg Config, rel Release) (Config, []Problem) {
 					msg += "; " + h.Ignored
 				}
 			}
-			ps = append(ps, Problem{Severity: sev, Rule: diag.RuleRemovedOption, Option: k, Message: msg, OptionScoped: true})
+			ps = append(ps, Problem{Severity: sev, Rule: diag.RuleNotInRelease, Option: k, Message: msg, OptionScoped: true})
 		case info.Deprecated != "" && rel.AtLeast(mustRelease(info.Deprecated)):
 			msg := fmt.Sprintf("option %q is deprecated since Cilium %s", k, info.Deprecated)
 			if h, ok := hints[k]; ok {

@@ -25,7 +25,7 @@ func present(ds diag.Diagnostics, verbose bool) diag.Diagnostics {
 	var files []string
 	var out diag.Diagnostics
 	for _, d := range ds {
-		folded := d.Severity == diag.Info && (d.Rule == diag.RuleUnmodeledOption || d.Rule == diag.RuleRemovedOption || d.Rule == diag.RuleDeprecated)
+		folded := d.Severity == diag.Info && (d.Rule == diag.RuleUnmodeledOption || d.Rule == diag.RuleNotInRelease || d.Rule == diag.RuleDeprecated)
 		if !folded {
 			out = append(out, d)
 			continue

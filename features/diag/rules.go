@@ -29,7 +29,7 @@ const (
 	// Options.
 	RuleUnknownOption   = "unknown-option"   // no Cilium release has the key
 	RuleUnmodeledOption = "unmodeled-option" // Cilium has it, dpforge does not model it
-	RuleRemovedOption   = "removed-option"   // the assumed release no longer has it
+	RuleNotInRelease    = "not-in-release"   // the release judged has no such key (removed, or not yet added)
 	RuleInvalidValue    = "invalid-value"
 	RuleDeprecated      = "deprecated"
 	RuleIgnoredOption   = "ignored-option" // set, but without effect in this configuration
