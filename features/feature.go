@@ -317,7 +317,10 @@ var Features = []Feature{
 		Want: func(c Config) bool { return c.Bool("enable-ipv6-big-tcp") },
 		Requires: []Requirement{
 			{Feature: "ipv6", Blame: "enable-ipv6", Message: "IPv6 BIG TCP requires enable-ipv6."},
-			// The agent refuses these combinations (bigtcp validateConfig).
+			// Up to 1.14 the agent first turns BIG TCP off on a kernel
+			// without it, then refuses the combinations below; from 1.15
+			// it refuses them first (bigtcp validateConfig).
+			{Cap: CapBigTCPv6, Until: R(1, 15), Message: "Cannot enable --enable-ipv6-big-tcp, needs kernel 5.19 or newer.", Policy: pol(Degrade)},
 			{Feature: "!tunnel", Blame: "tunnel", Message: "BIG TCP is not supported in tunneling mode."},
 			{Feature: "!ipsec", Blame: "enable-ipsec", Message: "BIG TCP is not supported with encryption enabled."},
 			{Feature: "!wireguard", Blame: "enable-wireguard", Message: "BIG TCP is not supported with encryption enabled."},
@@ -328,7 +331,10 @@ var Features = []Feature{
 		Want: func(c Config) bool { return c.Bool("enable-ipv4-big-tcp") },
 		Requires: []Requirement{
 			{Feature: "ipv4", Blame: "enable-ipv4", Message: "IPv4 BIG TCP requires enable-ipv4."},
-			// The agent refuses these combinations (bigtcp validateConfig).
+			// Up to 1.14 the agent first turns BIG TCP off on a kernel
+			// without it, then refuses the combinations below; from 1.15
+			// it refuses them first (bigtcp validateConfig).
+			{Cap: CapBigTCPv4, Until: R(1, 15), Message: "Cannot enable --enable-ipv4-big-tcp, needs kernel 6.3 or newer.", Policy: pol(Degrade)},
 			{Feature: "!tunnel", Blame: "tunnel", Message: "BIG TCP is not supported in tunneling mode."},
 			{Feature: "!ipsec", Blame: "enable-ipsec", Message: "BIG TCP is not supported with encryption enabled."},
 			{Feature: "!wireguard", Blame: "enable-wireguard", Message: "BIG TCP is not supported with encryption enabled."},

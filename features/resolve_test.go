@@ -385,3 +385,17 @@ func TestResolverShares(t *testing.T) {
 		t.Errorf("shared resolution differs (-alone +shared):\n%s", diff)
 	}
 }
+
+// Up to 1.14 an old kernel turns BIG TCP off before the agent checks the
+// routing; from 1.15 the routing check comes first and is fatal.
+func TestBigTCPOrderFollowsRelease(t *testing.T) {
+	cfg := Config{"routing-mode": "tunnel", "enable-ipv6": "true", "enable-ipv6-big-tcp": "true"}
+	old := Resolve(cfg.Merge(Config{"cilium-version": "1.14"}), kernel("5.10.0"), "")
+	if d := old.Decision("ipv6-big-tcp"); d.State != Downgraded {
+		t.Errorf("1.14 on 5.10: %+v", d)
+	}
+	cur := Resolve(cfg.Merge(Config{"cilium-version": "1.15"}), kernel("5.10.0"), "")
+	if d := cur.Decision("ipv6-big-tcp"); d.State != Failed {
+		t.Errorf("1.15 on 5.10: %+v", d)
+	}
+}
