@@ -23,6 +23,7 @@ type jsonFile struct {
 	File     string `json:"file"`
 	Releases string `json:"releases"`
 	Nodes    int    `json:"nodes"`
+	Cells    int    `json:"matrix_cells"`
 }
 
 func runValidate(args []string, stdout, stderr io.Writer) int {
@@ -49,7 +50,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		}
 		all = append(all, diags...)
 		if p != nil && len(p.Entries) > 0 {
-			files = append(files, jsonFile{File: f, Releases: releases(p), Nodes: len(p.Entries)})
+			files = append(files, jsonFile{File: f, Releases: releases(p), Nodes: len(p.Nodes()), Cells: len(p.Entries) - len(p.Nodes())})
 		}
 	}
 	all = all.Sort()
@@ -67,7 +68,11 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	} else {
 		printDiags(stdout, all, *verbose)
 		for _, f := range files {
-			fmt.Fprintf(stdout, "%s: %s judged as %s\n", f.File, plural(f.Nodes, "node"), f.Releases)
+			what := plural(f.Nodes, "node")
+			if f.Cells > 0 {
+				what += " and " + plural(f.Cells, "matrix cell")
+			}
+			fmt.Fprintf(stdout, "%s: %s judged as %s\n", f.File, what, f.Releases)
 		}
 	}
 	if all.HasErrors() {

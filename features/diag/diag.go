@@ -95,12 +95,18 @@ func subjects(list []string, names int) string {
 	if names >= 0 && len(list) > names {
 		shown = list[:names]
 	}
-	what := "nodes"
+	cells := 0
 	for _, s := range list {
 		if strings.HasPrefix(s, "matrix[") {
-			what = "nodes and matrix cells"
-			break
+			cells++
 		}
+	}
+	what := "nodes and matrix cells"
+	switch cells {
+	case 0:
+		what = "nodes"
+	case len(list):
+		what = "matrix cells"
 	}
 	text := strings.Join(shown, ", ")
 	if more := len(list) - len(shown); more > 0 {

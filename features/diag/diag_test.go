@@ -21,6 +21,10 @@ func TestFormat(t *testing.T) {
 			"info: matrix[kernel=lts]: i [unmodeled-option]"},
 		{Diagnostic{Pos: Position{"f", 1, 1}, Severity: Warning, Message: "w", Rule: "r", Subjects: []string{"a", "b", "c", "d", "e"}},
 			"f:1:1: warning: 5 nodes (a, b, c and 2 more): w [r]"},
+		{Diagnostic{Pos: Position{"f", 1, 1}, Severity: Warning, Message: "w", Rule: "r", Subjects: []string{"matrix[k=a]", "matrix[k=b]"}},
+			"f:1:1: warning: 2 matrix cells (matrix[k=a], matrix[k=b]): w [r]"},
+		{Diagnostic{Pos: Position{"f", 1, 1}, Severity: Warning, Message: "w", Rule: "r", Subjects: []string{"a", "matrix[k=b]"}},
+			"f:1:1: warning: 2 nodes and matrix cells (a, matrix[k=b]): w [r]"},
 	} {
 		if got := tc.d.String(); got != tc.want {
 			t.Errorf("got  %q\nwant %q", got, tc.want)
