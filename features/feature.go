@@ -73,8 +73,6 @@ type Requirement struct {
 	Policy *Policy
 	// Blame names another option to point at, besides the feature's own.
 	Blame string
-	// Fallback overrides the feature's fallback for this requirement.
-	Fallback string
 	// Quiet marks an expected fallback: recorded, not warned about.
 	Quiet bool
 }

@@ -360,12 +360,8 @@ func resolveShared(cfg Config, k Kernel, target string) *Resolution {
 					}
 				case Degrade:
 					state[f.Name] = Downgraded
-					fallback := f.Fallback
-					if req.Fallback != "" {
-						fallback = req.Fallback
-					}
-					if fallback != "" {
-						msg += " Falling back to " + fallback + "."
+					if f.Fallback != "" {
+						msg += " Falling back to " + f.Fallback + "."
 					}
 					reason[f.Name] = msg
 					if !f.Quiet && !req.Quiet && !cascade {
