@@ -71,11 +71,16 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpforge build: %v\n", err)
 		return exitProblems
 	}
-	for _, d := range diags {
-		if d.Severity == diag.Error || *out == "text" && isTerminal(stderr) {
-			fmt.Fprintln(stderr, d)
+	shown := diags
+	if !(*out == "text" && isTerminal(stderr)) {
+		shown = nil
+		for _, d := range diags {
+			if d.Severity == diag.Error {
+				shown = append(shown, d)
+			}
 		}
 	}
+	printDiags(stderr, shown, false)
 	if p == nil || diags.HasErrors() {
 		fmt.Fprintln(stderr, "dpforge build: the matrix is invalid; nothing built")
 		return exitProblems

@@ -59,9 +59,7 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 		return exitProblems
 	}
 	if p == nil || diags.HasErrors() {
-		for _, d := range diags {
-			fmt.Fprintln(stderr, d)
-		}
+		printDiags(stderr, diags, false)
 		fmt.Fprintln(stderr, "dpforge test: the matrix is invalid; nothing tested")
 		return exitProblems
 	}
