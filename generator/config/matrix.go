@@ -588,7 +588,11 @@ func (p *parser) matrix(n *yaml.Node, m *Matrix) {
 			o, ok := features.Modeled(k.Value)
 			if !ok {
 				msg := fmt.Sprintf("unknown matrix axis %q: an axis is \"kernel\" or a modeled option", k.Value)
-				if s := features.Suggest(k.Value); s != "" {
+				axes := []string{"kernel"}
+				for _, o := range features.Options() {
+					axes = append(axes, o.Name)
+				}
+				if s := diag.Closest(k.Value, axes); s != "" {
 					msg += fmt.Sprintf("; did you mean %q?", s)
 				}
 				p.errorf(k, diag.RuleUnknownOption, "%s", msg)
