@@ -18,6 +18,7 @@ import (
 	"github.com/dpforge/dpforge/bpf/packet"
 	"github.com/dpforge/dpforge/bpf/scenario"
 	"github.com/dpforge/dpforge/features"
+	"github.com/dpforge/dpforge/features/diag"
 	"github.com/dpforge/dpforge/generator"
 	"github.com/dpforge/dpforge/generator/config"
 	"github.com/dpforge/dpforge/generator/header"
@@ -36,12 +37,12 @@ func inventory(n int) []byte {
 	}
 	b.WriteString("defaults:\n  kube-proxy-replacement: \"true\"\n  enable-bpf-masquerade: true\n  ipv4-native-routing-cidr: 10.0.0.0/8\n  cluster-name: bench\n")
 	profiles := []string{
-		"{tunnel: vxlan}",
-		"{tunnel: geneve}",
-		"{tunnel: disabled, bpf-lb-mode: dsr}",
-		"{tunnel: disabled, bpf-lb-mode: hybrid, enable-bandwidth-manager: true}",
-		"{tunnel: vxlan, enable-ipv4-egress-gateway: true, enable-l7-proxy: false}",
-		"{tunnel: disabled, enable-host-firewall: true, enable-ipv6: true, ipv6-native-routing-cidr: fd00::/8}",
+		"{routing-mode: tunnel, tunnel-protocol: vxlan}",
+		"{routing-mode: tunnel, tunnel-protocol: geneve}",
+		"{routing-mode: native, bpf-lb-mode: dsr}",
+		"{routing-mode: native, bpf-lb-mode: hybrid, enable-bandwidth-manager: true}",
+		"{routing-mode: tunnel, tunnel-protocol: vxlan, enable-egress-gateway: true, enable-l7-proxy: false}",
+		"{routing-mode: native, enable-host-firewall: true, enable-ipv6: true, ipv6-native-routing-cidr: fd00::/8}",
 	}
 	b.WriteString("nodes:\n")
 	for i := 0; i < n; i++ {
@@ -70,7 +71,7 @@ func BenchmarkInventory(b *testing.B) {
 		}
 		p := plan.Make(m, "")
 		for _, d := range p.Diags {
-			if d.Severity == config.Error {
+			if d.Severity == diag.Error {
 				b.Fatalf("inventory does not resolve: %v", d)
 			}
 		}
@@ -134,7 +135,7 @@ func BenchmarkSpecialization(b *testing.B) {
 		for _, c := range cases {
 			r := features.Resolve(c.cfg, k, "")
 			for _, pr := range r.Problems {
-				if pr.Severity == features.Error {
+				if pr.Severity == diag.Error {
 					b.Fatalf("%s: %s", c.name, pr.Message)
 				}
 			}

@@ -14,9 +14,9 @@ import (
 	"github.com/dpforge/dpforge/bpf/loader"
 	"github.com/dpforge/dpforge/bpf/manifest"
 	"github.com/dpforge/dpforge/features"
+	"github.com/dpforge/dpforge/features/diag"
 	"github.com/dpforge/dpforge/generator"
 	"github.com/dpforge/dpforge/generator/compile"
-	"github.com/dpforge/dpforge/generator/config"
 	"github.com/dpforge/dpforge/generator/errlist"
 	"github.com/dpforge/dpforge/generator/plan"
 	"github.com/dpforge/dpforge/generator/verify"
@@ -49,7 +49,7 @@ type buildSummary struct {
 }
 
 func runBuild(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("build", "build [-f MATRIX] [--out DIR] [-j N] [--target bpfel|bpfeb] [-o text|json]",
+	fs := flagSet("build", "build [-f MATRIX] [--out DIR] [-j N] [--target bpfel|bpfeb] [--cilium-version 1.X] [-o text|json]",
 		"dpforge build -f cluster.yaml --out out -j 4", stderr)
 	matrix := fs.StringP("file", "f", "", "feature matrix (default: the embedded default matrix)")
 	outDir := fs.String("out", "out", "output directory (objects, bindings, manifest.json)")
@@ -57,6 +57,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	var target targetFlag
 	fs.Var(&target, "target", "byte order for every variant, overriding the kernel profiles' arch")
 	out := outputFlag(fs)
+	in := addInputFlags(fs, false)
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -65,16 +66,21 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	p, diags, err := loadPlan(*matrix, nil, string(target))
+	p, diags, err := loadPlan(*matrix, in, string(target))
 	if err != nil {
 		fmt.Fprintf(stderr, "dpforge build: %v\n", err)
 		return exitProblems
 	}
-	for _, d := range diags {
-		if d.Severity == config.Error || *out == "text" && isTerminal(stderr) {
-			fmt.Fprintln(stderr, d)
+	shown := diags
+	if !(*out == "text" && isTerminal(stderr)) {
+		shown = nil
+		for _, d := range diags {
+			if d.Severity == diag.Error {
+				shown = append(shown, d)
+			}
 		}
 	}
+	printDiags(stderr, shown, false)
 	if p == nil || diags.HasErrors() {
 		fmt.Fprintln(stderr, "dpforge build: the matrix is invalid; nothing built")
 		return exitProblems

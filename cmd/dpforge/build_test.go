@@ -73,7 +73,7 @@ func TestDefaultMatrixBuildsAndVerifies(t *testing.T) {
 func TestBuildRejectsInvalidMatrix(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte("nodes: [{name: a, kernel: 5.10.0, config: {tunnel: disabled, kube-proxy-replacement: \"true\"}}]\n"), 0o644)
+	os.WriteFile(bad, []byte("nodes: [{name: a, kernel: 5.10.0, config: {routing-mode: native, kube-proxy-replacement: \"true\"}}]\n"), 0o644)
 	var stdout, stderr bytes.Buffer
 	out := filepath.Join(dir, "out")
 	if code := run([]string{"build", "-f", bad, "--out", out}, &stdout, &stderr); code != 1 {

@@ -9,8 +9,9 @@ import (
 )
 
 func runGen(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("gen", "gen [-o DIR] FILE", "dpforge gen -o out/headers cluster.yaml", stderr)
+	fs := flagSet("gen", "gen [-o DIR] [--cilium-version 1.X] FILE", "dpforge gen -o out/headers cluster.yaml", stderr)
 	dir := fs.StringP("out", "o", "out/headers", "output directory")
+	in := addInputFlags(fs, false)
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -19,14 +20,12 @@ func runGen(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	p, diags, err := loadPlan(fs.Arg(0), nil, "")
+	p, diags, err := loadPlan(fs.Arg(0), in, "")
 	if err != nil {
 		fmt.Fprintf(stderr, "dpforge gen: %v\n", err)
 		return exitProblems
 	}
-	for _, d := range diags {
-		fmt.Fprintln(stderr, d)
-	}
+	printDiags(stderr, diags, false)
 	if p == nil || diags.HasErrors() {
 		fmt.Fprintln(stderr, "dpforge gen: the matrix is invalid; nothing written")
 		return exitProblems
@@ -44,7 +43,7 @@ func runGen(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpforge gen: %v\n", err)
 		return exitProblems
 	}
-	fmt.Fprintf(stdout, "wrote %s for %s and %s to %s\n", plural(len(files), "header"),
-		plural(len(p.Nodes()), "node"), plural(len(p.Variants), "variant"), *dir)
+	fmt.Fprintf(stdout, "wrote %s for %s and %s to %s, judged as %s\n", plural(len(files), "header"),
+		plural(len(p.Nodes()), "node"), plural(len(p.Variants), "variant"), *dir, releases(p))
 	return exitOK
 }

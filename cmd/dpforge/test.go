@@ -35,7 +35,7 @@ type testResult struct {
 }
 
 func runTest(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("test", "test [-f MATRIX] [--out DIR] [--scenarios DIR] [-o text|json] [SCENARIO...]",
+	fs := flagSet("test", "test [-f MATRIX] [--cilium-version 1.X] [--out DIR] [--scenarios DIR] [-o text|json] [SCENARIO...]",
 		"sudo dpforge test                       # every scenario of testdata/scenarios on the default matrix\n  sudo dpforge test -f cluster.yaml testdata/scenarios/policy-deny.yaml", stderr)
 	matrix := fs.StringP("file", "f", "", "feature matrix (default: the embedded default matrix)")
 	outDir := fs.String("out", "out", "build output directory; variants are built there first")
@@ -45,6 +45,7 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	vms := fs.StringArray("vm", nil, "run inside a Debian kernel series booted under qemu instead (5.10, 6.1, ...; default, oldest, newest); repeatable")
 	vmJobs := fs.Int("vm-jobs", runtime.NumCPU(), "machines booted at once")
 	out := outputFlag(fs)
+	in := addInputFlags(fs, false)
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -57,15 +58,13 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "dpforge test: running packets through BPF programs (BPF_PROG_TEST_RUN) needs root")
 		return exitProblems
 	}
-	p, diags, err := loadPlan(*matrix, nil, "")
+	p, diags, err := loadPlan(*matrix, in, "")
 	if err != nil {
 		fmt.Fprintf(stderr, "dpforge test: %v\n", err)
 		return exitProblems
 	}
 	if p == nil || diags.HasErrors() {
-		for _, d := range diags {
-			fmt.Fprintln(stderr, d)
-		}
+		printDiags(stderr, diags, false)
 		fmt.Fprintln(stderr, "dpforge test: the matrix is invalid; nothing tested")
 		return exitProblems
 	}

@@ -1,6 +1,7 @@
 package bindings
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -88,19 +89,24 @@ func (a *API) static() bool {
 }
 
 // Check compares the API of every variant with the first one's: ids[i]
-// names apis[i], sorted by id. It returns an *APIMismatchError per variant
-// that differs. Static-configuration objects (see StaticConfigMap) are
-// compared with the first of their kind, and with the others on programs
-// and maps, the node-value carriers aside.
-func Check(ids []string, apis []*API) []error {
+// names apis[i] and types[i] (its Types file), sorted by id. It returns an
+// *APIMismatchError per variant whose names differ, else a
+// *TypesMismatchError if its Go types differ. Static-configuration objects
+// (see StaticConfigMap) are compared with the first of their kind, and with
+// the others on programs and maps, the node-value carriers aside; the
+// registry's types are those of the others (see ReferenceTypes).
+func Check(ids []string, apis []*API, types [][]byte) []error {
 	if len(apis) < 2 {
 		return nil
 	}
 	var errs []error
-	check := func(i, ref int, names func(*API) []string) {
+	check := func(i, ref int, names func(*API) []string, sameTypes bool) {
 		missing, extra := diffSorted(names(apis[ref]), names(apis[i]))
-		if len(missing) > 0 || len(extra) > 0 {
+		switch {
+		case len(missing) > 0 || len(extra) > 0:
 			errs = append(errs, &APIMismatchError{Variant: ids[i], Reference: ids[ref], Missing: missing, Extra: extra})
+		case sameTypes && !bytes.Equal(types[ref], types[i]):
+			errs = append(errs, &TypesMismatchError{Variant: ids[i], Reference: ids[ref]})
 		}
 	}
 	first := map[bool]int{}
@@ -109,13 +115,25 @@ func Check(ids []string, apis []*API) []error {
 		if !seen {
 			first[a.static()] = i
 			if i > 0 {
-				check(i, 0, (*API).namesWithoutConfig)
+				check(i, 0, (*API).namesWithoutConfig, false)
 			}
 			continue
 		}
-		check(i, ref, (*API).names)
+		check(i, ref, (*API).names, true)
 	}
 	return errs
+}
+
+// ReferenceTypes returns the index of the variant whose Types file the
+// registry holds: the first that is not a static-configuration object
+// (their Go types lack the variables), else the first.
+func ReferenceTypes(apis []*API) int {
+	for i, a := range apis {
+		if !a.static() {
+			return i
+		}
+	}
+	return 0
 }
 
 // namesWithoutConfig is names without what carries node values.

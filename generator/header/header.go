@@ -7,6 +7,7 @@ package header
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
@@ -53,7 +54,11 @@ func Checks() []Check {
 			} else {
 				cond += "!" + defined(g.Defines[0])
 			}
-			out = append(out, Check{Cond: cond, Message: cString(r.Message)})
+			// Release-dependent rows can state one define-level rule
+			// several times: guard it once.
+			if !slices.ContainsFunc(out, func(c Check) bool { return c.Cond == cond }) {
+				out = append(out, Check{Cond: cond, Message: cString(r.Message)})
+			}
 		}
 	}
 	return out
