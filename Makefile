@@ -47,7 +47,7 @@ run: bin/dpforge
 	$(Q)./bin/dpforge validate $(if $(MATRIX),$(MATRIX),generator/config/default.yaml)
 	$(Q)./bin/dpforge build --out $(OUT) $(if $(MATRIX),-f $(MATRIX))
 	$(Q)if [ "$$(id -u)" = 0 ]; then \
-		./bin/dpforge verify $(OUT) && ./bin/dpforge test --out $(OUT) $(if $(MATRIX),-f $(MATRIX)); \
+		./bin/dpforge verify --out $(OUT) && ./bin/dpforge test --out $(OUT) $(if $(MATRIX),-f $(MATRIX)); \
 	else echo "dpforge verify and test skipped: loading programs into the kernel needs root"; fi
 
 test: deps
@@ -61,7 +61,7 @@ fuzz: deps
 	$(Q)$(GO) test -run '^$$' -fuzz FuzzPipeline -fuzztime 30s ./generator/header
 
 generate: bin/dpforge
-	$(Q)./bin/dpforge gen -o $(OUT)/headers generator/config/default.yaml
+	$(Q)./bin/dpforge gen --out $(OUT)/headers -f generator/config/default.yaml
 
 lint: deps
 	$(Q)test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -55,13 +55,14 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	var target targetFlag
 	fs.Var(&target, "target", "byte order for every variant, overriding the kernel profiles' arch")
 	out := outputFlag(fs)
-	if code := parseFlags(fs, args); code >= 0 {
+	if code := fs.parse(args); code >= 0 {
 		return code
 	}
-	if fs.NArg() > 0 || *jobs < 1 {
-		fmt.Fprintln(stderr, "dpforge build: unexpected arguments (the matrix is given with -f; -j must be at least 1)")
-		fs.Usage()
-		return exitUsage
+	if fs.NArg() > 0 {
+		return fs.usageError("unexpected arguments %q (the matrix is given with -f)", fs.Args())
+	}
+	if *jobs < 1 {
+		return fs.usageError("-j must be at least 1, not %d", *jobs)
 	}
 	p, diags, err := loadPlan(*matrix, nil, string(target))
 	if err != nil {
@@ -216,18 +217,21 @@ func isTerminal(w io.Writer) bool {
 }
 
 func runVerify(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("verify", "verify [-o text|json] [--vm SERIES]... [DIR]",
-		"sudo dpforge verify out\n  sudo dpforge verify --vm 5.10 --vm 6.1 --vm 6.12 out   # Debian kernels under qemu", stderr)
+	fs := flagSet("verify", "verify [-o text|json] [--vm SERIES]... [--out DIR]  (or: verify DIR)",
+		"sudo dpforge verify --out out\n  sudo dpforge verify --vm 5.10 --vm 6.1 --vm 6.12 --out out   # Debian kernels under qemu", stderr)
 	out := outputFlag(fs)
+	outDir := fs.String("out", "out", "build output directory to verify (also accepted as the argument)")
 	vms := fs.StringArray("vm", nil, "also verify on a Debian kernel series booted under qemu (5.10, 6.1, 6.12, ...); repeatable")
-	if code := parseFlags(fs, args); code >= 0 {
+	if code := fs.parse(args); code >= 0 {
 		return code
 	}
-	dir := "out"
-	if fs.NArg() > 1 {
-		fs.Usage()
-		return exitUsage
-	} else if fs.NArg() == 1 {
+	dir := *outDir
+	switch {
+	case fs.NArg() > 1:
+		return fs.usageError("want at most one output directory, not %q", fs.Args())
+	case fs.NArg() == 1 && fs.Changed("out") && fs.Arg(0) != *outDir:
+		return fs.usageError("the output directory is given twice (--out %q and %q)", *outDir, fs.Arg(0))
+	case fs.NArg() == 1:
 		dir = fs.Arg(0)
 	}
 	path := filepath.Join(dir, "manifest.json")

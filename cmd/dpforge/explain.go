@@ -21,21 +21,21 @@ type explainJSON struct {
 }
 
 func runExplain(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("explain", "explain [-o text|json] [--kernel VERSION] FILE [NODE...]",
-		"dpforge explain cluster.yaml worker-1", stderr)
+	fs := flagSet("explain", "explain [-o text|json] [--kernel VERSION] [--all] -f FILE [NODE...]  (or: explain FILE [NODE...])",
+		"dpforge explain -f cluster.yaml worker-1", stderr)
 	out := outputFlag(fs)
+	matrix := matrixFlag(fs)
 	var kernel versionFlag
 	fs.Var(&kernel, "kernel", "kernel version for a Cilium ConfigMap manifest")
 	all := fs.Bool("all", false, "include matrix cells, not only nodes")
-	if code := parseFlags(fs, args); code >= 0 {
+	if code := fs.parse(args); code >= 0 {
 		return code
 	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "dpforge explain: no input file")
-		fs.Usage()
-		return exitUsage
+	file, nodes, ok := matrixArg(fs, *matrix)
+	if !ok {
+		return fs.usageError("no input file")
 	}
-	p, diags, err := loadPlan(fs.Arg(0), kernel.v, "")
+	p, diags, err := loadPlan(file, kernel.v, "")
 	if err != nil {
 		fmt.Fprintf(stderr, "dpforge explain: %v\n", err)
 		return exitProblems
@@ -46,7 +46,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	if p == nil {
 		return exitProblems
 	}
-	entries, code := selectEntries(p, fs.Args()[1:], *all, stderr)
+	entries, code := selectEntries(p, nodes, *all, stderr)
 	if code >= 0 {
 		return code
 	}

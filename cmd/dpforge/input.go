@@ -2,38 +2,12 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/dpforge/dpforge/features"
 	"github.com/dpforge/dpforge/generator/config"
 	"github.com/dpforge/dpforge/generator/plan"
 )
-
-// readInput reads a file with the size limit applied before reading.
-func readInput(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, config.MaxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > config.MaxFileSize {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, config.MaxFileSize)
-	}
-	return data, nil
-}
 
 // loadMatrix parses a matrix file ("" is the embedded default). A ConfigMap
 // manifest is accepted when kernel is set.
@@ -42,7 +16,7 @@ func loadMatrix(path string, kernel *features.Version) (*config.Matrix, config.D
 		m, d := config.Parse(config.DefaultMatrixName, config.DefaultMatrix, nil)
 		return m, d, nil
 	}
-	data, err := readInput(path)
+	data, err := config.ReadInput(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading matrix: %w", err)
 	}
@@ -55,7 +29,9 @@ func loadMatrix(path string, kernel *features.Version) (*config.Matrix, config.D
 		return m, d, nil
 	}
 	dir := filepath.Dir(path)
-	read := func(name string) ([]byte, error) { return readInput(filepath.Join(dir, filepath.FromSlash(name))) }
+	read := func(name string) ([]byte, error) {
+		return config.ReadInput(filepath.Join(dir, filepath.FromSlash(name)))
+	}
 	m, d := config.Parse(path, data, read)
 	return m, d, nil
 }

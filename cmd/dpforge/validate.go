@@ -19,21 +19,21 @@ type jsonDiag struct {
 }
 
 func runValidate(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("validate", "validate [-o text|json] [--kernel VERSION] FILE...",
-		"dpforge validate cluster.yaml\n  dpforge validate --kernel 5.10 cilium-config.yaml", stderr)
+	fs := flagSet("validate", "validate [-o text|json] [--kernel VERSION] [-f FILE]... [FILE...]",
+		"dpforge validate -f cluster.yaml\n  dpforge validate --kernel 5.10 cilium-config.yaml", stderr)
 	out := outputFlag(fs)
+	matrices := fs.StringArrayP("file", "f", nil, "feature matrix or Cilium ConfigMap; repeatable (files may also be given as arguments)")
 	var kernel versionFlag
 	fs.Var(&kernel, "kernel", "kernel version for a Cilium ConfigMap manifest")
-	if code := parseFlags(fs, args); code >= 0 {
+	if code := fs.parse(args); code >= 0 {
 		return code
 	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "dpforge validate: no input files")
-		fs.Usage()
-		return exitUsage
+	files := append(*matrices, fs.Args()...)
+	if len(files) == 0 {
+		return fs.usageError("no input files")
 	}
 	var all config.Diagnostics
-	for _, f := range fs.Args() {
+	for _, f := range files {
 		_, diags, err := loadPlan(f, kernel.v, "")
 		if err != nil {
 			all = append(all, config.Diagnostic{Pos: config.Pos{File: f}, Severity: config.Error, Rule: "io", Message: err.Error()})

@@ -37,14 +37,14 @@ type Diagnostic struct {
 	Related *Pos `json:"-"`
 }
 
-// String formats file:line:col: [warning: ]message [rule].
+// String formats file:line:col: error|warning: message [rule].
 func (d Diagnostic) String() string {
 	msg := d.Message
 	if d.Related != nil && d.Related.Line != 0 {
 		msg += fmt.Sprintf(" (see %s)", d.Related)
 	}
-	if d.Severity == Warning {
-		msg = "warning: " + msg
+	if d.Severity != "" {
+		msg = string(d.Severity) + ": " + msg
 	}
 	return fmt.Sprintf("%s: %s [%s]", d.Pos, msg, d.Rule)
 }
