@@ -89,11 +89,15 @@ func guard(prefix, name string) string {
 	return prefix + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(name)) + "_H"
 }
 
-// VariantHeader renders dp_variant.h for one variant.
-func VariantHeader(p *plan.Plan, v *plan.Variant) ([]byte, error) {
+// VariantHeader renders dp_variant.h for one variant. It depends on the
+// variant alone (its defines, target and -mcpu), never on the matrix it came
+// from: the header is part of the object's cache key, so a comment added to
+// the matrix, or the same matrix under another name, compiles nothing. The
+// plan is accepted for symmetry with NodeHeader.
+func VariantHeader(_ *plan.Plan, v *plan.Variant) ([]byte, error) {
 	return render("variant.h.tmpl", map[string]any{
-		"Source": p.Matrix.File, "Hash": p.Matrix.Hash, "ID": v.ID, "Target": v.Target, "CPU": v.CPU,
-		"Kernels": v.Kernels, "Guard": guard("DPFORGE_VARIANT_", v.ID), "Defines": v.Defines, "Checks": Checks(),
+		"ID": v.ID, "Target": v.Target, "CPU": v.CPU,
+		"Guard": guard("DPFORGE_VARIANT_", v.ID), "Defines": v.Defines, "Checks": Checks(),
 	})
 }
 
