@@ -416,15 +416,14 @@ func (b *builder) key(j Job, flags []string) string {
 		h.Write([]byte{'\n'})
 	}
 	field("format", fmt.Appendf(nil, "dpforge-build-cache %d", cacheFormat))
-	field("bpf2go", []byte(b.tc.Bpf2go))
 	field("cc", []byte(strings.Join(b.tc.CC, " ")))
 	field("cc-version", []byte(b.tc.ccID))
 	field("strip", []byte(strings.Join(b.tc.Strip, " ")))
 	field("strip-version", []byte(b.tc.stripID))
 	field("target", []byte(j.Target))
 	field("cpu", []byte(j.CPU))
-	for _, f := range flags {
-		field("flag", []byte(f))
+	for _, f := range clangArgs(flags, j.Target, b.src.main, objectRel) {
+		field("arg", []byte(f))
 	}
 	field("sources", b.src.digest[:])
 	field("header", j.Header)
@@ -492,7 +491,7 @@ func (b *builder) process(ctx context.Context, index int, u *unit) {
 	hit := obj != nil
 	var compileTime time.Duration
 	if !hit || b.opts.VerifyCache {
-		fresh, deps, took, stderr, err := b.compile(filepath.Join(b.work, fmt.Sprint(index)), u)
+		fresh, deps, took, stderr, err := b.compile(ctx, filepath.Join(b.work, fmt.Sprint(index)), u)
 		compileTime = took
 		if err != nil {
 			fail(err, func(j Job) error { return &CompileError{Variant: j.ID, Stderr: stderr, Err: err} })
@@ -547,13 +546,12 @@ func (b *builder) process(ctx context.Context, index int, u *unit) {
 	}
 }
 
-// compile runs gen.Compile in dir (see flags.go for the layout) and returns
-// the stripped object, the system headers it read, the time clang and strip
-// took and their stderr.
-func (b *builder) compile(dir string, u *unit) (obj []byte, deps []cacheDep, took time.Duration, stderr string, err error) {
+// compile runs clang and strip in dir (see flags.go for the layout) and
+// returns the stripped object, the system headers it read, the time clang
+// and strip took and their output.
+func (b *builder) compile(ctx context.Context, dir string, u *unit) (obj []byte, deps []cacheDep, took time.Duration, stderr string, err error) {
 	srcDir := filepath.Join(dir, srcDirName)
-	outPath := filepath.Join(dir, "out", fileStem+".o")
-	stderrPath := filepath.Join(dir, "stderr")
+	outPath := filepath.Join(dir, objectRel)
 	setup := func() error {
 		for _, d := range []string{srcDir, filepath.Join(dir, variantDirName), filepath.Dir(outPath)} {
 			if err := os.MkdirAll(d, 0o755); err != nil {
@@ -563,13 +561,7 @@ func (b *builder) compile(dir string, u *unit) (obj []byte, deps []cacheDep, too
 		if err := b.src.materialize(srcDir); err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(dir, variantDirName, headerName), u.jobs[0].Header, 0o644); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, "cc"), wrapperScript(b.tc.CC, stderrPath), 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, "strip"), wrapperScript(b.tc.Strip, stderrPath), 0o755)
+		return os.WriteFile(filepath.Join(dir, variantDirName, headerName), u.jobs[0].Header, 0o644)
 	}
 	if err := setup(); err != nil {
 		return nil, nil, 0, "", fmt.Errorf("preparing compile directory: %w", err)
@@ -577,20 +569,18 @@ func (b *builder) compile(dir string, u *unit) (obj []byte, deps []cacheDep, too
 	defer os.RemoveAll(dir)
 
 	start := time.Now()
-	err = gen.Compile(gen.CompileArgs{
-		CC:      filepath.Join(dir, "cc"),
-		Strip:   filepath.Join(dir, "strip"),
-		Flags:   u.flags,
-		Workdir: srcDir,
-		Source:  filepath.Join(srcDir, filepath.FromSlash(b.src.main)),
-		Dest:    outPath,
-		Target:  u.target,
-	})
+	objRel := filepath.Join("..", objectRel)
+	out, err := runTool(ctx, b.tc.CC, clangArgs(u.flags, u.jobs[0].Target, filepath.FromSlash(b.src.main), objRel), srcDir)
+	if err == nil {
+		// -g drops DWARF but keeps .BTF and .BTF.ext.
+		var sout string
+		sout, err = runTool(ctx, b.tc.Strip, []string{"-g", objRel}, srcDir)
+		out += sout
+	}
 	took = time.Since(start)
-	raw, _ := os.ReadFile(stderrPath)
 	// Paths in diagnostics relative to the source tree, not the temporary
 	// directory.
-	stderr = strings.ReplaceAll(string(raw), srcDir+string(filepath.Separator), "")
+	stderr = strings.ReplaceAll(out, srcDir+string(filepath.Separator), "")
 	stderr = strings.ReplaceAll(stderr, dir+string(filepath.Separator), "")
 	if err != nil {
 		return nil, nil, took, stderr, err

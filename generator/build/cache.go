@@ -18,7 +18,7 @@ import (
 
 // cacheFormat versions the key derivation and the entry layout. Bump it when
 // either changes: old entries then simply stop matching.
-const cacheFormat = 1
+const cacheFormat = 2
 
 // staleTempAge is how old a temporary file in the cache must be before a
 // build removes it. A live build holds its temporary files for milliseconds

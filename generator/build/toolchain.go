@@ -9,8 +9,8 @@ import (
 )
 
 // ebpfVersion is the version of github.com/cilium/ebpf this package is built
-// with: gen.Compile's forced flags and gen.Generate's output depend on it, so
-// it is part of cache keys, and the generated bindings module requires it. A
+// with: gen.Generate's output (the bindings) depends on it, and the generated
+// bindings module requires it. A
 // test checks it against go.mod (test binaries carry no dependency versions
 // in their build info, so it can't be read at run time everywhere).
 const ebpfVersion = "v0.22.0"
@@ -24,7 +24,7 @@ type Toolchain struct {
 	// Flags are the compiler flags common to all variants (without -mcpu).
 	Flags []string
 	// Bpf2go is the version of github.com/cilium/ebpf whose gen package
-	// drove the compiler.
+	// generated the bindings.
 	Bpf2go string
 }
 
@@ -79,26 +79,4 @@ func toolVersion(ctx context.Context, words []string, env string) (string, error
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return strings.TrimSpace(line)
-}
-
-// shellQuote quotes s for /bin/sh.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// wrapperScript is a tiny shell script that runs the command words with its
-// arguments and appends its stderr to stderrPath. gen.Compile sends the
-// compiler's and strip's stderr to os.Stderr; the wrapper captures it per
-// variant instead, so a library that must not print can return it in a
-// CompileError, and parallel compiles do not interleave.
-func wrapperScript(words []string, stderrPath string) []byte {
-	var b strings.Builder
-	b.WriteString("#!/bin/sh\n")
-	b.WriteString("exec 2>>" + shellQuote(stderrPath) + "\n")
-	b.WriteString("exec")
-	for _, w := range words {
-		b.WriteString(" " + shellQuote(w))
-	}
-	b.WriteString(" \"$@\"\n")
-	return []byte(b.String())
 }
