@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dpforge/dpforge/bpf/manifest"
 	"github.com/dpforge/dpforge/generator/config"
-	"github.com/dpforge/dpforge/generator/manifest"
 )
 
 // TestDefaultMatrixBuildsAndVerifies is make run's job as a test: every

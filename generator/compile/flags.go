@@ -1,4 +1,6 @@
-package build
+package compile
+
+import ()
 
 // Layout of a compile's private directory (one per cache key):
 //
@@ -14,6 +16,7 @@ const (
 	srcDirName     = "src"
 	variantDirName = "variant"
 	headerName     = "dp_variant.h"
+	fileStem       = "datapath"
 	depFileRel     = "../deps.d"
 	objectRel      = "out/" + fileStem + ".o" // relative to <dir>
 )
