@@ -113,6 +113,11 @@ func execute(ctx context.Context, p *plan.Plan, outDir string, jobs int, stderr 
 		OutDir: outDir, Jobs: jobs, CC: os.Getenv("DPFORGE_CC"), Strip: os.Getenv("DPFORGE_STRIP"), Progress: progress.event,
 	})
 	progress.done()
+	if res != nil && res.Build != nil {
+		for _, w := range res.Build.Warnings {
+			fmt.Fprintf(stderr, "dpforge: warning: %v\n", w)
+		}
+	}
 	if err != nil && res != nil && res.Manifest == nil {
 		for _, e := range errlist.Flatten(err) {
 			fmt.Fprintf(stderr, "dpforge: %+v\n", e)

@@ -30,6 +30,8 @@ const staleTempAge = time.Minute
 //	<key[:2]>/<key>.o      the stripped object
 //	<key[:2]>/<key>.json   entry: the object's sha256 and size, and the
 //	                       system headers the compile read, with their sha256
+//	tools/<key>            a tool's remembered --version output (tool.go)
+//	derived/<k[:2]>/<k>.json  an object's API and bindings (derived.go)
 //
 // Every file is written with generator/atomicfile (temporary file in the
 // same directory, synced, renamed). The .json is written last and is the

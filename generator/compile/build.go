@@ -150,6 +150,9 @@ type Result struct {
 	Compiled, CacheHits int
 	// Wall is Build's duration; ClangTime the sum of all compile times.
 	Wall, ClangTime time.Duration
+	// Warnings are problems that cost something other than the build, such
+	// as an object that could not be stored in a full cache.
+	Warnings []error
 }
 
 var idPattern = regexp.MustCompile(`^[a-z0-9-]+$`)
@@ -199,6 +202,9 @@ func Build(ctx context.Context, jobs []Job, opts Options) (*Result, error) {
 		}
 		if u.err != nil {
 			errs = append(errs, u.errs...)
+		}
+		if u.warning != nil {
+			res.Warnings = append(res.Warnings, u.warning)
 		}
 	}
 	slices.SortFunc(res.Variants, func(a, b VariantResult) int { return strings.Compare(a.ID, b.ID) })
@@ -288,14 +294,15 @@ func newBuilder(ctx context.Context, jobs []Job, opts Options) (*builder, error)
 	if err != nil {
 		return nil, err
 	}
-	tc, err := probeToolchain(ctx, strings.Fields(opts.CC), strings.Fields(opts.Strip))
+	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating cache directory: %w", err)
+	}
+	objects := cache.New(opts.CacheDir)
+	tc, err := probeToolchain(ctx, objects, strings.Fields(opts.CC), strings.Fields(opts.Strip))
 	if err != nil {
 		return nil, err
 	}
 	tc.Flags = commonFlags(src.hasInclude, opts.SystemIncludes)
-	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating cache directory: %w", err)
-	}
 	if opts.WorkDir != "" {
 		if err := os.MkdirAll(opts.WorkDir, 0o755); err != nil {
 			return nil, fmt.Errorf("creating work directory: %w", err)
@@ -312,7 +319,7 @@ func newBuilder(ctx context.Context, jobs []Job, opts Options) (*builder, error)
 		jobs:     sorted,
 		src:      src,
 		tc:       tc,
-		cache:    cache.New(opts.CacheDir),
+		cache:    objects,
 		work:     work,
 		progress: opts.Progress,
 	}, nil
@@ -368,6 +375,7 @@ type unit struct {
 	obj      []byte
 	result   VariantResult
 	bindings map[string]map[string][]byte // job id → files of its package
+	warning  error                        // a problem that did not stop the unit
 	err      error                        // first error
 	errs     []error                      // one per job
 }
@@ -492,26 +500,17 @@ func (b *builder) process(ctx context.Context, index int, u *unit) {
 			return
 		case !hit:
 			if err := b.cache.Put(u.key, fresh, deps); err != nil {
-				fail(err, func(j Job) error { return fmt.Errorf("variant %q: %w", j.ID, err) })
-				return
+				// A full or read-only cache costs caching, not the build.
+				u.warning = fmt.Errorf("variant %q: not cached: %w", u.jobs[0].ID, err)
 			}
 			obj = fresh
 		}
 	}
 
-	spec, a, err := bindings.Inspect(obj)
+	a, byJob, err := b.derive(u, obj)
 	if err != nil {
-		fail(err, func(j Job) error { return fmt.Errorf("variant %q: %w", j.ID, err) })
+		fail(err, nil)
 		return
-	}
-	byJob := map[string]map[string][]byte{}
-	for _, j := range u.jobs {
-		files, err := bindings.Variant(j.ID, u.target, u.arches, spec, obj)
-		if err != nil {
-			fail(err, nil)
-			return
-		}
-		byJob[j.ID] = files
 	}
 	u.obj, u.bindings = obj, byJob
 	u.result = VariantResult{

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/dpforge/dpforge/generator/bindings"
+	"github.com/dpforge/dpforge/generator/cache"
 )
 
 // Toolchain identifies the tools a Build used.
@@ -29,14 +30,15 @@ type toolchain struct {
 	ccID, stripID string // full --version output
 }
 
-// probeToolchain runs "--version" of the compiler and of the strip tool once
-// per Build. The output is the tools' identity in cache keys.
-func probeToolchain(ctx context.Context, cc, strip []string) (*toolchain, error) {
-	ccID, err := toolVersion(ctx, cc, "DPFORGE_CC")
+// probeToolchain finds the compiler and the strip tool and reads their
+// "--version" output, their identity in cache keys: remembered in the cache
+// while the installed file stays the same (cache.ToolOutput), else run.
+func probeToolchain(ctx context.Context, c *cache.Cache, cc, strip []string) (*toolchain, error) {
+	ccID, err := toolVersion(ctx, c, cc, "DPFORGE_CC")
 	if err != nil {
 		return nil, err
 	}
-	stripID, err := toolVersion(ctx, strip, "DPFORGE_STRIP")
+	stripID, err := toolVersion(ctx, c, strip, "DPFORGE_STRIP")
 	if err != nil {
 		return nil, err
 	}
@@ -53,22 +55,31 @@ func probeToolchain(ctx context.Context, cc, strip []string) (*toolchain, error)
 	}, nil
 }
 
-func toolVersion(ctx context.Context, words []string, env string) (string, error) {
+func toolVersion(ctx context.Context, c *cache.Cache, words []string, env string) (string, error) {
 	if len(words) == 0 {
 		return "", fmt.Errorf("empty tool command (set $%s)", env)
 	}
-	if _, err := exec.LookPath(words[0]); err != nil {
+	path, err := exec.LookPath(words[0])
+	if err != nil {
 		return "", fmt.Errorf("finding %q (set $%s to choose another): %w", words[0], env, err)
 	}
 	args := append(append([]string(nil), words[1:]...), "--version")
-	cmd := exec.CommandContext(ctx, words[0], args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("running %q: %w: %s", strings.Join(words, " ")+" --version", err, strings.TrimSpace(stderr.String()))
+	run := func() (string, error) {
+		cmd := exec.CommandContext(ctx, path, args...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return "", fmt.Errorf("running %q: %w: %s", strings.Join(words, " ")+" --version", err, strings.TrimSpace(stderr.String()))
+		}
+		return string(out), nil
 	}
-	return string(out), nil
+	if len(words) > 1 {
+		// A wrapper ("ccache clang-19"): the first word's file does not
+		// identify the compiler it runs, so ask every time.
+		return run()
+	}
+	return c.ToolOutput(path, args, run)
 }
 
 func firstLine(s string) string {
