@@ -157,6 +157,10 @@ type Result struct {
 
 var idPattern = regexp.MustCompile(`^[a-z0-9-]+$`)
 
+// workPrefix names a Build's work directory in Options.WorkDir; a Build
+// holds it (cache.MkdirLive) and removes those of dead Builds.
+const workPrefix = "dpforge-build-"
+
 // Build compiles every job (once per distinct cache key, in parallel, using
 // the cache), checks that all variants have the same API and writes objects
 // and bindings to opts.OutDir.
@@ -174,7 +178,7 @@ func Build(ctx context.Context, jobs []Job, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(b.work)
+	defer b.work.Remove()
 
 	units := b.plan()
 	b.run(ctx, units)
@@ -254,7 +258,7 @@ type builder struct {
 	tc    *toolchain
 	cache *cache.Cache
 	files cache.FileHasher
-	work  string
+	work  *cache.LiveDir
 
 	mu       sync.Mutex // serializes Progress
 	done     int
@@ -308,7 +312,9 @@ func newBuilder(ctx context.Context, jobs []Job, opts Options) (*builder, error)
 			return nil, fmt.Errorf("creating work directory: %w", err)
 		}
 	}
-	work, err := os.MkdirTemp(opts.WorkDir, "dpforge-build-*")
+	// Compile directories of builds killed before they could clean up.
+	cache.RemoveDead(opts.WorkDir, workPrefix)
+	work, err := cache.MkdirLive(opts.WorkDir, workPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("creating work directory: %w", err)
 	}
@@ -487,7 +493,7 @@ func (b *builder) process(ctx context.Context, index int, u *unit) {
 	hit := obj != nil
 	var compileTime time.Duration
 	if !hit || b.opts.VerifyCache {
-		fresh, deps, took, stderr, err := b.compile(ctx, filepath.Join(b.work, fmt.Sprint(index)), u)
+		fresh, deps, took, stderr, err := b.compile(ctx, filepath.Join(b.work.Path, fmt.Sprint(index)), u)
 		compileTime = took
 		if err != nil {
 			fail(err, func(j Job) error { return &CompileError{Variant: j.ID, Stderr: stderr, Err: err} })
