@@ -20,6 +20,7 @@ import (
 
 	"github.com/dpforge/dpforge/generator/bindings"
 	"github.com/dpforge/dpforge/generator/cache"
+	"github.com/dpforge/dpforge/generator/outdir"
 	"github.com/dpforge/dpforge/generator/errlist"
 )
 
@@ -44,7 +45,9 @@ type Options struct {
 	Source fs.FS
 	// MainFile is the path of the C file to compile, within Source.
 	MainFile string
-	// OutDir receives objects/ and bindings/ (see the package doc).
+	// OutDir, if set, receives objects/ and bindings/ (see the package
+	// doc), as one whole (generator/outdir). If empty, Build writes nothing
+	// and the caller writes Result.Files.
 	OutDir string
 	// CacheDir is the cache; default DefaultCacheDir().
 	CacheDir string
@@ -150,6 +153,9 @@ type Result struct {
 	Compiled, CacheHits int
 	// Wall is Build's duration; ClangTime the sum of all compile times.
 	Wall, ClangTime time.Duration
+	// Files are the outputs, objects/ and bindings/, by slash path relative
+	// to the output directory; nil unless every variant was built.
+	Files map[string][]byte
 	// Warnings are problems that cost something other than the build, such
 	// as an object that could not be stored in a full cache.
 	Warnings []error
@@ -162,16 +168,18 @@ var idPattern = regexp.MustCompile(`^[a-z0-9-]+$`)
 const workPrefix = "dpforge-build-"
 
 // Build compiles every job (once per distinct cache key, in parallel, using
-// the cache), checks that all variants have the same API and writes objects
-// and bindings to opts.OutDir.
+// the cache), checks that all variants have the same API and returns the
+// objects and bindings in Result.Files, also writing them to opts.OutDir if
+// set.
 //
-// A variant that fails to compile does not stop the others; its files are
-// removed from OutDir. Build returns all problems joined (use Errors to list
-// them) together with the Result of what was built. Errors that stop the
-// whole build (bad options, missing compiler) return a nil Result.
+// A variant that fails to compile does not stop the others; Build returns
+// all problems joined (errlist.Flatten lists them) together with the Result
+// of what was built, and then writes nothing: OutDir keeps the previous
+// build, whole. Errors that stop the whole build (bad options, missing
+// compiler) return a nil Result.
 //
-// Cancelling ctx stops compiles that have not started; started ones finish.
-// OutDir is then left as it was.
+// Cancelling ctx kills running compiles and stops those not started; OutDir
+// is then left as it was.
 func Build(ctx context.Context, jobs []Job, opts Options) (*Result, error) {
 	start := time.Now()
 	b, err := newBuilder(ctx, jobs, opts)
@@ -243,11 +251,19 @@ func Build(ctx context.Context, jobs []Job, opts Options) (*Result, error) {
 	for name, data := range reg {
 		outputs[bindingsDir+"/"+name] = data
 	}
-	if err := writeOutputs(b.opts.OutDir, outputs); err != nil {
-		errs = append(errs, err)
-	}
 	res.Wall = time.Since(start)
-	return res, errlist.Join(errs...)
+	if len(errs) > 0 {
+		// A build with failed variants writes nothing: the output
+		// directory keeps the previous complete build.
+		return res, errlist.Join(errs...)
+	}
+	res.Files = outputs
+	if b.opts.OutDir != "" {
+		err := outdir.Replace(ctx, b.opts.OutDir, func(string) (outdir.Files, error) { return outputs, nil })
+		res.Wall = time.Since(start)
+		return res, err
+	}
+	return res, nil
 }
 
 // builder holds what a Build resolved once.
@@ -332,9 +348,6 @@ func newBuilder(ctx context.Context, jobs []Job, opts Options) (*builder, error)
 }
 
 func withDefaults(opts Options) (Options, error) {
-	if opts.OutDir == "" {
-		return opts, fmt.Errorf("options: OutDir is empty")
-	}
 	if opts.CacheDir == "" {
 		dir, err := cache.DefaultDir()
 		if err != nil {

@@ -77,3 +77,10 @@ func commonFlags(hasInclude bool, systemIncludes []string) []string {
 	}
 	return out
 }
+
+// The outputs, relative to the output directory: objects/<id>.o and the
+// bindings module.
+const (
+	objectsDir  = "objects"
+	bindingsDir = "bindings"
+)

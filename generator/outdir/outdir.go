@@ -1,0 +1,297 @@
+// Package outdir writes a build's output directory as one whole: a reader,
+// a concurrent build or verify, and a build that fails or is killed at any
+// moment see either the previous complete directory or the new complete
+// one, never a mixture.
+//
+// A build stages the complete new directory beside the old one and swaps
+// the two with one renameat2(RENAME_EXCHANGE), then removes the old. Beside
+// the directory, in its parent, live:
+//
+//	.<name>.lock            flock serializing every writer of <name> (build and
+//	                        verify); beside, not inside, since the directory
+//	                        itself is replaced
+//	.<name>.stage-<random>  a staged directory, held by its writer's flock
+//	                        (cache.MkdirLive); after the swap it holds the old
+//	                        contents until removed. One whose writer died is
+//	                        removed by the next writer.
+//
+// Files dpforge did not write (say headers from dpforge gen --out out/headers)
+// are carried into the new directory as hard links: the list file
+// (.dpforge-outputs) names what dpforge wrote, and only those are replaced.
+package outdir
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/dpforge/dpforge/generator/atomicfile"
+	"github.com/dpforge/dpforge/generator/cache"
+)
+
+// ListName names, one per line, the files dpforge wrote in the directory.
+const ListName = ".dpforge-outputs"
+
+// legacyLock is the lock file older versions kept inside the directory.
+const legacyLock = ".dpforge-lock"
+
+// Files are the contents of an output directory: slash paths relative to it
+// mapped to contents.
+type Files map[string][]byte
+
+// paths returns the directory (symlinks resolved, so that a symlinked output
+// directory stays a symlink) and its lock and staging prefix.
+func paths(dir string) (real, lock, stagePrefix string, err error) {
+	real, err = filepath.Abs(dir)
+	if err != nil {
+		return "", "", "", err
+	}
+	if r, err := filepath.EvalSymlinks(real); err == nil {
+		real = r
+	}
+	parent, base := filepath.Split(real)
+	return real, filepath.Join(parent, "."+base+".lock"), "." + base + ".stage-", nil
+}
+
+// Lock takes the directory's writer lock, waiting for other writers until
+// ctx is done.
+func Lock(ctx context.Context, dir string) (unlock func(), err error) {
+	real, lock, _, err := paths(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+		return nil, err
+	}
+	return cache.Lock(ctx, lock)
+}
+
+// Replace makes dir hold exactly the files build returns, plus the files
+// dpforge did not write that were there before. build runs under the lock
+// with the directory as it is then (it may read it, for instance to carry
+// over what a previous build recorded). On any error, dir is left as it was.
+// If dir already holds exactly those files, nothing is written.
+func Replace(ctx context.Context, dir string, build func(current string) (Files, error)) error {
+	wrap := func(err error) error { return fmt.Errorf("writing outputs to %s: %w", dir, err) }
+	real, _, stagePrefix, err := paths(dir)
+	if err != nil {
+		return wrap(err)
+	}
+	unlock, err := Lock(ctx, dir)
+	if err != nil {
+		return wrap(err)
+	}
+	defer unlock()
+	parent := filepath.Dir(real)
+	// Under the lock: every staged directory not held is a dead writer's.
+	cache.RemoveDead(parent, stagePrefix)
+
+	files, err := build(real)
+	if err != nil {
+		return err
+	}
+	names := slices.Sorted(func(yield func(string) bool) {
+		for n := range files {
+			if !yield(n) {
+				return
+			}
+		}
+	})
+	for _, n := range names {
+		if !atomicfile.Local(n) || n == ListName {
+			return wrap(fmt.Errorf("refusing to write %q", n))
+		}
+	}
+	list := listBytes(names)
+
+	_, statErr := os.Lstat(real)
+	exists := statErr == nil
+	if exists && upToDate(real, files, list) {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return wrap(err)
+	}
+	stage, err := cache.MkdirLive(parent, stagePrefix)
+	if err != nil {
+		return wrap(err)
+	}
+	defer stage.Remove() // the staged directory on failure, the old one on success
+	if err := os.Chmod(stage.Path, 0o755); err != nil {
+		return wrap(err)
+	}
+	for _, n := range names {
+		if err := writeFile(filepath.Join(stage.Path, filepath.FromSlash(n)), files[n]); err != nil {
+			return wrap(err)
+		}
+	}
+	if err := writeFile(filepath.Join(stage.Path, ListName), list); err != nil {
+		return wrap(err)
+	}
+	if exists {
+		if err := carryOver(real, stage.Path, files); err != nil {
+			return wrap(err)
+		}
+	}
+	// Everything staged reaches the disk before the swap makes it current.
+	if err := syncFS(stage.Path); err != nil {
+		return wrap(err)
+	}
+	if err := ctx.Err(); err != nil {
+		return wrap(err)
+	}
+	if exists {
+		err = unix.Renameat2(unix.AT_FDCWD, stage.Path, unix.AT_FDCWD, real, unix.RENAME_EXCHANGE)
+	} else {
+		err = os.Rename(stage.Path, real)
+	}
+	if err != nil {
+		return wrap(fmt.Errorf("switching to the new outputs: %w", err))
+	}
+	syncDir(parent)
+	return nil
+}
+
+func listBytes(names []string) []byte {
+	var b bytes.Buffer
+	for _, n := range names {
+		b.WriteString(n + "\n")
+	}
+	return b.Bytes()
+}
+
+// readList returns the names in dir's list file.
+func readList(dir string) map[string]bool {
+	data, _ := os.ReadFile(filepath.Join(dir, ListName))
+	names := map[string]bool{}
+	for line := range strings.Lines(string(data)) {
+		if name := strings.TrimSpace(line); name != "" && fs.ValidPath(name) {
+			names[name] = true
+		}
+	}
+	return names
+}
+
+// upToDate reports whether dir holds exactly files as dpforge's files.
+func upToDate(dir string, files Files, list []byte) bool {
+	if old, err := os.ReadFile(filepath.Join(dir, ListName)); err != nil || !bytes.Equal(old, list) {
+		return false
+	}
+	for n, data := range files {
+		old, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(n)))
+		if err != nil || !bytes.Equal(old, data) {
+			return false
+		}
+	}
+	return true
+}
+
+// carryOver hard-links into stage every file of old that dpforge did not
+// write (not in old's list) and that the new outputs do not replace.
+func carryOver(old, stage string, files Files) error {
+	ours := readList(old)
+	return filepath.WalkDir(old, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(old, p)
+		name := filepath.ToSlash(rel)
+		if d.IsDir() || name == ListName || name == legacyLock || ours[name] || atomicfile.IsTemp(name) {
+			return nil
+		}
+		if _, replaced := files[name]; replaced {
+			return nil
+		}
+		dst := filepath.Join(stage, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(target, dst)
+		}
+		if err := os.Link(p, dst); err == nil {
+			return nil
+		}
+		return copyFile(p, dst)
+	})
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, st.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	return errors.Join(err, out.Close())
+}
+
+func writeFile(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
+// syncFS flushes the filesystem holding dir (one syncfs instead of an fsync
+// per file).
+func syncFS(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.Syncfs(int(f.Fd()))
+}
+
+func syncDir(dir string) {
+	if f, err := os.Open(dir); err == nil {
+		f.Sync()
+		f.Close()
+	}
+}
+
+// Update rewrites one file of dir under the writer lock: fn gets the file's
+// current content (nil if absent) and returns the new one. The file is
+// replaced atomically (temporary file and rename), left alone if unchanged.
+func Update(ctx context.Context, dir, name string, fn func(old []byte) ([]byte, error)) error {
+	unlock, err := Lock(ctx, dir)
+	if err != nil {
+		return fmt.Errorf("updating %s: %w", name, err)
+	}
+	defer unlock()
+	path := filepath.Join(dir, filepath.FromSlash(name))
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("updating %s: %w", name, err)
+	}
+	data, err := fn(old)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFileIfChanged(path, data, 0o644); err != nil {
+		return fmt.Errorf("updating %s: %w", name, err)
+	}
+	return nil
+}
