@@ -20,8 +20,8 @@ import (
 
 	"github.com/dpforge/dpforge/generator/bindings"
 	"github.com/dpforge/dpforge/generator/cache"
-	"github.com/dpforge/dpforge/generator/outdir"
 	"github.com/dpforge/dpforge/generator/errlist"
+	"github.com/dpforge/dpforge/generator/outdir"
 )
 
 // Job is one variant to build.

@@ -21,8 +21,8 @@ import (
 	"github.com/dpforge/dpforge/generator/atomicfile"
 	"github.com/dpforge/dpforge/generator/bindings"
 	"github.com/dpforge/dpforge/generator/cache"
-	"github.com/dpforge/dpforge/generator/outdir"
 	"github.com/dpforge/dpforge/generator/errlist"
+	"github.com/dpforge/dpforge/generator/outdir"
 )
 
 // fixture is the miniature datapath in testdata/datapath.

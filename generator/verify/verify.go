@@ -12,9 +12,9 @@ import (
 
 	"github.com/dpforge/dpforge/bpf/loader"
 	"github.com/dpforge/dpforge/bpf/manifest"
-	"github.com/dpforge/dpforge/generator/outdir"
 	"github.com/dpforge/dpforge/features/probe"
 	"github.com/dpforge/dpforge/generator/errlist"
+	"github.com/dpforge/dpforge/generator/outdir"
 )
 
 // Options configure Verify.
