@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/dpforge/dpforge/bpf/loader"
@@ -18,6 +19,7 @@ import (
 	"github.com/dpforge/dpforge/generator/compile"
 	"github.com/dpforge/dpforge/generator/config"
 	"github.com/dpforge/dpforge/generator/errlist"
+	"github.com/dpforge/dpforge/generator/outdir"
 	"github.com/dpforge/dpforge/generator/plan"
 	"github.com/dpforge/dpforge/generator/verify"
 	"github.com/dpforge/dpforge/generator/vm"
@@ -189,16 +191,25 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	case fs.NArg() == 1:
 		dir = fs.Arg(0)
 	}
-	path := filepath.Join(dir, "manifest.json")
-	m, err := manifest.Load(path)
+	// Read one whole build even if a build replaces the directory while
+	// verify runs; the counts are then recorded under the directory's lock
+	// for the objects that are still there (verify.WriteManifest).
+	snap, release, err := outdir.Snapshot(dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "dpforge verify: %v (run dpforge build first)\n", err)
 		return exitProblems
 	}
-	if len(*vms) > 0 {
-		return verifyVMs(dir, path, m, *vms, stdout, stderr)
+	defer release()
+	path := filepath.Join(dir, "manifest.json")
+	m, err := manifest.Load(filepath.Join(snap, "manifest.json"))
+	if err != nil {
+		fmt.Fprintf(stderr, "dpforge verify: %s (run dpforge build first)\n", strings.ReplaceAll(err.Error(), snap, dir))
+		return exitProblems
 	}
-	rep, err := verify.Verify(context.Background(), dir, m, verify.Options{ManifestPath: path})
+	if len(*vms) > 0 {
+		return verifyVMs(snap, path, m, *vms, stdout, stderr)
+	}
+	rep, err := verify.Verify(context.Background(), snap, m, verify.Options{ManifestPath: path})
 	if errors.Is(err, loader.ErrNotPermitted) {
 		fmt.Fprintf(stderr, "dpforge verify: %v\n", err)
 		return exitProblems

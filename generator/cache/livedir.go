@@ -77,6 +77,17 @@ func (d *LiveDir) Remove() error {
 // if empty) whose runs are dead, and returns how many it removed. Errors are
 // ignored: what cannot be removed now is tried again by the next run.
 func RemoveDead(parent, prefix string) int {
+	return removeDead(parent, prefix, false)
+}
+
+// RemoveDeadExclusive is RemoveDead for a caller holding a lock that
+// excludes every other creator of prefix* in parent: then a directory still
+// under its hidden creation name is a dead run's too, whatever its age.
+func RemoveDeadExclusive(parent, prefix string) int {
+	return removeDead(parent, prefix, true)
+}
+
+func removeDead(parent, prefix string, exclusive bool) int {
 	if parent == "" {
 		parent = os.TempDir()
 	}
@@ -97,7 +108,7 @@ func RemoveDead(parent, prefix string) int {
 				removed++
 			}
 		case strings.HasPrefix(name, newPrefix+prefix):
-			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleNewAge && removeIfDead(p) {
+			if info, err := e.Info(); err == nil && (exclusive || time.Since(info.ModTime()) > staleNewAge) && removeIfDead(p) {
 				removed++
 			}
 		}

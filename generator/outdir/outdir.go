@@ -92,8 +92,9 @@ func Replace(ctx context.Context, dir string, build func(current string) (Files,
 	}
 	defer unlock()
 	parent := filepath.Dir(real)
-	// Under the lock: every staged directory not held is a dead writer's.
-	cache.RemoveDead(parent, stagePrefix)
+	// Under the lock: every staged directory not held (by a writer, or by a
+	// reader of a replaced build) is a dead writer's.
+	cache.RemoveDeadExclusive(parent, stagePrefix)
 
 	files, err := build(real)
 	if err != nil {
@@ -125,7 +126,12 @@ func Replace(ctx context.Context, dir string, build func(current string) (Files,
 	if err != nil {
 		return wrap(err)
 	}
-	defer stage.Remove() // the staged directory on failure, the old one on success
+	swapped := false
+	defer func() {
+		if !swapped {
+			stage.Remove()
+		}
+	}()
 	if err := os.Chmod(stage.Path, 0o755); err != nil {
 		return wrap(err)
 	}
@@ -157,8 +163,27 @@ func Replace(ctx context.Context, dir string, build func(current string) (Files,
 	if err != nil {
 		return wrap(fmt.Errorf("switching to the new outputs: %w", err))
 	}
+	swapped = true
 	syncDir(parent)
+	// The staged name now holds the old build. A reader may still be
+	// reading it (Snapshot holds a shared flock): then it stays, and a
+	// later writer removes it once the reader is done.
+	old := stage.Path
+	stage.Release()
+	removeUnread(old)
 	return nil
+}
+
+// removeUnread removes dir unless a reader holds it.
+func removeUnread(dir string) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		os.RemoveAll(dir)
+	}
 }
 
 func listBytes(names []string) []byte {
@@ -294,4 +319,30 @@ func Update(ctx context.Context, dir, name string, fn func(old []byte) ([]byte, 
 		return fmt.Errorf("updating %s: %w", name, err)
 	}
 	return nil
+}
+
+// Snapshot opens dir and returns a path that names the directory opened,
+// not whatever is at dir later: reads through it see one whole build even
+// if a build replaces dir meanwhile, since a writer does not remove a
+// replaced directory while a reader holds it (a shared flock). It is for
+// readers that take long (verify loads every object into the kernel) and so
+// must not hold the writer lock.
+func Snapshot(dir string) (path string, release func(), err error) {
+	for {
+		f, err := os.Open(dir)
+		if err != nil {
+			return "", nil, err
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
+			f.Close()
+			return "", nil, err
+		}
+		// Locked: but is it still the directory at dir, or one a writer
+		// replaced (and may have emptied) between open and flock?
+		var held, now unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &held) == nil && unix.Stat(dir, &now) == nil && held.Ino == now.Ino && held.Dev == now.Dev {
+			return fmt.Sprintf("/proc/self/fd/%d", f.Fd()), func() { f.Close() }, nil
+		}
+		f.Close()
+	}
 }

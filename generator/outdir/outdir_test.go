@@ -37,12 +37,17 @@ func replace(t testing.TB, dir string, files Files) {
 	}
 }
 
-// snapshot reads every file of the directory through one descriptor of it,
-// so that a swap in the middle cannot mix two directories: what a reader
-// that opened the directory sees.
+// snapshot reads every file of the directory as a reader does, through
+// Snapshot and one descriptor of the directory, so that a swap in the middle
+// cannot mix two directories.
 func snapshot(t testing.TB, dir string) map[string]string {
 	t.Helper()
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	snap, release, err := Snapshot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	fd, err := unix.Open(snap, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,9 +243,13 @@ func TestConcurrentWriters(t *testing.T) {
 	wg.Wait()
 	close(stop)
 	readers.Wait()
-	if got := snapshot(t, dir); !isWhole(got) {
+	got := snapshot(t, dir)
+	if !isWhole(got) {
 		t.Errorf("final directory is no whole version")
 	}
+	// A replaced build a reader still held stays until the next writer
+	// (here a no-op) finds it unread.
+	replace(t, dir, Files(versions[slices.IndexFunc(wants, func(w map[string]string) bool { return cmp.Equal(w, got) })]))
 	if s := siblings(t, dir); len(s) != 0 {
 		t.Errorf("left beside the output directory: %v", s)
 	}
