@@ -49,7 +49,7 @@ type Options struct {
 	// doc), as one whole (generator/outdir). If empty, Build writes nothing
 	// and the caller writes Result.Files.
 	OutDir string
-	// CacheDir is the cache; default DefaultCacheDir().
+	// CacheDir is the cache; default cache.DefaultDir().
 	CacheDir string
 	// WorkDir is where the temporary compile directories are created;
 	// default os.TempDir(). The objects do not depend on it.

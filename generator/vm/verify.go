@@ -424,7 +424,7 @@ func ManifestObjects(outDir string, m *manifest.Manifest, ids ...string) ([]Obje
 
 // Record stores the known counts of r in m, under r.Release, for every
 // object named by a variant id of m; it returns how many counts it stored.
-// Writing m back is the caller's (manifest.Write).
+// Writing m back is the caller's (verify.WriteManifest).
 func (r *Report) Record(m *manifest.Manifest) int {
 	n := 0
 	for _, o := range r.Objects {
