@@ -20,6 +20,7 @@ import (
 	"github.com/dpforge/dpforge/features"
 	"github.com/dpforge/dpforge/generator"
 	"github.com/dpforge/dpforge/generator/config"
+	"github.com/dpforge/dpforge/generator/env"
 	"github.com/dpforge/dpforge/generator/header"
 	"github.com/dpforge/dpforge/generator/plan"
 	"github.com/dpforge/dpforge/generator/verify"
@@ -191,12 +192,8 @@ func compileFloor(b *testing.B) *ebpf.CollectionSpec {
 	dir := b.TempDir()
 	src := filepath.Join(dir, "floor.c")
 	os.WriteFile(src, []byte(floorProgram), 0o644)
-	cc := os.Getenv("DPFORGE_CC")
-	if cc == "" {
-		cc = "clang-19"
-	}
 	obj := filepath.Join(dir, "floor.o")
-	if out, err := exec.Command(cc, "-O2", "-g", "-target", "bpfel", "-I/usr/include/x86_64-linux-gnu", "-c", src, "-o", obj).CombinedOutput(); err != nil {
+	if out, err := exec.Command(env.Compiler(), "-O2", "-g", "-target", "bpfel", "-I/usr/include/x86_64-linux-gnu", "-c", src, "-o", obj).CombinedOutput(); err != nil {
 		b.Fatalf("compiling the floor program: %v\n%s", err, out)
 	}
 	spec, err := loader.LoadSpec(obj)

@@ -111,7 +111,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 func execute(ctx context.Context, p *plan.Plan, outDir string, jobs int, stderr io.Writer) (*generator.Result, error) {
 	progress := newProgress(stderr, len(p.Variants))
 	res, err := generator.Execute(ctx, p, generator.Options{
-		OutDir: outDir, Jobs: jobs, CC: os.Getenv("DPFORGE_CC"), Strip: os.Getenv("DPFORGE_STRIP"), Progress: progress.event,
+		OutDir: outDir, Jobs: jobs, Progress: progress.event,
 	})
 	progress.done()
 	if res != nil && res.Build != nil {

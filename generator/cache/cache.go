@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dpforge/dpforge/generator/atomicfile"
+	"github.com/dpforge/dpforge/generator/env"
 )
 
 // Format versions the key derivation and the entry layout. Bump it when
@@ -177,7 +178,7 @@ func SHA256Hex(b []byte) string {
 // DefaultDir returns $DPFORGE_CACHE_DIR if set, else
 // $XDG_CACHE_HOME/dpforge, else ~/.cache/dpforge.
 func DefaultDir() (string, error) {
-	if dir := os.Getenv("DPFORGE_CACHE_DIR"); dir != "" {
+	if dir := env.CacheDir(); dir != "" {
 		return dir, nil
 	}
 	dir, err := os.UserCacheDir()

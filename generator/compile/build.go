@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/dpforge/dpforge/generator/bindings"
 	"github.com/dpforge/dpforge/generator/cache"
+	"github.com/dpforge/dpforge/generator/env"
 	"github.com/dpforge/dpforge/generator/errlist"
 	"github.com/dpforge/dpforge/generator/outdir"
 )
@@ -57,10 +59,10 @@ type Options struct {
 	// Jobs is the number of parallel compiles; default runtime.NumCPU().
 	Jobs int
 	// CC is the compiler command, split on spaces ("ccache clang-19"
-	// works); default $DPFORGE_CC, else $BPF2GO_CC, else "clang-19".
+	// works); default env.Compiler() ($DPFORGE_CC, else clang-19).
 	CC string
-	// Strip strips DWARF from the object; default $DPFORGE_STRIP, else
-	// $BPF2GO_STRIP, else "llvm-strip-19".
+	// Strip strips DWARF from the object; default env.Strip()
+	// ($DPFORGE_STRIP, else llvm-strip-19).
 	Strip string
 	// SystemIncludes are extra include directories searched after the
 	// source tree's; default {"/usr/include/x86_64-linux-gnu"}.
@@ -358,8 +360,8 @@ func withDefaults(opts Options) (Options, error) {
 	if opts.Jobs <= 0 {
 		opts.Jobs = runtime.NumCPU()
 	}
-	opts.CC = firstNonEmpty(opts.CC, os.Getenv("DPFORGE_CC"), os.Getenv("BPF2GO_CC"), "clang-19")
-	opts.Strip = firstNonEmpty(opts.Strip, os.Getenv("DPFORGE_STRIP"), os.Getenv("BPF2GO_STRIP"), "llvm-strip-19")
+	opts.CC = cmp.Or(opts.CC, env.Compiler())
+	opts.Strip = cmp.Or(opts.Strip, env.Strip())
 	if opts.SystemIncludes == nil {
 		opts.SystemIncludes = []string{"/usr/include/x86_64-linux-gnu"}
 	}
@@ -370,15 +372,6 @@ func withDefaults(opts Options) (Options, error) {
 		return opts, fmt.Errorf("options: invalid Go import path %q", opts.GoImportPath)
 	}
 	return opts, nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // unit is one distinct compile: the jobs that share a cache key (normally

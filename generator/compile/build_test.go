@@ -692,7 +692,7 @@ func TestToolOverridesFromEnvironment(t *testing.T) {
 		t.Errorf("error = %v, want it to name the missing compiler and $DPFORGE_CC", err)
 	}
 	t.Setenv("DPFORGE_CC", "")
-	t.Setenv("BPF2GO_STRIP", "llvm-strip-0")
+	t.Setenv("DPFORGE_STRIP", "llvm-strip-0")
 	_, err = Build(context.Background(), nil, d.options())
 	if err == nil || !strings.Contains(err.Error(), `finding "llvm-strip-0" (set $DPFORGE_STRIP`) {
 		t.Errorf("error = %v, want it to name the missing strip tool", err)

@@ -1,7 +1,7 @@
 package compile
 
 import (
-	"cmp"
+	"github.com/dpforge/dpforge/generator/env"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,8 +28,8 @@ func TestNoopBuildRunsNoTool(t *testing.T) {
 		return p
 	}
 	opts := d.options()
-	opts.CC = wrap("cc", cmp.Or(os.Getenv("DPFORGE_CC"), "clang-19"))
-	opts.Strip = wrap("strip", cmp.Or(os.Getenv("DPFORGE_STRIP"), "llvm-strip-19"))
+	opts.CC = wrap("cc", env.Compiler())
+	opts.Strip = wrap("strip", env.Strip())
 	jobs := fixtureJobs(t)
 	if res := mustBuild(t, jobs, opts); res.Compiled != len(jobs) {
 		t.Fatalf("cold build compiled %d of %d", res.Compiled, len(jobs))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dpforge/dpforge/generator/bindings"
 	"github.com/dpforge/dpforge/generator/cache"
+	"github.com/dpforge/dpforge/generator/env"
 )
 
 // Toolchain identifies the tools a Build used.
@@ -34,11 +35,11 @@ type toolchain struct {
 // "--version" output, their identity in cache keys: remembered in the cache
 // while the installed file stays the same (cache.ToolOutput), else run.
 func probeToolchain(ctx context.Context, c *cache.Cache, cc, strip []string) (*toolchain, error) {
-	ccID, err := toolVersion(ctx, c, cc, "DPFORGE_CC")
+	ccID, err := toolVersion(ctx, c, cc, env.CCVar)
 	if err != nil {
 		return nil, err
 	}
-	stripID, err := toolVersion(ctx, c, strip, "DPFORGE_STRIP")
+	stripID, err := toolVersion(ctx, c, strip, env.StripVar)
 	if err != nil {
 		return nil, err
 	}
