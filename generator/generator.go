@@ -115,7 +115,7 @@ func Execute(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 func Jobs(p *plan.Plan) ([]compile.Job, error) {
 	var jobs []compile.Job
 	for _, v := range p.Variants {
-		h, err := header.VariantHeader(p, v)
+		h, err := header.VariantHeader(v)
 		if err != nil {
 			return nil, fmt.Errorf("rendering header of variant %q: %w", v.ID, err)
 		}
@@ -164,7 +164,7 @@ func Manifest(p *plan.Plan, res *compile.Result) *manifest.Manifest {
 		m.Variants = append(m.Variants, mv)
 	}
 	if p != nil {
-		m.Inputs = p.Matrix.Hash
+		m.Matrix, m.Inputs = p.Matrix.File, p.Matrix.Hash
 		for _, e := range p.Nodes() {
 			n := manifest.Node{Name: e.Name, Kernel: e.Kernel, Variant: e.Resolution.Variant.ID, Values: map[string]string{}}
 			for _, v := range e.Resolution.Values {

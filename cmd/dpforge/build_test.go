@@ -63,6 +63,14 @@ func TestDefaultMatrixBuildsAndVerifies(t *testing.T) {
 	if sum.Compiled != 0 || sum.CacheHits != len(m.Variants) {
 		t.Fatalf("a cosmetic matrix change: compiled %d, cached %d; want 0 and %d", sum.Compiled, sum.CacheHits, len(m.Variants))
 	}
+	// The provenance is in the manifest.
+	rm, err := manifest.Load(filepath.Join(out, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rm.Matrix != renamed || rm.Inputs == m.Inputs || m.Matrix == "" {
+		t.Errorf("manifest provenance: matrix %q inputs %s (before: %q %s)", rm.Matrix, rm.Inputs, m.Matrix, m.Inputs)
+	}
 
 	if os.Geteuid() != 0 {
 		t.Skip("SKIPPED: verifying variants in the kernel needs root; run the tests as root (CI does)")
