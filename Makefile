@@ -44,7 +44,7 @@ bin/dpforge: deps $(shell find . -name '*.go' -o -name '*.c' -o -name '*.h' -o -
 # variant, then (as root) load each into this kernel's verifier and run the
 # packet scenarios through every variant they apply to.
 run: bin/dpforge
-	$(Q)./bin/dpforge validate $(if $(MATRIX),$(MATRIX),generator/config/default.yaml)
+	$(Q)./bin/dpforge validate -f $(if $(MATRIX),$(MATRIX),generator/config/default.yaml)
 	$(Q)./bin/dpforge build --out $(OUT) $(if $(MATRIX),-f $(MATRIX))
 	$(Q)if [ "$$(id -u)" = 0 ]; then \
 		./bin/dpforge verify --out $(OUT) && ./bin/dpforge test --out $(OUT) $(if $(MATRIX),-f $(MATRIX)); \
