@@ -12,21 +12,23 @@ import (
 )
 
 // derivedFormat versions what derive stores; bump it when bindings.Variant
-// or bindings.Inspect change their output.
-const derivedFormat = 1
+// bindings.Inspect or bindings.Types change their output.
+const derivedFormat = 2
 
 // derived is what a unit's object yields by pure functions: its API and each
 // job's bindings package, with the embedded object stored as null.
 type derived struct {
 	API      bindings.API
 	Bindings map[string]map[string][]byte // job id → file → content
+	Types    []byte                       // the registry's types.go
 }
 
-// derive parses a unit's object and generates its jobs' bindings, or takes
+// derive parses a unit's object and generates its jobs' bindings and the
+// registry's types, or takes
 // both from the cache, keyed by the object's hash, the jobs' ids and target
 // and the generator's version. A no-op build then neither parses objects nor
 // generates Go.
-func (b *builder) derive(u *unit, obj []byte) (*bindings.API, map[string]map[string][]byte, error) {
+func (b *builder) derive(u *unit, obj []byte) (*bindings.API, map[string]map[string][]byte, []byte, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "dpforge-derived %d %s\nobject %s\ntarget %s %s\n", derivedFormat, bindings.EbpfVersion,
 		cache.SHA256Hex(obj), u.target.Suffix(), u.arches.Constraint())
@@ -44,18 +46,22 @@ func (b *builder) derive(u *unit, obj []byte) (*bindings.API, map[string]map[str
 				}
 			}
 		}
-		return &d.API, d.Bindings, nil
+		return &d.API, d.Bindings, d.Types, nil
 	}
 	spec, a, err := bindings.Inspect(obj)
 	if err != nil {
-		return nil, nil, fmt.Errorf("variant %q: %w", u.jobs[0].ID, err)
+		return nil, nil, nil, fmt.Errorf("variant %q: %w", u.jobs[0].ID, err)
 	}
-	d = derived{API: *a, Bindings: map[string]map[string][]byte{}}
+	types, err := bindings.Types(spec)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("variant %q: %w", u.jobs[0].ID, err)
+	}
+	d = derived{API: *a, Bindings: map[string]map[string][]byte{}, Types: types}
 	byJob := map[string]map[string][]byte{}
 	for _, j := range u.jobs {
 		files, err := bindings.Variant(j.ID, u.target, u.arches, spec, obj)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		byJob[j.ID] = files
 		// The embedded object is stored as null and put back on a hit.
@@ -69,5 +75,5 @@ func (b *builder) derive(u *unit, obj []byte) (*bindings.API, map[string]map[str
 	}
 	// Failing to store costs the next build time, not this one.
 	b.cache.PutDerived(key, d)
-	return a, byJob, nil
+	return a, byJob, types, nil
 }
