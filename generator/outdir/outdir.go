@@ -18,15 +18,24 @@
 // Files dpforge did not write (say headers from dpforge gen --out out/headers)
 // are carried into the new directory as hard links: the list file
 // (.dpforge-outputs) names what dpforge wrote, and only those are replaced.
+//
+// A directory that is a mount point (a container volume) cannot be renamed:
+// then the lock and staged directories live inside it (.dpforge-lock,
+// .dpforge-stage-*), and its top-level entries (objects, bindings, the list,
+// manifest.json last) are exchanged one at a time. Each is whole, and a
+// failed build still changes nothing, but a reader may see new objects with
+// the old manifest for a moment.
 package outdir
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -41,38 +50,60 @@ import (
 // ListName names, one per line, the files dpforge wrote in the directory.
 const ListName = ".dpforge-outputs"
 
-// legacyLock is the lock file older versions kept inside the directory.
-const legacyLock = ".dpforge-lock"
-
 // Files are the contents of an output directory: slash paths relative to it
 // mapped to contents.
 type Files map[string][]byte
 
-// paths returns the directory (symlinks resolved, so that a symlinked output
-// directory stays a symlink) and its lock and staging prefix.
-func paths(dir string) (real, lock, stagePrefix string, err error) {
-	real, err = filepath.Abs(dir)
+// layout is where a directory's lock and staged directories live.
+type layout struct {
+	dir         string // the output directory, symlinks resolved
+	lock        string
+	stageParent string
+	stagePrefix string
+	// inner: dir is a mount point (a container volume, say), which cannot
+	// be renamed. The lock and staged directories then live inside it, and
+	// its top-level entries are swapped one by one (manifest.json last)
+	// instead of the whole directory at once.
+	inner bool
+}
+
+// layoutOf resolves dir (symlinks too, so that a symlinked output directory
+// stays a symlink) and says where its lock and staged directories go.
+func layoutOf(dir string) (layout, error) {
+	real, err := filepath.Abs(dir)
 	if err != nil {
-		return "", "", "", err
+		return layout{}, err
 	}
 	if r, err := filepath.EvalSymlinks(real); err == nil {
 		real = r
 	}
 	parent, base := filepath.Split(real)
-	return real, filepath.Join(parent, "."+base+".lock"), "." + base + ".stage-", nil
+	l := layout{dir: real, lock: filepath.Join(parent, "."+base+".lock"), stageParent: filepath.Dir(real), stagePrefix: "." + base + ".stage-"}
+	var st, pst unix.Stat_t
+	if unix.Stat(real, &st) == nil && unix.Stat(l.stageParent, &pst) == nil && (st.Dev != pst.Dev || st.Ino == pst.Ino) {
+		l.inner = true
+		l.lock, l.stageParent, l.stagePrefix = filepath.Join(real, innerLock), real, innerStage
+	}
+	return l, nil
 }
+
+// Names inside a mount-point output directory (layout.inner).
+const (
+	innerLock  = ".dpforge-lock"
+	innerStage = ".dpforge-stage-"
+)
 
 // Lock takes the directory's writer lock, waiting for other writers until
 // ctx is done.
 func Lock(ctx context.Context, dir string) (unlock func(), err error) {
-	real, lock, _, err := paths(dir)
+	l, err := layoutOf(dir)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(l.lock), 0o755); err != nil {
 		return nil, err
 	}
-	return cache.Lock(ctx, lock)
+	return cache.Lock(ctx, l.lock)
 }
 
 // Replace makes dir hold exactly the files build returns, plus the files
@@ -82,7 +113,7 @@ func Lock(ctx context.Context, dir string) (unlock func(), err error) {
 // If dir already holds exactly those files, nothing is written.
 func Replace(ctx context.Context, dir string, build func(current string) (Files, error)) error {
 	wrap := func(err error) error { return fmt.Errorf("writing outputs to %s: %w", dir, err) }
-	real, _, stagePrefix, err := paths(dir)
+	l, err := layoutOf(dir)
 	if err != nil {
 		return wrap(err)
 	}
@@ -91,22 +122,15 @@ func Replace(ctx context.Context, dir string, build func(current string) (Files,
 		return wrap(err)
 	}
 	defer unlock()
-	parent := filepath.Dir(real)
 	// Under the lock: every staged directory not held (by a writer, or by a
 	// reader of a replaced build) is a dead writer's.
-	cache.RemoveDeadExclusive(parent, stagePrefix)
+	cache.RemoveDeadExclusive(l.stageParent, l.stagePrefix)
 
-	files, err := build(real)
+	files, err := build(l.dir)
 	if err != nil {
 		return err
 	}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for n := range files {
-			if !yield(n) {
-				return
-			}
-		}
-	})
+	names := slices.Sorted(maps.Keys(files))
 	for _, n := range names {
 		if !atomicfile.Local(n) || n == ListName {
 			return wrap(fmt.Errorf("refusing to write %q", n))
@@ -114,15 +138,18 @@ func Replace(ctx context.Context, dir string, build func(current string) (Files,
 	}
 	list := listBytes(names)
 
-	_, statErr := os.Lstat(real)
+	fi, statErr := os.Lstat(l.dir)
 	exists := statErr == nil
-	if exists && upToDate(real, files, list) {
+	if exists && !fi.IsDir() {
+		return wrap(fmt.Errorf("%s is not a directory", l.dir))
+	}
+	if exists && upToDate(l.dir, files, list) {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
 		return wrap(err)
 	}
-	stage, err := cache.MkdirLive(parent, stagePrefix)
+	stage, err := cache.MkdirLive(l.stageParent, l.stagePrefix)
 	if err != nil {
 		return wrap(err)
 	}
@@ -132,7 +159,11 @@ func Replace(ctx context.Context, dir string, build func(current string) (Files,
 			stage.Remove()
 		}
 	}()
-	if err := os.Chmod(stage.Path, 0o755); err != nil {
+	mode := os.FileMode(0o755)
+	if exists {
+		mode = fi.Mode().Perm()
+	}
+	if err := os.Chmod(stage.Path, mode); err != nil {
 		return wrap(err)
 	}
 	for _, n := range names {
@@ -144,7 +175,7 @@ func Replace(ctx context.Context, dir string, build func(current string) (Files,
 		return wrap(err)
 	}
 	if exists {
-		if err := carryOver(real, stage.Path, files); err != nil {
+		if err := carryOver(l.dir, stage.Path, files); err != nil {
 			return wrap(err)
 		}
 	}
@@ -155,16 +186,19 @@ func Replace(ctx context.Context, dir string, build func(current string) (Files,
 	if err := ctx.Err(); err != nil {
 		return wrap(err)
 	}
-	if exists {
-		err = unix.Renameat2(unix.AT_FDCWD, stage.Path, unix.AT_FDCWD, real, unix.RENAME_EXCHANGE)
-	} else {
-		err = os.Rename(stage.Path, real)
+	switch {
+	case l.inner:
+		err = swapEntries(stage.Path, l.dir, names)
+	case exists:
+		err = unix.Renameat2(unix.AT_FDCWD, stage.Path, unix.AT_FDCWD, l.dir, unix.RENAME_EXCHANGE)
+	default:
+		err = os.Rename(stage.Path, l.dir)
 	}
 	if err != nil {
 		return wrap(fmt.Errorf("switching to the new outputs: %w", err))
 	}
 	swapped = true
-	syncDir(parent)
+	syncDir(filepath.Dir(l.dir))
 	// The staged name now holds the old build. A reader may still be
 	// reading it (Snapshot holds a shared flock): then it stays, and a
 	// later writer removes it once the reader is done.
@@ -174,16 +208,50 @@ func Replace(ctx context.Context, dir string, build func(current string) (Files,
 	return nil
 }
 
-// removeUnread removes dir unless a reader holds it.
-func removeUnread(dir string) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return
+// swapEntries is the swap for a mount-point output directory: each
+// top-level entry dpforge writes is exchanged with the staged one (the
+// list, then manifest.json, last, so that a manifest never names objects
+// that are not there yet); entries only the old build had move into stage.
+func swapEntries(stage, dir string, names []string) error {
+	tops := map[string]bool{ListName: true}
+	for _, n := range names {
+		top, _, _ := strings.Cut(n, "/")
+		tops[top] = true
 	}
-	defer f.Close()
-	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
-		os.RemoveAll(dir)
+	for n := range readList(dir) {
+		top, _, _ := strings.Cut(n, "/")
+		tops[top] = true
 	}
+	order := slices.SortedFunc(maps.Keys(tops), func(a, b string) int {
+		rank := func(s string) int {
+			switch s {
+			case ListName:
+				return 1
+			case "manifest.json":
+				return 2
+			}
+			return 0
+		}
+		return cmp.Or(rank(a)-rank(b), strings.Compare(a, b))
+	})
+	for _, top := range order {
+		src, dst := filepath.Join(stage, top), filepath.Join(dir, top)
+		_, serr := os.Lstat(src)
+		_, derr := os.Lstat(dst)
+		var err error
+		switch {
+		case serr == nil && derr == nil:
+			err = unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_EXCHANGE)
+		case serr == nil:
+			err = os.Rename(src, dst)
+		case derr == nil:
+			err = os.Rename(dst, src) // only the old build had it
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func listBytes(names []string) []byte {
@@ -230,7 +298,10 @@ func carryOver(old, stage string, files Files) error {
 		}
 		rel, _ := filepath.Rel(old, p)
 		name := filepath.ToSlash(rel)
-		if d.IsDir() || name == ListName || name == legacyLock || ours[name] || atomicfile.IsTemp(name) {
+		if d.IsDir() && (strings.HasPrefix(name, innerStage) || strings.HasPrefix(name, ".dpforge-new-")) {
+			return fs.SkipDir // a staged directory of a mount-point output directory
+		}
+		if d.IsDir() || name == ListName || name == innerLock || ours[name] || atomicfile.IsTemp(name) {
 			return nil
 		}
 		if _, replaced := files[name]; replaced {
@@ -344,5 +415,17 @@ func Snapshot(dir string) (path string, release func(), err error) {
 			return fmt.Sprintf("/proc/self/fd/%d", f.Fd()), func() { f.Close() }, nil
 		}
 		f.Close()
+	}
+}
+
+// removeUnread removes dir unless a reader holds it.
+func removeUnread(dir string) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		os.RemoveAll(dir)
 	}
 }

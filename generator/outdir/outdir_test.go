@@ -331,3 +331,39 @@ func TestHelperWriter(t *testing.T) {
 		replace(t, dir, v) // until killed
 	}
 }
+
+// TestMountPoint: an output directory that is a mount point (a container
+// volume) cannot be renamed; its entries are swapped instead, and files
+// dpforge did not write stay.
+func TestMountPoint(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("SKIPPED: mounting a tmpfs needs root; run the tests as root (CI does)")
+	}
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=4m"); err != nil {
+		t.Fatalf("mounting tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	a, b := version("a", 3), version("b", 2)
+	replace(t, dir, a)
+	foreign := map[string]string{"headers/x.h": "#define X 1\n", "objects/README": "mine\n"}
+	for n, d := range foreign {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(n)), 0o755)
+		os.WriteFile(filepath.Join(dir, n), []byte(d), 0o644)
+	}
+	replace(t, dir, b)
+	got := snapshot(t, dir)
+	delete(got, innerLock)
+	if diff := cmp.Diff(want(b, foreign), got); diff != "" {
+		t.Errorf("mount point rebuilt (-want +got):\n%s", diff)
+	}
+	// A failed build leaves it as it was.
+	if err := Replace(context.Background(), dir, func(string) (Files, error) { return nil, errors.New("failed") }); err == nil {
+		t.Fatal("error hidden")
+	}
+	again := snapshot(t, dir)
+	delete(again, innerLock)
+	if diff := cmp.Diff(got, again); diff != "" {
+		t.Errorf("a failed build changed the mount point (-before +after):\n%s", diff)
+	}
+}
