@@ -65,14 +65,16 @@ func checkWhole(t *testing.T, dir string) *manifest.Manifest {
 	return m
 }
 
-// TestConcurrentBuildsAndVerify: builds of two matrices and (as root) a
-// verify, all at once on one output directory. Every one succeeds, and the
+// TestConcurrentBuildsAndVerify: builds of two matrices (one of them twice)
+// and (as root) verifies, all at once on one output directory. Every one succeeds, and the
 // directory ends as one whole build with verifier counts only for the
 // objects it holds.
 func TestConcurrentBuildsAndVerify(t *testing.T) {
+	// Two builds of one matrix too: one's cleanup must not touch the
+	// other's staged files.
 	plans := []*struct {
 		data string
-	}{{matrix}, {otherMatrix}}
+	}{{matrix}, {otherMatrix}, {matrix}}
 	out, cacheDir := filepath.Join(t.TempDir(), "out"), t.TempDir()
 	opts := Options{OutDir: out, CacheDir: cacheDir, WorkDir: t.TempDir()}
 	// Fill the cache first, so the race is in the output phase.
