@@ -243,3 +243,19 @@ func TestHelperExecute(t *testing.T) {
 		Execute(context.Background(), plans[i%2], opts) // until killed
 	}
 }
+
+// TestUnusableCacheDirectory: a cache directory that cannot be created
+// costs caching, not the build.
+func TestUnusableCacheDirectory(t *testing.T) {
+	blocker := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(blocker, nil, 0o644) // a file where the cache's parent should be
+	out := filepath.Join(t.TempDir(), "out")
+	res, err := Execute(context.Background(), testPlan(t, otherMatrix), Options{OutDir: out, CacheDir: filepath.Join(blocker, "cache"), WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("an unusable cache failed the build: %+v", err)
+	}
+	if len(res.Build.Warnings) == 0 {
+		t.Error("no warning about the cache")
+	}
+	checkWhole(t, out)
+}

@@ -67,36 +67,37 @@ func (c *Cache) Paths(key string) (obj, meta string) {
 
 // Get returns the object of key if there is a valid entry. Otherwise it
 // returns a nil object and the reason (for Event and VariantResult).
-func (c *Cache) Get(key string, files *FileHasher) (obj []byte, miss string, err error) {
+func (c *Cache) Get(key string, files *FileHasher) (obj []byte, miss string) {
 	objPath, metaPath := c.Paths(key)
 	c.cleanTemps(filepath.Dir(objPath))
 	raw, err := os.ReadFile(metaPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, "not cached", nil
+		return nil, "not cached"
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("reading cache entry: %w", err)
+		// An unreadable cache costs caching, not the build.
+		return nil, fmt.Sprintf("unreadable cache entry (%v)", err)
 	}
 	var e entry
 	if err := json.Unmarshal(raw, &e); err != nil || e.Format != Format || e.Key != key {
-		return nil, "corrupt cache entry (bad record)", nil
+		return nil, "corrupt cache entry (bad record)"
 	}
 	obj, err = os.ReadFile(objPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, "corrupt cache entry (object missing)", nil
+		return nil, "corrupt cache entry (object missing)"
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("reading cache entry: %w", err)
+		return nil, fmt.Sprintf("unreadable cache entry (%v)", err)
 	}
 	if int64(len(obj)) != e.Size || SHA256Hex(obj) != e.SHA256 {
-		return nil, "corrupt cache entry (object hash mismatch)", nil
+		return nil, "corrupt cache entry (object hash mismatch)"
 	}
 	for _, d := range e.Deps {
 		if sum, err := files.Sum(d.Path); err != nil || sum != d.SHA256 {
-			return nil, fmt.Sprintf("dependency %s changed", d.Path), nil
+			return nil, fmt.Sprintf("dependency %s changed", d.Path)
 		}
 	}
-	return obj, "", nil
+	return obj, ""
 }
 
 // Put stores obj under key, replacing any entry. The object is renamed into

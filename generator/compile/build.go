@@ -193,7 +193,7 @@ func Build(ctx context.Context, jobs []Job, opts Options) (*Result, error) {
 	units := b.plan()
 	b.run(ctx, units)
 
-	res := &Result{Toolchain: b.tc.Toolchain}
+	res := &Result{Toolchain: b.tc.Toolchain, Warnings: b.warnings}
 	var errs []error
 	var entries []bindings.RegistryEntry
 	typesOf := map[string][]byte{}
@@ -284,6 +284,8 @@ type builder struct {
 	cache *cache.Cache
 	files cache.FileHasher
 	work  *cache.LiveDir
+	// warnings found before any unit ran (an unusable cache directory).
+	warnings []error
 
 	mu       sync.Mutex // serializes Progress
 	done     int
@@ -323,8 +325,10 @@ func newBuilder(ctx context.Context, jobs []Job, opts Options) (*builder, error)
 	if err != nil {
 		return nil, err
 	}
+	var warnings []error
 	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating cache directory: %w", err)
+		// Without a cache every variant compiles; the build still works.
+		warnings = append(warnings, fmt.Errorf("nothing cached: creating cache directory: %w", err))
 	}
 	objects := cache.New(opts.CacheDir)
 	tc, err := probeToolchain(ctx, objects, strings.Fields(opts.CC), strings.Fields(opts.Strip))
@@ -352,6 +356,7 @@ func newBuilder(ctx context.Context, jobs []Job, opts Options) (*builder, error)
 		tc:       tc,
 		cache:    objects,
 		work:     work,
+		warnings: warnings,
 		progress: opts.Progress,
 	}, nil
 }
@@ -499,11 +504,7 @@ func (b *builder) process(ctx context.Context, index int, u *unit) {
 		return
 	}
 
-	obj, miss, err := b.cache.Get(u.key, &b.files)
-	if err != nil {
-		fail(err, func(j Job) error { return fmt.Errorf("variant %q: %w", j.ID, err) })
-		return
-	}
+	obj, miss := b.cache.Get(u.key, &b.files)
 	hit := obj != nil
 	var compileTime time.Duration
 	if !hit || b.opts.VerifyCache {
