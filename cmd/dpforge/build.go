@@ -200,10 +200,12 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		return exitProblems
 	}
 	defer release()
+	// Messages name the directory the user gave, not the snapshot's path.
+	stderr = replacingWriter{w: stderr, old: snap, new: dir}
 	path := filepath.Join(dir, "manifest.json")
 	m, err := manifest.Load(filepath.Join(snap, "manifest.json"))
 	if err != nil {
-		fmt.Fprintf(stderr, "dpforge verify: %s (run dpforge build first)\n", strings.ReplaceAll(err.Error(), snap, dir))
+		fmt.Fprintf(stderr, "dpforge verify: %v (run dpforge build first)\n", err)
 		return exitProblems
 	}
 	if len(*vms) > 0 {
@@ -284,4 +286,18 @@ func verifyVMs(dir, path string, m *manifest.Manifest, series []string, stdout, 
 		return exitProblems
 	}
 	return exitOK
+}
+
+// replacingWriter replaces old by new in every Write (each message is
+// written whole by one Fprintf).
+type replacingWriter struct {
+	w        io.Writer
+	old, new string
+}
+
+func (r replacingWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, strings.ReplaceAll(string(p), r.old, r.new)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
