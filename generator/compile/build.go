@@ -287,6 +287,9 @@ type builder struct {
 	// warnings found before any unit ran (an unusable cache directory).
 	warnings []error
 
+	selfOnce sync.Once
+	self     string // selfID
+
 	mu       sync.Mutex // serializes Progress
 	done     int
 	progress func(Event)

@@ -6,14 +6,36 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"os"
 
 	"github.com/dpforge/dpforge/generator/bindings"
 	"github.com/dpforge/dpforge/generator/cache"
 )
 
-// derivedFormat versions what derive stores; bump it when bindings.Variant
-// bindings.Inspect or bindings.Types change their output.
+// derivedFormat versions the layout of what derive stores. The generators'
+// code itself is keyed by the running executable's identity (selfID), so a
+// new dpforge never reuses an old one's bindings.
 const derivedFormat = 2
+
+// selfID identifies the running executable: the sha256 of its file,
+// remembered in the cache by the file's path, size, mtime and inode like a
+// tool's --version. Empty if it cannot be read.
+func (b *builder) selfID() string {
+	b.selfOnce.Do(func() {
+		exe, err := os.Executable()
+		if err != nil {
+			return
+		}
+		b.self, _ = b.cache.ToolOutput(exe, []string{"dpforge-self-sha256"}, func() (string, error) {
+			data, err := os.ReadFile(exe)
+			if err != nil {
+				return "", err
+			}
+			return cache.SHA256Hex(data), nil
+		})
+	})
+	return b.self
+}
 
 // derived is what a unit's object yields by pure functions: its API and each
 // job's bindings package, with the embedded object stored as null.
@@ -30,8 +52,8 @@ type derived struct {
 // generates Go.
 func (b *builder) derive(u *unit, obj []byte) (*bindings.API, map[string]map[string][]byte, []byte, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "dpforge-derived %d %s\nobject %s\ntarget %s %s\n", derivedFormat, bindings.EbpfVersion,
-		cache.SHA256Hex(obj), u.target.Suffix(), u.arches.Constraint())
+	fmt.Fprintf(h, "dpforge-derived %d %s\nself %s\nobject %s\ntarget %s %s\n", derivedFormat, bindings.EbpfVersion,
+		b.selfID(), cache.SHA256Hex(obj), u.target.Suffix(), u.arches.Constraint())
 	for _, j := range u.jobs {
 		fmt.Fprintf(h, "job %q\n", j.ID)
 	}
