@@ -67,5 +67,6 @@ lint: deps
 	$(Q)test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(Q)$(GO) vet ./...
 
+# The output directory's lock and any staged copy live beside it.
 clean:
-	rm -rf bin $(OUT)
+	rm -rf bin $(OUT) $(dir $(OUT)).$(notdir $(OUT)).lock $(dir $(OUT)).$(notdir $(OUT)).stage-*
