@@ -19,8 +19,8 @@
 // are carried into the new directory as hard links: the list file
 // (.dpforge-outputs) names what dpforge wrote, and only those are replaced.
 //
-// A directory that is a mount point (a container volume) cannot be renamed:
-// then the lock and staged directories live inside it (.dpforge-lock,
+// A directory that is a mount point (a container volume) cannot be renamed,
+// nor one whose parent is not writable: then the lock and staged directories live inside it (.dpforge-lock,
 // .dpforge-stage-*), and its top-level entries (objects, bindings, the list,
 // manifest.json last) are exchanged one at a time. Each is whole, and a
 // failed build still changes nothing, but a reader may see new objects with
@@ -61,7 +61,8 @@ type layout struct {
 	stageParent string
 	stagePrefix string
 	// inner: dir is a mount point (a container volume, say), which cannot
-	// be renamed. The lock and staged directories then live inside it, and
+	// be renamed, or its parent is not writable. The lock and staged
+	// directories then live inside it, and
 	// its top-level entries are swapped one by one (manifest.json last)
 	// instead of the whole directory at once.
 	inner bool
@@ -80,7 +81,8 @@ func layoutOf(dir string) (layout, error) {
 	parent, base := filepath.Split(real)
 	l := layout{dir: real, lock: filepath.Join(parent, "."+base+".lock"), stageParent: filepath.Dir(real), stagePrefix: "." + base + ".stage-"}
 	var st, pst unix.Stat_t
-	if unix.Stat(real, &st) == nil && unix.Stat(l.stageParent, &pst) == nil && (st.Dev != pst.Dev || st.Ino == pst.Ino) {
+	if unix.Stat(real, &st) == nil && unix.Stat(l.stageParent, &pst) == nil &&
+		(st.Dev != pst.Dev || st.Ino == pst.Ino || unix.Access(l.stageParent, unix.W_OK) != nil) {
 		l.inner = true
 		l.lock, l.stageParent, l.stagePrefix = filepath.Join(real, innerLock), real, innerStage
 	}
