@@ -62,9 +62,9 @@ type layout struct {
 	stagePrefix string
 	// inner: dir is a mount point (a container volume, say), which cannot
 	// be renamed, or its parent is not writable. The lock and staged
-	// directories then live inside it, and
-	// its top-level entries are swapped one by one (manifest.json last)
-	// instead of the whole directory at once.
+	// directories then live inside it, and its top-level entries are
+	// swapped one by one (manifest.json last) instead of the whole
+	// directory at once.
 	inner bool
 }
 
