@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/dpforge/dpforge/bpf/manifest"
+	"github.com/dpforge/dpforge/generator/config"
 )
 
 // TestDefaultMatrixBuildsAndVerifies is make run's job as a test: every
@@ -42,6 +44,32 @@ func TestDefaultMatrixBuildsAndVerifies(t *testing.T) {
 	after, _ := os.ReadFile(filepath.Join(out, "manifest.json"))
 	if !bytes.Equal(before, after) {
 		t.Fatal("manifest changed on a no-op rebuild")
+	}
+	// The same matrix under another name with a comment added compiles
+	// nothing: the cache key holds only what decides an object, and the
+	// matrix's name and hash are provenance, recorded in the manifest.
+	renamed := filepath.Join(dir, "renamed.yaml")
+	if err := os.WriteFile(renamed, append([]byte("# a comment changes no object\n"), config.DefaultMatrix...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	if code := run([]string{"build", "-f", renamed, "--out", out, "-o", "json"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("renamed build: exit %d: %s%s", code, stdout.String(), stderr.String())
+	}
+	var sum buildSummary
+	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Compiled != 0 || sum.CacheHits != len(m.Variants) {
+		t.Fatalf("a cosmetic matrix change: compiled %d, cached %d; want 0 and %d", sum.Compiled, sum.CacheHits, len(m.Variants))
+	}
+	// The provenance is in the manifest.
+	rm, err := manifest.Load(filepath.Join(out, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rm.Matrix != renamed || rm.Inputs == m.Inputs || m.Matrix == "" {
+		t.Errorf("manifest provenance: matrix %q inputs %s (before: %q %s)", rm.Matrix, rm.Inputs, m.Matrix, m.Inputs)
 	}
 
 	if os.Geteuid() != 0 {

@@ -22,21 +22,21 @@ type explainJSON struct {
 }
 
 func runExplain(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("explain", "explain [-o text|json] [-v] [--kernel KERNEL] [--cilium-version 1.X] FILE [NODE...]",
-		"dpforge explain cluster.yaml worker-1\n  dpforge explain --kernel 6.1 --cilium-version 1.14 cilium-config.yaml", stderr)
+	fs := flagSet("explain", "explain [-o text|json] [-v] [--kernel KERNEL] [--cilium-version 1.X] [--all] -f FILE [NODE...]  (or: explain FILE [NODE...])",
+		"dpforge explain -f cluster.yaml worker-1\n  dpforge explain --kernel 6.1 --cilium-version 1.14 cilium-config.yaml", stderr)
 	out := outputFlag(fs)
+	matrix := matrixFlag(fs)
 	in := addInputFlags(fs, true)
 	verbose := fs.BoolP("verbose", "v", false, "name every node of a grouped diagnostic and every option dpforge does not model")
 	all := fs.Bool("all", false, "include matrix cells, not only nodes")
-	if code := parseFlags(fs, args); code >= 0 {
+	if code := fs.parse(args); code >= 0 {
 		return code
 	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "dpforge explain: no input file")
-		fs.Usage()
-		return exitUsage
+	file, nodes, ok := matrixArg(fs, *matrix)
+	if !ok {
+		return fs.usageError("no input file")
 	}
-	p, diags, err := loadPlan(fs.Arg(0), in, "")
+	p, diags, err := loadPlan(file, in, "")
 	if err != nil {
 		fmt.Fprintf(stderr, "dpforge explain: %v\n", err)
 		return exitProblems
@@ -48,7 +48,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	if len(p.Entries) > 0 {
 		fmt.Fprintf(stderr, "%s: judged as %s\n", p.Matrix.File, releases(p))
 	}
-	entries, code := selectEntries(p, fs.Args()[1:], *all, stderr)
+	entries, code := selectEntries(p, nodes, *all, stderr)
 	if code >= 0 {
 		return code
 	}

@@ -2,42 +2,15 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/spf13/pflag"
 
 	"github.com/dpforge/dpforge/features"
 	"github.com/dpforge/dpforge/features/diag"
 	"github.com/dpforge/dpforge/generator/config"
 	"github.com/dpforge/dpforge/generator/plan"
 )
-
-// readInput reads a file with the size limit applied before reading.
-func readInput(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, config.MaxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > config.MaxFileSize {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, config.MaxFileSize)
-	}
-	return data, nil
-}
 
 // inputs are the flags that say what runs a configuration: the kernel (for
 // a ConfigMap or manifest, which names none) and the Cilium release.
@@ -47,7 +20,7 @@ type inputs struct {
 }
 
 // addInputFlags registers --cilium-version, and --kernel when withKernel.
-func addInputFlags(fs *pflag.FlagSet, withKernel bool) *inputs {
+func addInputFlags(fs *flags, withKernel bool) *inputs {
 	in := &inputs{}
 	if withKernel {
 		fs.Var(&in.kernel, "kernel", "kernel for a Cilium ConfigMap or manifest: a version (5.10.0), a distribution ("+
@@ -78,7 +51,9 @@ func loadMatrix(path string, in *inputs) (*config.Matrix, diag.Diagnostics, erro
 		m, d = config.Parse(config.DefaultMatrixName, data, nil)
 	default:
 		dir := filepath.Dir(path)
-		read := func(name string) ([]byte, error) { return readInput(filepath.Join(dir, filepath.FromSlash(name))) }
+		read := func(name string) ([]byte, error) {
+			return config.ReadInput(filepath.Join(dir, filepath.FromSlash(name)))
+		}
 		m, d = config.Parse(path, data, read)
 	}
 	if m != nil && in.release.s != "" {
@@ -93,7 +68,7 @@ func readPath(path string) ([]byte, error) {
 	if path == "" {
 		return config.DefaultMatrix, nil
 	}
-	return readInput(path)
+	return config.ReadInput(path)
 }
 
 // loadPlan parses and resolves a matrix; diagnostics include both steps.
@@ -122,7 +97,7 @@ func (f *kernelFlag) Set(s string) error {
 		return nil
 	}
 	if st, err := os.Stat(s); err == nil && st.Mode().IsRegular() {
-		data, err := readInput(s)
+		data, err := config.ReadInput(s)
 		if err != nil {
 			return err
 		}

@@ -140,19 +140,21 @@ func compareReleases(a, b string) int {
 }
 
 func runReport(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("report", "report [-o markdown|json] [DIR]",
-		"dpforge report out          # markdown: kernels each variant was verified and packet-tested on", stderr)
+	fs := flagSet("report", "report [-o markdown|json] [--out DIR]  (or: report DIR)",
+		"dpforge report --out out    # markdown: kernels each variant was verified and packet-tested on", stderr)
 	format := fs.StringP("output", "o", "markdown", "output format: markdown or json")
-	if code := parseFlags(fs, args); code >= 0 {
+	outDir := fs.String("out", "out", "build output directory to report on (also accepted as the argument)")
+	if code := fs.parse(args); code >= 0 {
 		return code
 	}
-	if !slices.Contains([]string{"markdown", "json"}, *format) || fs.NArg() > 1 {
-		fmt.Fprintf(stderr, "dpforge report: want -o markdown or json and at most one directory\n")
-		fs.Usage()
-		return exitUsage
+	if !slices.Contains([]string{"markdown", "json"}, *format) {
+		return fs.usageError("want -o markdown or json, not %q", *format)
 	}
-	dir := "out"
-	if fs.NArg() == 1 {
+	dir := *outDir
+	switch {
+	case fs.NArg() > 1:
+		return fs.usageError("want at most one output directory, not %q", fs.Args())
+	case fs.NArg() == 1:
 		dir = fs.Arg(0)
 	}
 	m, err := manifest.Load(filepath.Join(dir, "manifest.json"))

@@ -12,7 +12,7 @@ import (
 func TestReleaseFlagEverywhere(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing.yaml")
 	for _, cmd := range [][]string{
-		{"validate", missing}, {"explain", missing}, {"gen", "-o", t.TempDir(), missing},
+		{"validate", missing}, {"explain", missing}, {"gen", "--out", t.TempDir(), missing},
 		{"build", "-f", missing, "--out", t.TempDir()}, {"test", "-f", missing, "--scenarios", t.TempDir()},
 	} {
 		var stdout, stderr bytes.Buffer

@@ -46,8 +46,11 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	vmJobs := fs.Int("vm-jobs", runtime.NumCPU(), "machines booted at once")
 	out := outputFlag(fs)
 	in := addInputFlags(fs, false)
-	if code := parseFlags(fs, args); code >= 0 {
+	if code := fs.parse(args); code >= 0 {
 		return code
+	}
+	if *jobs < 1 {
+		return fs.usageError("-j must be at least 1, not %d", *jobs)
 	}
 	scenarios, err := loadScenarios(*dir, fs.Args())
 	if err != nil {

@@ -27,22 +27,22 @@ type jsonFile struct {
 }
 
 func runValidate(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("validate", "validate [-o text|json] [-v] [--kernel KERNEL] [--cilium-version 1.X] FILE...",
-		"dpforge validate cluster.yaml\n  dpforge validate --kernel 5.10 --cilium-version 1.16 cilium-config.yaml\n  dpforge validate --kernel rhel8 rendered-manifest.yaml", stderr)
+	fs := flagSet("validate", "validate [-o text|json] [-v] [--kernel KERNEL] [--cilium-version 1.X] [-f FILE]... [FILE...]",
+		"dpforge validate -f cluster.yaml\n  dpforge validate --kernel 5.10 --cilium-version 1.16 cilium-config.yaml\n  dpforge validate --kernel rhel8 rendered-manifest.yaml", stderr)
 	out := outputFlag(fs)
+	matrices := fs.StringArrayP("file", "f", nil, "feature matrix, Cilium ConfigMap or rendered manifest; repeatable (files may also be given as arguments)")
 	in := addInputFlags(fs, true)
 	verbose := fs.BoolP("verbose", "v", false, "name every node of a grouped diagnostic and every option dpforge does not model")
-	if code := parseFlags(fs, args); code >= 0 {
+	if code := fs.parse(args); code >= 0 {
 		return code
 	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "dpforge validate: no input files")
-		fs.Usage()
-		return exitUsage
+	files := append(*matrices, fs.Args()...)
+	if len(files) == 0 {
+		return fs.usageError("no input files")
 	}
 	var all diag.Diagnostics
-	var files []jsonFile
-	for _, f := range fs.Args() {
+	var results []jsonFile
+	for _, f := range files {
 		p, diags, err := loadPlan(f, in, "")
 		if err != nil {
 			all = append(all, diag.Diagnostic{Pos: diag.Position{File: f}, Severity: diag.Error, Rule: diag.RuleIO, Message: err.Error()})
@@ -50,7 +50,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		}
 		all = append(all, diags...)
 		if p != nil && len(p.Entries) > 0 {
-			files = append(files, jsonFile{File: f, Releases: releases(p), Nodes: len(p.Nodes()), Cells: len(p.Entries) - len(p.Nodes())})
+			results = append(results, jsonFile{File: f, Releases: releases(p), Nodes: len(p.Nodes()), Cells: len(p.Entries) - len(p.Nodes())})
 		}
 	}
 	all = all.Sort()
@@ -64,10 +64,10 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 			}
 			list = append(list, j)
 		}
-		writeJSON(stdout, map[string]any{"valid": !all.HasErrors(), "diagnostics": list, "files": files})
+		writeJSON(stdout, map[string]any{"valid": !all.HasErrors(), "diagnostics": list, "files": results})
 	} else {
 		printDiags(stdout, all, *verbose)
-		for _, f := range files {
+		for _, f := range results {
 			what := plural(f.Nodes, "node")
 			if f.Cells > 0 {
 				what += " and " + plural(f.Cells, "matrix cell")

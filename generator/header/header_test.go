@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/dpforge/dpforge/generator/config"
+	"github.com/dpforge/dpforge/generator/env"
 	"github.com/dpforge/dpforge/generator/plan"
 )
 
@@ -27,10 +28,7 @@ func defaultPlan(t *testing.T) *plan.Plan {
 
 func clang(t *testing.T) string {
 	t.Helper()
-	cc := os.Getenv("DPFORGE_CC") // what make exports, as the build reads it
-	if cc == "" {
-		cc = "clang-19"
-	}
+	cc := env.Compiler() // what make exports, as the build reads it
 	path, err := exec.LookPath(cc)
 	if err != nil {
 		t.Fatalf("%s not found: headers must be compile-checked (run `make deps` to install clang)", cc)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dpforge/dpforge/bpf/loader"
+	"github.com/dpforge/dpforge/generator/env"
 	"github.com/dpforge/dpforge/generator/errlist"
 )
 
@@ -48,10 +49,7 @@ func compileFixture(t *testing.T, dir string) string {
 // compileBPF compiles one BPF C file the way the fixtures are built.
 func compileBPF(t *testing.T, in, out string) {
 	t.Helper()
-	cc := os.Getenv("DPFORGE_CC")
-	if cc == "" {
-		cc = "clang-19"
-	}
+	cc := env.Compiler()
 	cmd := exec.Command(cc, "-O2", "-g", "-target", "bpf", "-mcpu=v2",
 		"-I/usr/include/x86_64-linux-gnu", "-c", in, "-o", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
