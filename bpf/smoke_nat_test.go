@@ -119,22 +119,30 @@ func TestSmokeNodePortSNAT(t *testing.T) {
 		t.Errorf("reply: %v:%d > %v:%d (ip %v udp %v), want %v:30053 > %v:7777", r.src, r.sport, r.dst, r.dport, r.ipOK, r.l4OK, nodeIP, client)
 	}
 
-	// A service entry idle for longer than the UDP lifetime (60s) is gone.
+	// The service entry lives 60 s after its last packet (UDP lifetime);
+	// last_seen is set against CLOCK_MONOTONIC, so this holds at any uptime.
 	svc := Tuple4{Saddr: client.As4(), Daddr: backend.As4(), Sport: PortOf(7777), Dport: PortOf(53), Proto: protoUDP, Scope: CTService}
 	var ct CTEntry
 	if err := coll.Maps[MapConntrack].Lookup(svc, &ct); err != nil {
 		t.Fatalf("service conntrack entry: %v", err)
 	}
-	const minute = uint64(61 * time.Second)
-	if ct.LastSeen < minute {
-		t.Skip("SKIPPED: the machine booted less than a minute ago; cannot age an entry")
-	}
-	ct.LastSeen -= minute
+	reply := ipv4UDP(nodeMAC, podAMAC, backend, nodeIP, 53, p.sport, []byte("a"))
+	ct.LastSeen = monotonicNow(t) - uint64(30*time.Second)
 	put(t, coll, MapConntrack, svc, ct)
-	_, out = run(t, coll, ProgFromNetdev, ipv4UDP(nodeMAC, podAMAC, backend, nodeIP, 53, p.sport, []byte("a")))
-	if r := parseIPv4L4(t, out); r.src != backend || r.dst != client {
-		t.Errorf("reply after expiry: %v > %v, want the untranslated source %v", r.src, r.dst, backend)
+	if r := parseIPv4L4(t, runOut(t, coll, ProgFromNetdev, reply)); r.src != nodeIP || r.dst != client {
+		t.Errorf("reply 30 s after the last packet: %v > %v, want %v > %v", r.src, r.dst, nodeIP, client)
 	}
+	ct.LastSeen = monotonicNow(t) - uint64(61*time.Second)
+	put(t, coll, MapConntrack, svc, ct)
+	if r := parseIPv4L4(t, runOut(t, coll, ProgFromNetdev, reply)); r.src != backend || r.dst != client {
+		t.Errorf("reply 61 s after the last packet: %v > %v, want the untranslated source %v", r.src, r.dst, backend)
+	}
+}
+
+func runOut(t *testing.T, coll *ebpf.Collection, prog string, frame []byte) []byte {
+	t.Helper()
+	_, out := run(t, coll, prog, frame)
+	return out
 }
 
 func TestSmokeMasquerade(t *testing.T) {
@@ -259,20 +267,49 @@ func TestSmokeBandwidth(t *testing.T) {
 		return ret, out.Tstamp
 	}
 
-	// 1 Mbit/s: 1054 bytes take ~8.4ms, so a back-to-back packet is delayed.
-	put(t, coll, MapThrottle, ThrottleKey{EpID: 1}, ThrottleValue{RateBps: 1_000_000})
-	if ret, ts := runCtx(); ret != tcActOK || ts != 0 {
-		t.Errorf("first packet: verdict %d tstamp %d, want TC_ACT_OK and no delay", ret, ts)
+	// Every schedule is set against CLOCK_MONOTONIC (the clock of
+	// bpf_ktime_get_ns) and leaves 28 s of slack for a slow machine.
+	const rate = 1_000_000 // 1 Mbit/s
+	gap := uint64(len(frame)) * 8 * uint64(time.Second) / rate
+	throttle := func(v ThrottleValue) {
+		put(t, coll, MapThrottle, ThrottleKey{EpID: 1}, v)
 	}
-	if ret, ts := runCtx(); ret != tcActOK || ts == 0 {
-		t.Errorf("second packet: verdict %d tstamp %d, want TC_ACT_OK with a departure time", ret, ts)
+	tLast := func() uint64 {
+		var v ThrottleValue
+		if err := coll.Maps[MapThrottle].Lookup(ThrottleKey{EpID: 1}, &v); err != nil {
+			t.Fatal(err)
+		}
+		return v.TLast
 	}
 
-	// 8 bit/s: the next packet would leave after the 2s horizon.
-	put(t, coll, MapThrottle, ThrottleKey{EpID: 1}, ThrottleValue{RateBps: 8})
-	runCtx()
+	// Under the rate: the last departure is one gap ago, so this one leaves
+	// at once and the schedule restarts from now.
+	now := monotonicNow(t)
+	throttle(ThrottleValue{RateBps: rate, TLast: now - gap})
+	if ret, ts := runCtx(); ret != tcActOK || ts != 0 {
+		t.Errorf("under the rate: verdict %d tstamp %d, want TC_ACT_OK and no departure time", ret, ts)
+	}
+	if got := tLast(); got < now {
+		t.Errorf("under the rate: t_last %d, want at least %d (now)", got, now)
+	}
+
+	// Paced: the schedule runs 30 s ahead (within a 60 s horizon), so each
+	// packet leaves exactly one gap after the previous one.
+	ahead := now + uint64(30*time.Second)
+	throttle(ThrottleValue{RateBps: rate, TLast: ahead, HorizonNs: uint64(60 * time.Second)})
+	for i := uint64(1); i <= 2; i++ {
+		if ret, ts := runCtx(); ret != tcActOK || ts != ahead+i*gap {
+			t.Errorf("paced packet %d: verdict %d tstamp %d, want TC_ACT_OK and %d", i, ret, ts, ahead+i*gap)
+		}
+	}
+
+	// The same schedule beyond the default 2 s horizon is dropped.
+	throttle(ThrottleValue{RateBps: rate, TLast: ahead})
 	if ret, _ := runCtx(); ret != tcActShot || metric(t, coll, DropBWHorizon, DirEgress, HookToNetdev) != 1 {
 		t.Errorf("beyond horizon: verdict %d, want TC_ACT_SHOT counted as DROP_BW_HORIZON", ret)
+	}
+	if got := tLast(); got != ahead {
+		t.Errorf("a dropped packet moved t_last to %d, want %d", got, ahead)
 	}
 }
 
@@ -327,6 +364,7 @@ func TestSmokeRingbufEvent(t *testing.T) {
 	defer rd.Close()
 
 	frame := ipv4TCP(podANode, podAMAC, podA, podB, 64, nil, tcpSeg{40000, 80, 0x02}, nil)
+	before := monotonicNow(t)
 	if ret, _ := run(t, coll, ProgFromContainer, frame[:14+20+4]); ret != tcActShot {
 		t.Fatalf("verdict %d, want TC_ACT_SHOT", ret)
 	}
@@ -343,7 +381,7 @@ func TestSmokeRingbufEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The IPv4 header was complete, so the event carries its addresses.
-	if ev.Reason != DropInvalid || ev.Hook != HookFromContainer || ev.Dir != DirEgress || ev.Len != 38 || ev.Ts == 0 ||
+	if ev.Reason != DropInvalid || ev.Hook != HookFromContainer || ev.Dir != DirEgress || ev.Len != 38 || ev.Ts < before || ev.Ts > monotonicNow(t) ||
 		ev.Saddr != podA.As4() || ev.Daddr != podB.As4() || ev.Proto != protoTCP {
 		t.Errorf("event %+v", ev)
 	}

@@ -305,7 +305,9 @@ func TestSmokeClusterIP(t *testing.T) {
 	put(t, coll, MapRevNAT, RevNATKey{Index: 7}, RevNATValue{Addr: vip.As4(), Port: PortOf(80)})
 
 	frame := ipv4TCP(podANode, podAMAC, podA, vip, 64, nil, tcpSeg{40000, 80, 0x02}, []byte("GET /"))
+	before := monotonicNow(t)
 	ret, out := run(t, coll, ProgFromContainer, frame)
+	after := monotonicNow(t)
 	if ret != tcActOK {
 		t.Fatalf("verdict %d, want TC_ACT_OK", ret)
 	}
@@ -323,8 +325,8 @@ func TestSmokeClusterIP(t *testing.T) {
 	if err := coll.Maps[MapConntrack].Lookup(svcTuple, &ct); err != nil {
 		t.Fatalf("service conntrack entry: %v", err)
 	}
-	if ct.RevNATIndex != 7 || ct.Created == 0 {
-		t.Errorf("service conntrack entry %+v, want rev-NAT index 7 and a creation time", ct)
+	if ct.RevNATIndex != 7 || ct.Created < before || ct.Created > after {
+		t.Errorf("service conntrack entry %+v, want rev-NAT index 7 and a creation time in [%d, %d]", ct, before, after)
 	}
 	egress := svcTuple
 	egress.Scope = CTEgress
