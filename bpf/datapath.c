@@ -72,8 +72,10 @@ static __always_inline int from_container_ipv4(struct __sk_buff *ctx, struct pkt
 	if (!(p->l4_flags & L4_F_PORTS) && p->ip.protocol != IPPROTO_ICMP)
 		return DROP(DROP_UNKNOWN_L4);
 
+	dst_ep = endpoint_lookup4(p->ip.daddr);
 #ifdef ENABLE_NODEPORT
-	{
+	/* A pod's address is never a service frontend: skip the lookup. */
+	if (!endpoint_is_pod(dst_ep)) {
 		struct lb4_backend be = {};
 
 		ret = lb4_select(p, false, &be);
@@ -84,11 +86,11 @@ static __always_inline int from_container_ipv4(struct __sk_buff *ctx, struct pkt
 			if (IS_DROP(ret))
 				return ret;
 			svc_hit = true;
+			dst_ep = endpoint_lookup4(p->ip.daddr);
 		}
 	}
 #endif
 
-	dst_ep = endpoint_lookup4(p->ip.daddr);
 	ret = policy_ct4(p, src_ep->sec_id, dst_id4(dst_ep, p->ip.daddr), CT_EGRESS,
 			 src_ep->flags & EP_F_ENFORCE_EGRESS, DROP_POLICY_DENIED);
 	if (IS_DROP(ret))

@@ -17,21 +17,23 @@ const (
 
 // Map names, identical in every variant. All maps are pinned by name.
 const (
-	MapBackends  = "dp_backends"  // BackendKey -> BackendValue
-	MapConntrack = "dp_conntrack" // LRU: Tuple4 -> CTEntry
-	MapEgressGW  = "dp_egress_gw" // LPM: EgressGWKey -> EgressGWValue
-	MapEndpoints = "dp_endpoints" // EndpointKey -> EndpointInfo
-	MapEvents    = "dp_events"    // ring buffer or perf event array of DropEvent
-	MapIPCache   = "dp_ipcache"   // LPM: LPM4Key -> RemoteEndpointInfo
-	MapMetrics   = "dp_metrics"   // MetricsKey -> MetricsValue
-	MapNonMasq   = "dp_nonmasq"   // LPM: LPM4Key -> NonMasqValue
-	MapPolicy    = "dp_policy"    // PolicyKey -> PolicyEntry
-	MapRevNAT    = "dp_revnat"    // RevNATKey -> RevNATValue
-	MapServices  = "dp_services"  // SvcKey -> SvcValue
-	MapSNAT      = "dp_snat"      // LRU: Tuple4 -> SNATEntry
-	MapThrottle  = "dp_throttle"  // ThrottleKey -> ThrottleValue
-	MapTrace     = "dp_trace"     // array of 1: uint32 0 -> TraceInfo
-	MapVTEP      = "dp_vtep"      // VTEPKey -> VTEPValue
+	MapBackends  = "dp_backends"   // BackendKey -> BackendValue
+	MapConntrack = "dp_conntrack"  // LRU: Tuple4 -> CTEntry
+	MapEgressGW  = "dp_egress_gw"  // LPM: EgressGWKey -> EgressGWValue
+	MapEndpoints = "dp_endpoints"  // EndpointKey -> EndpointInfo
+	MapEventRate = "dp_event_rate" // array of 1: uint32 0 -> EventRate, the drop-event token bucket
+	MapEvents    = "dp_events"     // ring buffer or perf event array of DropEvent
+	MapIPCache   = "dp_ipcache"    // LPM: LPM4Key -> RemoteEndpointInfo
+	MapMetrics   = "dp_metrics"    // MetricsKey -> MetricsValue per CPU (sum them)
+	MapNonMasq   = "dp_nonmasq"    // LPM: LPM4Key -> NonMasqValue
+	MapPolicy    = "dp_policy"     // PolicyKey -> PolicyEntry
+	MapPolicyRev = "dp_policy_rev" // array of 1: uint32 0 -> uint32 revision; increment after changing MapPolicy or enforcement flags
+	MapRevNAT    = "dp_revnat"     // RevNATKey -> RevNATValue
+	MapServices  = "dp_services"   // SvcKey -> SvcValue
+	MapSNAT      = "dp_snat"       // LRU: Tuple4 -> SNATEntry
+	MapThrottle  = "dp_throttle"   // ThrottleKey -> ThrottleValue
+	MapTrace     = "dp_trace"      // array of 1: uint32 0 -> TraceInfo
+	MapVTEP      = "dp_vtep"       // VTEPKey -> VTEPValue
 )
 
 // Load-time variable names and the Go types to pass to VariableSpec.Set.
@@ -40,6 +42,8 @@ const (
 const (
 	VarClusterID       = "cfg_cluster_id"         // uint32
 	VarEncapIfindex    = "cfg_encap_ifindex"      // uint32
+	VarEventsBurst     = "cfg_events_burst"       // uint32 drop events in a burst
+	VarEventsRate      = "cfg_events_rate"        // uint32 drop events per second, 0 = no limit
 	VarMTU             = "cfg_mtu"                // uint32
 	VarNativeIfindex   = "cfg_native_ifindex"     // uint32
 	VarNodeIPv4        = "cfg_node_ipv4"          // [4]byte
@@ -63,12 +67,12 @@ var (
 		ProgToContainer, ProgToNetdev, ProgToOverlay,
 	}
 	Maps = []string{
-		MapBackends, MapConntrack, MapEgressGW, MapEndpoints, MapEvents,
-		MapIPCache, MapMetrics, MapNonMasq, MapPolicy, MapRevNAT,
+		MapBackends, MapConntrack, MapEgressGW, MapEndpoints, MapEventRate, MapEvents,
+		MapIPCache, MapMetrics, MapNonMasq, MapPolicy, MapPolicyRev, MapRevNAT,
 		MapServices, MapSNAT, MapThrottle, MapTrace, MapVTEP,
 	}
 	Variables = []string{
-		VarClusterID, VarEncapIfindex, VarMTU, VarNativeIfindex,
+		VarClusterID, VarEncapIfindex, VarEventsBurst, VarEventsRate, VarMTU, VarNativeIfindex,
 		VarNodeIPv4, VarNodeMAC, VarNodePortMax, VarNodePortMin,
 		VarSNATExclIPv4, VarSNATExclIPv4Len, VarSNATPortMax, VarSNATPortMin,
 		VarTrace, VarTunnelPort, VarVTEPMask,
@@ -184,7 +188,7 @@ type CTEntry struct {
 	Flags       uint16
 	DSRAddr     [4]byte
 	DSRPort     NetPort
-	_           uint16
+	PolicyRev   uint16 // low 16 bits of MapPolicyRev when the flow was last allowed
 }
 
 // SNATEntry is the value of [MapSNAT].
@@ -367,6 +371,12 @@ func (h Hook) String() string {
 	return fmt.Sprintf("Hook(%d)", uint8(h))
 }
 
+// EventRate is the value of [MapEventRate]: the drop-event token bucket.
+type EventRate struct {
+	LastTopup uint64 // bpf_ktime_get_ns of the last refill; 0 = full bucket
+	Tokens    uint64
+}
+
 // MetricsKey is the key of [MapMetrics].
 type MetricsKey struct {
 	Reason Reason
@@ -375,7 +385,8 @@ type MetricsKey struct {
 	_      uint8
 }
 
-// MetricsValue is the value of [MapMetrics].
+// MetricsValue is the value of [MapMetrics], one per CPU: the map is a
+// per-CPU hash, so a lookup fills a []MetricsValue whose sum is the count.
 type MetricsValue struct {
 	Packets uint64
 	Bytes   uint64

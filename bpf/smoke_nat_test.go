@@ -472,3 +472,49 @@ func TestUnsupportedMacros(t *testing.T) {
 		}
 	}
 }
+
+// TestSmokeDropEventRateLimit: drop events pass a token bucket; every drop
+// is counted in the metrics whatever the bucket says. The bucket's refill
+// time is set against CLOCK_MONOTONIC, so the outcome holds at any uptime.
+func TestSmokeDropEventRateLimit(t *testing.T) {
+	coll := newCollection(t, variantByName(t, "minimal-ringbuf"), map[string]any{VarEventsRate: uint32(1), VarEventsBurst: uint32(2)})
+	rd, err := ringbuf.NewReader(coll.Maps[MapEvents])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	events := func() int {
+		n := 0
+		for {
+			rd.SetDeadline(time.Now().Add(200 * time.Millisecond))
+			if _, err := rd.Read(); err != nil {
+				return n
+			}
+			n++
+		}
+	}
+	truncated := ipv4TCP(podANode, podAMAC, podA, podB, 64, nil, tcpSeg{40000, 80, 0x02}, nil)[:14+20+4]
+	drop3 := func() {
+		for i := 0; i < 3; i++ {
+			if ret, _ := run(t, coll, ProgFromContainer, truncated); ret != tcActShot {
+				t.Fatalf("verdict %d, want TC_ACT_SHOT", ret)
+			}
+		}
+	}
+
+	// Two tokens, and the last refill lies a minute ahead: no refill now.
+	put(t, coll, MapEventRate, uint32(0), EventRate{LastTopup: monotonicNow(t) + uint64(time.Minute), Tokens: 2})
+	drop3()
+	if n := events(); n != 2 {
+		t.Errorf("3 drops with 2 tokens: %d events, want 2", n)
+	}
+	// Five seconds since the last refill at 1 event/s: refilled up to the burst of 2.
+	put(t, coll, MapEventRate, uint32(0), EventRate{LastTopup: monotonicNow(t) - uint64(5*time.Second)})
+	drop3()
+	if n := events(); n != 2 {
+		t.Errorf("3 drops after a refill to the burst: %d events, want 2", n)
+	}
+	if n := metric(t, coll, DropInvalid, DirEgress, HookFromContainer); n != 6 {
+		t.Errorf("DROP_INVALID counted %d, want all 6 drops", n)
+	}
+}

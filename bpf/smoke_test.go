@@ -165,12 +165,15 @@ func put(t *testing.T, coll *ebpf.Collection, m string, key, value any) {
 
 func metric(t *testing.T, coll *ebpf.Collection, r Reason, d Dir, h Hook) uint64 {
 	t.Helper()
-	var v MetricsValue
-	err := coll.Maps[MapMetrics].Lookup(MetricsKey{Reason: r, Dir: d, Hook: h}, &v)
-	if err != nil {
+	var perCPU []MetricsValue
+	if err := coll.Maps[MapMetrics].Lookup(MetricsKey{Reason: r, Dir: d, Hook: h}, &perCPU); err != nil {
 		return 0
 	}
-	return v.Packets
+	var n uint64
+	for _, v := range perCPU {
+		n += v.Packets
+	}
+	return n
 }
 
 func addEndpoints(t *testing.T, coll *ebpf.Collection) {

@@ -77,16 +77,21 @@ static __always_inline int encap_redirect4(struct __sk_buff *ctx, __be32 tunnel_
 static __always_inline int endpoint_ingress4(struct __sk_buff *ctx __maybe_unused, struct pkt4 *p,
 					     const struct endpoint_info *ep, __u32 src_id)
 {
-	int ret;
+	int ret __maybe_unused;
 
-	ret = policy_ct4(p, ep->sec_id, src_id, CT_INGRESS,
-			 ep->flags & EP_F_ENFORCE_INGRESS, DROP_POLICY_DENIED);
-	if (IS_DROP(ret))
-		return ret;
+	int ct;
+
+	ct = policy_ct4(p, ep->sec_id, src_id, CT_INGRESS,
+			ep->flags & EP_F_ENFORCE_INGRESS, DROP_POLICY_DENIED);
+	if (IS_DROP(ct))
+		return ct;
 #ifdef ENABLE_NODEPORT
-	ret = lb4_rev_nat(ctx, p);
-	if (IS_DROP(ret))
-		return ret;
+	/* Only a reply can answer a connection this pod made to a service. */
+	if (ct == CT_REPLY) {
+		ret = lb4_rev_nat(ctx, p);
+		if (IS_DROP(ret))
+			return ret;
+	}
 # ifdef ENABLE_DSR
 	ret = dsr_record4(p, src_id);
 	if (IS_DROP(ret))

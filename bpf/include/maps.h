@@ -89,7 +89,7 @@ struct ct_entry {
 	__u16	flags;			/* CT_F_* */
 	__be32	dsr_addr;		/* SERVICE + CT_F_DSR: service frontend */
 	__be16	dsr_port;
-	__u16	pad;
+	__u16	policy_rev;		/* low bits of dp_policy_rev the flow was last allowed under */
 };
 
 /* dp_snat scopes: the original direction, and the reply as it arrives. */
@@ -228,6 +228,12 @@ struct metrics_value {
 };
 
 /* Record written to dp_events for every drop. */
+/* dp_event_rate[0]: the drop-event token bucket (include/metrics.h). */
+struct event_rate {
+	__u64	last_topup;		/* bpf_ktime_get_ns() of the last refill; 0 = full bucket */
+	__u64	tokens;
+};
+
 struct drop_event {
 	__u64	ts;
 	__u32	ifindex;
@@ -355,6 +361,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_policy SEC(".maps");
 
+/*
+ * dp_policy_rev[0]: the policy revision. Whoever changes dp_policy or an
+ * endpoint's EP_F_ENFORCE_* flags increments it afterwards; established
+ * flows then have their policy checked again on their next packet.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_policy_rev SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__type(key, struct egw_key);
@@ -389,13 +408,29 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_throttle SEC(".maps");
 
+/*
+ * Per-CPU: each CPU adds to its own copy without atomics or shared cache
+ * lines (Cilium's metrics map is per-CPU too); readers sum the CPUs.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__type(key, struct metrics_key);
 	__type(value, struct metrics_value);
 	__uint(max_entries, METRICS_MAP_SIZE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_metrics SEC(".maps");
+
+/*
+ * One bucket for the node, shared by the CPUs: a race between two of them
+ * can let an extra event through, never lose a drop (the metrics count it).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct event_rate);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_event_rate SEC(".maps");
 
 /* A plain array: one slot, read without per-CPU folding. */
 struct {

@@ -2,12 +2,12 @@
 /*
  * IPv4 parsing.
  *
- * Headers are copied to the stack with bpf_skb_load_bytes instead of being
- * read through direct packet access: it copes with non-linear skbs, bounds
- * checks variable (IHL-dependent) offsets itself, and the copies stay valid
+ * Headers are copied to the stack (struct pkt4): the copies stay valid
  * across the helpers that rewrite the packet, which invalidate packet
- * pointers. All writes go through bpf_skb_store_bytes and the checksum
- * helpers, and the copy is kept in sync by the rewrite functions.
+ * pointers, and the rewrite functions keep them in sync. pkt_load copies
+ * straight from the skb's linear area when it holds the bytes (direct
+ * packet access, a few instructions) and falls back to bpf_skb_load_bytes,
+ * which copes with non-linear skbs, when it does not.
  */
 #ifndef DP_PARSE_H
 #define DP_PARSE_H
@@ -46,6 +46,22 @@ static __always_inline bool tcp_is_syn(const struct pkt4 *p)
 	       (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
 }
 
+/* Largest offset pkt_load reads directly: Ethernet, 60 bytes of IPv4, spare. */
+#define PKT_DIRECT_MAX_OFF	128
+
+/* Copy len (a constant) bytes at offset off of the frame into to. */
+static __always_inline int pkt_load(struct __sk_buff *ctx, __u32 off, void *to, const __u32 len)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+
+	if (off <= PKT_DIRECT_MAX_OFF && data + off + len <= data_end) {
+		__builtin_memcpy(to, data + off, len);
+		return 0;
+	}
+	return bpf_skb_load_bytes(ctx, off, to, len) < 0 ? -1 : 0;
+}
+
 /*
  * Validate the IPv4 header and extract what the datapath needs. Rules:
  * - version other than 4 behind an IPv4 EtherType: DROP_INVALID_VERSION;
@@ -64,7 +80,7 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt4 *p)
 	__u32 hlen, tot_len, l4_end;
 	__u8 l4[20];
 
-	if (bpf_skb_load_bytes(ctx, ETH_HLEN, &p->ip, sizeof(p->ip)) < 0)
+	if (pkt_load(ctx, ETH_HLEN, &p->ip, sizeof(p->ip)) < 0)
 		return DROP(DROP_INVALID);
 	if ((p->ip.ver_ihl >> 4) != 4)
 		return DROP(DROP_INVALID_VERSION);
@@ -87,8 +103,7 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt4 *p)
 	if (hlen >= sizeof(struct ipv4hdr) + IPV4_DSR_OPT_LEN) {
 		__u8 opt[IPV4_DSR_OPT_LEN];
 
-		if (bpf_skb_load_bytes(ctx, ETH_HLEN + sizeof(struct ipv4hdr),
-				       opt, sizeof(opt)) < 0)
+		if (pkt_load(ctx, ETH_HLEN + sizeof(struct ipv4hdr), opt, sizeof(opt)) < 0)
 			return DROP(DROP_INVALID);
 		if (opt[0] == IPV4_DSR_OPT_TYPE && opt[1] == IPV4_DSR_OPT_LEN) {
 			p->has_dsr = 1;
@@ -101,7 +116,7 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt4 *p)
 	switch (p->ip.protocol) {
 	case IPPROTO_TCP:
 		if (p->l4_off + 20 > l4_end ||
-		    bpf_skb_load_bytes(ctx, p->l4_off, l4, 20) < 0)
+		    pkt_load(ctx, p->l4_off, l4, 20) < 0)
 			return DROP(DROP_INVALID);
 		p->sport_off = 0;
 		p->dport_off = 2;
@@ -113,7 +128,7 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt4 *p)
 		break;
 	case IPPROTO_UDP:
 		if (p->l4_off + 8 > l4_end ||
-		    bpf_skb_load_bytes(ctx, p->l4_off, l4, 8) < 0)
+		    pkt_load(ctx, p->l4_off, l4, 8) < 0)
 			return DROP(DROP_INVALID);
 		p->sport_off = 0;
 		p->dport_off = 2;
@@ -124,7 +139,7 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt4 *p)
 		break;
 	case IPPROTO_ICMP:
 		if (p->l4_off + 8 > l4_end ||
-		    bpf_skb_load_bytes(ctx, p->l4_off, l4, 8) < 0)
+		    pkt_load(ctx, p->l4_off, l4, 8) < 0)
 			return DROP(DROP_INVALID);
 		p->csum_off = 2;
 		/* Echo identifier plays the port (see struct tuple4). */
