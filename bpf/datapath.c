@@ -384,6 +384,28 @@ static __always_inline int from_overlay_ipv4(struct __sk_buff *ctx, struct pkt4 
 	if (bpf_skb_get_tunnel_key(ctx, &key, TUNNEL_KEY_SIZE, 0) < 0)
 		return DROP(DROP_NO_TUNNEL_KEY);
 	*src_id = key.tunnel_id;
+	/* No other node speaks for this one; Cilium drops the claim too. */
+	if (*src_id == HOST_ID)
+		return DROP(DROP_INVALID_IDENTITY);
+#ifdef ENABLE_VTEP
+	{
+		/* A VTEP has no identities of its own to send: only WORLD. */
+		struct vtep_key vkey = { .addr = p->ip.saddr & cfg_vtep_mask };
+		const struct vtep_value *vtep = bpf_map_lookup_elem(&dp_vtep, &vkey);
+
+		if (vtep && vtep->tunnel_ep && *src_id != WORLD_ID)
+			return DROP(DROP_INVALID_VNI);
+	}
+#endif
+	/*
+	 * The inner destination MAC is whatever the sender wrote (a pod's
+	 * lxc MAC on its node), so the overlay device marked the packet
+	 * PACKET_OTHERHOST, and ip_rcv drops such packets: those handed to
+	 * the stack here, and before Linux 6.15 also those bpf_redirect_peer
+	 * hands to a pod. Everything this program passes on is for this node.
+	 */
+	if (bpf_skb_change_type(ctx, PACKET_HOST) < 0)
+		return DROP(DROP_WRITE_ERROR);
 
 #ifdef DP_HAVE_NAT4
 	/* Replies of SNATed flows can come back through the tunnel too. */

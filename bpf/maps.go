@@ -299,7 +299,7 @@ type VTEPKey struct {
 // VTEPValue is the value of [MapVTEP]. A zero VNI sends IdentityWorld.
 type VTEPValue struct {
 	TunnelEP [4]byte
-	VNI      uint32
+	VNI      uint32 // reserved: frames to a VTEP carry WORLD, as Cilium sends
 	MAC      [6]byte
 	_        [2]byte
 }
@@ -429,7 +429,7 @@ type TraceInfo struct {
 	Kind         TraceKind
 	Reason       Reason
 	Hook         Hook
-	_            uint8
+	PktType      uint8 // skb->pkt_type when the program returned (0 = PACKET_HOST)
 	TunnelRemote [4]byte
 	TunnelID     uint32
 	SecID        uint32 // source identity the program used; 0 if it dropped before knowing it
@@ -501,6 +501,12 @@ const (
 	DropFIBUnreachable   Reason = 143
 	DropFragNeeded       Reason = 144
 	DropInvalidVersion   Reason = 145
+
+	// Numbered as Cilium numbers the same drop.
+	DropInvalidIdentity Reason = 171 // overlay: tunnel key claims the host identity
+	DropIsClusterIP     Reason = 174 // a ClusterIP reached from outside the cluster
+	DropInvalidVNI      Reason = 183 // overlay: VTEP source with a VNI other than WORLD
+	DropNoEgressGateway Reason = 194 // egress-gateway policy without a gateway
 )
 
 var reasonNames = map[Reason]string{
@@ -530,6 +536,10 @@ var reasonNames = map[Reason]string{
 	DropFIBUnreachable:       "DROP_FIB_UNREACHABLE",
 	DropFragNeeded:           "DROP_FRAG_NEEDED",
 	DropInvalidVersion:       "DROP_INVALID_VERSION",
+	DropInvalidIdentity:      "DROP_INVALID_IDENTITY",
+	DropIsClusterIP:          "DROP_IS_CLUSTER_IP",
+	DropInvalidVNI:           "DROP_INVALID_VNI",
+	DropNoEgressGateway:      "DROP_NO_EGRESS_GATEWAY",
 }
 
 // String returns the C enumerator's name without its REASON_ prefix,

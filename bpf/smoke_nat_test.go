@@ -163,9 +163,10 @@ func TestSmokeMasquerade(t *testing.T) {
 		t.Errorf("second packet got port %d, first %d", q.sport, p.sport)
 	}
 
+	// Translated back to the pod, which the datapath delivers (its lxc device).
 	ret, out = run(t, coll, ProgFromNetdev, ipv4TCP(nodeMAC, podAMAC, outside, nodeIP, 50, nil, tcpSeg{443, p.sport, 0x12}, nil))
-	if ret != tcActOK {
-		t.Fatalf("reply: verdict %d", ret)
+	if ret != tcActRedirect {
+		t.Fatalf("reply: verdict %d, want TC_ACT_REDIRECT", ret)
 	}
 	r := parseIPv4L4(t, out)
 	if r.dst != podA || r.dport != 41000 || r.ttl != 49 || r.dmac != podAMAC || !r.ipOK || !r.l4OK {
@@ -226,23 +227,39 @@ func TestSmokeHostFirewall(t *testing.T) {
 	if ret, _ := run(t, coll, ProgToNetdev, dns); ret != tcActShot {
 		t.Errorf("host egress without policy: verdict %d, want TC_ACT_SHOT", ret)
 	}
-	// ...but service replies of a local NodePort backend are not host traffic.
+	// ...but service replies of a local NodePort backend are not host
+	// traffic. They carry the node's address as source, so legacy routing
+	// forwards them by FIB lookup (the stack would drop them as martians):
+	// in a namespace of the test's own, with a route to the client.
 	backend := podB
 	addEndpoints(t, coll)
 	put(t, coll, MapServices, SvcKey{Dport: PortOf(30080), Proto: protoTCP}, SvcValue{Count: 1, RevNATIndex: 3, Flags: ServiceNodePort})
 	put(t, coll, MapServices, SvcKey{Dport: PortOf(30080), Proto: protoTCP, Slot: 1}, SvcValue{BackendID: 9})
 	put(t, coll, MapBackends, BackendKey{ID: 9}, BackendValue{Addr: backend.As4(), Port: PortOf(8080), Proto: protoTCP})
 	put(t, coll, MapRevNAT, RevNATKey{Index: 3}, RevNATValue{Port: PortOf(30080)})
-	if ret, _ := run(t, coll, ProgFromNetdev, ipv4TCP(nodeMAC, podAMAC, client, nodeIP, 60, nil, tcpSeg{6000, 30080, 0x02}, nil)); ret != tcActOK {
-		t.Fatalf("NodePort request: verdict %d", ret)
-	}
-	ret, out := run(t, coll, ProgFromContainer, ipv4TCP(podBNode, podBMAC, backend, client, 64, nil, tcpSeg{8080, 6000, 0x12}, nil))
-	if p := parseIPv4L4(t, out); ret != tcActOK || p.src != nodeIP || p.sport != 30080 {
-		t.Fatalf("NodePort reply: verdict %d, source %v:%d", ret, p.src, p.sport)
-	}
-	if ret, _ := run(t, coll, ProgToNetdev, out); ret != tcActOK {
-		t.Errorf("NodePort reply leaving the node: verdict %d, want TC_ACT_OK", ret)
-	}
+	clientMAC := [6]byte{0x02, 0, 0, 0, 0x51, 0x02}
+	inRoutedNetns(t, []string{
+		"link set lo up",
+		"link add dp0 address 02:00:00:00:51:01 type veth peer name dp1",
+		"addr add 203.0.113.1/24 dev dp0",
+		"link set dp1 up",
+		"link set dp0 up",
+		"neigh add 203.0.113.9 lladdr 02:00:00:00:51:02 dev dp0 nud permanent",
+	}, func() {
+		if ret, _ := run(t, coll, ProgFromNetdev, ipv4TCP(nodeMAC, podAMAC, client, nodeIP, 60, nil, tcpSeg{6000, 30080, 0x02}, nil)); ret != tcActRedirect {
+			t.Errorf("NodePort request: verdict %d, want TC_ACT_REDIRECT into the backend's lxc device", ret)
+			return
+		}
+		ret, out := run(t, coll, ProgFromContainer, ipv4TCP(podBNode, podBMAC, backend, client, 64, nil, tcpSeg{8080, 6000, 0x12}, nil))
+		p := parseIPv4L4(t, out)
+		if ret != tcActRedirect || p.src != nodeIP || p.sport != 30080 || p.dmac != clientMAC || p.ttl != 63 || !p.ipOK || !p.l4OK {
+			t.Errorf("NodePort reply: verdict %d, %v:%d to %x ttl %d, want TC_ACT_REDIRECT from %v:30080 to %x (the FIB's neighbour), ttl 63",
+				ret, p.src, p.sport, p.dmac, p.ttl, nodeIP, clientMAC)
+		}
+		if ret, _ := run(t, coll, ProgToNetdev, out); ret != tcActOK {
+			t.Errorf("NodePort reply leaving the node: verdict %d, want TC_ACT_OK", ret)
+		}
+	})
 }
 
 // skbContext is struct __sk_buff (192 bytes since 5.16) with only
@@ -350,7 +367,7 @@ func TestSmokeMalformed(t *testing.T) {
 	// Options are skipped by IHL and kept.
 	opts := []byte{1, 1, 1, 0} // NOP, NOP, NOP, EOL
 	ret, out := run(t, coll, ProgFromContainer, ipv4TCP(podANode, podAMAC, podA, podB, 64, opts, tcpSeg{40000, 81, 0x02}, nil))
-	if p := parseIPv4L4(t, out); ret != tcActOK || !bytes.Equal(p.opts, opts) || p.dport != 81 || !p.ipOK || p.ttl != 63 {
+	if p := parseIPv4L4(t, out); ret != tcActRedirect || !bytes.Equal(p.opts, opts) || p.dport != 81 || !p.ipOK || p.ttl != 63 {
 		t.Errorf("with options: verdict %d, %+v", ret, p)
 	}
 }
@@ -453,8 +470,8 @@ func TestSmokeICMPEchoMasquerade(t *testing.T) {
 		t.Fatalf("echo request: source %v, icmp checksum ok %v", src, csum(out[34:46], 0) == 0)
 	}
 	ret, out = run(t, coll, ProgFromNetdev, echo(outside, nodeIP, 0, newID))
-	if ret != tcActOK {
-		t.Fatalf("echo reply: verdict %d", ret)
+	if ret != tcActRedirect {
+		t.Fatalf("echo reply: verdict %d, want TC_ACT_REDIRECT to the pod", ret)
 	}
 	if dst, id := netip.AddrFrom4([4]byte(out[30:34])), binary.BigEndian.Uint16(out[34+4:]); dst != podA || id != 0x1234 || csum(out[34:46], 0) != 0 {
 		t.Errorf("echo reply: to %v id %#x (icmp checksum ok %v), want %v id 0x1234", dst, id, csum(out[34:46], 0) == 0, podA)

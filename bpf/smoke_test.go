@@ -245,8 +245,8 @@ func TestSmokeSameNodeLegacy(t *testing.T) {
 	addEndpoints(t, coll)
 	frame := ipv4TCP(podANode, podAMAC, podA, podB, 64, nil, tcpSeg{40000, 80, 0x02}, []byte("hi"))
 	ret, out := run(t, coll, ProgFromContainer, frame)
-	if ret != tcActOK {
-		t.Fatalf("verdict %d, want TC_ACT_OK", ret)
+	if ret != tcActRedirect {
+		t.Fatalf("verdict %d, want TC_ACT_REDIRECT to the destination's lxc device", ret)
 	}
 	p := parseIPv4L4(t, out)
 	if p.ttl != 63 {

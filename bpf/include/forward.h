@@ -101,16 +101,16 @@ static __always_inline int endpoint_ingress4(struct __sk_buff *ctx __maybe_unuse
 	return 0;
 }
 
-#ifdef ENABLE_HOST_ROUTING
+#ifdef DP_FIB_FORWARD
 /*
- * Native routing without the stack. A resolved neighbour gives us both
- * MACs and a plain redirect; otherwise bpf_redirect_neigh resolves the
- * next hop the FIB named.
+ * Forwarding without the stack. A resolved neighbour gives us both MACs
+ * and a plain redirect; otherwise bpf_redirect_neigh resolves the next
+ * hop the FIB named (kernels without it: the stack, see below).
  */
 static __always_inline int fib_redirect4(struct __sk_buff *ctx, struct pkt4 *p)
 {
 	struct bpf_fib_lookup fib = {};
-	struct bpf_redir_neigh nh = {};
+	struct bpf_redir_neigh nh __maybe_unused = {};
 	int fib_ret, ret;
 
 	fib.family	= 2;	/* AF_INET */
@@ -124,8 +124,14 @@ static __always_inline int fib_redirect4(struct __sk_buff *ctx, struct pkt4 *p)
 	fib_ret = (int)bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 	switch (fib_ret) {
 	case BPF_FIB_LKUP_RET_SUCCESS:
-	case BPF_FIB_LKUP_RET_NO_NEIGH:
 		break;
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+#ifdef DP_HAVE_REDIRECT_NEIGH
+		break;
+#else
+		/* Nothing here resolves neighbours before 5.10: the stack does. */
+		return TC_ACT_OK;
+#endif
 	case BPF_FIB_LKUP_RET_BLACKHOLE:
 	case BPF_FIB_LKUP_RET_UNREACHABLE:
 	case BPF_FIB_LKUP_RET_PROHIBIT:
@@ -143,17 +149,31 @@ static __always_inline int fib_redirect4(struct __sk_buff *ctx, struct pkt4 *p)
 			return ret;
 		return dp_redirect(fib.ifindex, 0, 0);
 	}
+#ifdef DP_HAVE_REDIRECT_NEIGH
 	/* The lookup left the next hop (gateway or destination) in ipv4_dst. */
 	nh.nh_family = 2;	/* AF_INET */
 	nh.ipv4_nh = fib.ipv4_dst;
 	return dp_redirect_neigh(fib.ifindex, &nh);
-}
+#else
+	return TC_ACT_OK;
 #endif
+}
+#endif /* DP_FIB_FORWARD */
 
 /*
  * Forward a packet after the hook's own processing. ep is the endpoint
  * entry of the (final) destination, or NULL. src_ep is the sending pod on
  * cil_from_container, NULL elsewhere.
+ *
+ * Local pods are always delivered by the datapath: with BPF host routing
+ * straight into the pod (bpf_redirect_peer, the pod's ingress policy run
+ * here); in legacy routing to the egress of the pod's lxc device, where
+ * cil_to_container runs the ingress policy with the identity skb->mark
+ * carries (Cilium's redirect_ep). What legacy routing leaves to the stack
+ * is traffic to the node and to destinations outside the cluster, except
+ * packets carrying the node's own address as source (NodePort SNAT and
+ * its translated replies): the stack would drop those as martians, so the
+ * datapath forwards them by FIB lookup itself.
  */
 static __always_inline int forward4(struct __sk_buff *ctx, struct pkt4 *p,
 				    const struct endpoint_info *ep,
@@ -173,12 +193,11 @@ static __always_inline int forward4(struct __sk_buff *ctx, struct pkt4 *p,
 			return ret;
 		return dp_redirect_peer(ep->ifindex);
 #else
-		/* cil_to_container finishes the job; the mark tells it who sent this. */
 		ret = ipv4_l3(ctx, p, ep->node_mac, ep->mac);
 		if (IS_DROP(ret))
 			return ret;
 		identity_mark_set(ctx, src_id);
-		return TC_ACT_OK;
+		return dp_redirect(ep->ifindex, 0, 0);
 #endif
 	}
 	if (ep)		/* the host itself */
@@ -203,8 +222,8 @@ static __always_inline int forward4(struct __sk_buff *ctx, struct pkt4 *p,
 			ret = eth_rewrite(ctx, smac, vtep->mac);
 			if (IS_DROP(ret))
 				return ret;
-			return encap_redirect4(ctx, vtep->tunnel_ep,
-					       vtep->vni ? vtep->vni : WORLD_ID);
+			/* Cilium sends WORLD toward a VTEP, whatever the sender. */
+			return encap_redirect4(ctx, vtep->tunnel_ep, WORLD_ID);
 		}
 	}
 #endif
@@ -227,6 +246,10 @@ static __always_inline int forward4(struct __sk_buff *ctx, struct pkt4 *p,
 #ifdef ENABLE_HOST_ROUTING
 	return fib_redirect4(ctx, p);
 #else
+# ifdef DP_FIB_FORWARD
+	if (p->ip.saddr == cfg_node_ipv4)
+		return fib_redirect4(ctx, p);
+# endif
 	if (src_ep) {
 		/* Legacy routing: we are the pod's router, then the stack routes on. */
 		__u8 dmac[ETH_ALEN];

@@ -192,7 +192,7 @@ struct vtep_key {
 
 struct vtep_value {
 	__be32	tunnel_ep;
-	__u32	vni;			/* 0 = WORLD_ID */
+	__u32	vni;			/* reserved: frames to a VTEP carry WORLD_ID, as Cilium sends */
 	__u8	mac[ETH_ALEN];
 	__u8	pad[2];
 };
@@ -266,7 +266,7 @@ struct trace_info {
 	__u8	kind;			/* TRACE_* */
 	__u8	reason;			/* enum dp_reason the run was counted under */
 	__u8	hook;			/* enum dp_hook */
-	__u8	pad;
+	__u8	pkt_type;		/* skb->pkt_type at the end of the run (PACKET_HOST = 0) */
 	__be32	tunnel_remote;		/* tunnel key set for the redirect, else 0 */
 	__u32	tunnel_id;
 	__u32	sec_id;			/* source identity the program used */

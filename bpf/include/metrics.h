@@ -89,7 +89,7 @@ static __always_inline int dp_finish(struct __sk_buff *ctx, const struct pkt4 *p
 
 	if (IS_DROP(ret))
 		reason = (__u8)(-ret);
-	trace_verdict(ret, reason, hook, src_id);
+	trace_verdict(ctx, ret, reason, hook, src_id);
 	metrics_add(reason, dir, hook, ctx->len);
 	if (!IS_DROP(ret))
 		return ret;
