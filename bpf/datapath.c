@@ -59,7 +59,7 @@ static __always_inline int from_container_ipv4(struct __sk_buff *ctx, struct pkt
 {
 	const struct endpoint_info *src_ep, *dst_ep;
 	bool svc_hit __maybe_unused = false;
-	int ret;
+	int ret, ct;
 
 	ret = parse_ipv4(ctx, p);
 	if (IS_DROP(ret))
@@ -91,10 +91,10 @@ static __always_inline int from_container_ipv4(struct __sk_buff *ctx, struct pkt
 	}
 #endif
 
-	ret = policy_ct4(p, src_ep->sec_id, dst_id4(dst_ep, p->ip.daddr), CT_EGRESS,
-			 src_ep->flags & EP_F_ENFORCE_EGRESS, DROP_POLICY_DENIED);
-	if (IS_DROP(ret))
-		return ret;
+	ct = policy_ct4(p, src_ep->sec_id, dst_id4(dst_ep, p->ip.daddr), CT_EGRESS,
+			src_ep->flags & EP_F_ENFORCE_EGRESS, DROP_POLICY_DENIED);
+	if (IS_DROP(ct))
+		return ct;
 
 #ifdef ENABLE_NODEPORT
 	/*
@@ -110,7 +110,7 @@ static __always_inline int from_container_ipv4(struct __sk_buff *ctx, struct pkt
 	}
 #endif
 
-	return forward4(ctx, p, dst_ep, src_ep, *src_id, HOOK_FROM_CONTAINER);
+	return forward4(ctx, p, dst_ep, src_ep, *src_id, HOOK_FROM_CONTAINER, ct == CT_REPLY);
 }
 
 /* Packets the stack delivers to a pod (legacy routing, host traffic). */
@@ -290,7 +290,7 @@ static __always_inline int from_netdev_ipv4(struct __sk_buff *ctx, struct pkt4 *
 	if (!translated && !endpoint_is_pod(ep))
 		return TC_ACT_OK;
 #endif
-	return forward4(ctx, p, ep, NULL, *src_id, HOOK_FROM_NETDEV);
+	return forward4(ctx, p, ep, NULL, *src_id, HOOK_FROM_NETDEV, false);
 }
 
 /*
@@ -346,7 +346,9 @@ static __always_inline int to_netdev_ipv4(struct __sk_buff *ctx, struct pkt4 *p,
 		};
 		const struct egw_value *gw = bpf_map_lookup_elem(&dp_egress_gw, &gkey);
 
-		if (gw && gw->gateway_ip == cfg_node_ipv4) {
+		/* Replies of connections into the pod leave as they came. */
+		if (gw && gw->gateway_ip == cfg_node_ipv4 && endpoint_is_pod(src_ep) &&
+		    ct_lookup4(p, CT_EGRESS) != CT_REPLY) {
 			ret = snat4(ctx, p, gw->egress_ip ? gw->egress_ip : cfg_node_ipv4);
 			return IS_DROP(ret) ? ret : TC_ACT_OK;
 		}
@@ -418,7 +420,7 @@ static __always_inline int from_overlay_ipv4(struct __sk_buff *ctx, struct pkt4 
 		return TC_ACT_OK;
 	}
 	return forward4(ctx, p, endpoint_lookup4(p->ip.daddr), NULL, *src_id,
-			HOOK_FROM_OVERLAY);
+			HOOK_FROM_OVERLAY, false);
 }
 
 /* Traffic entering the tunnel: validated and counted. */

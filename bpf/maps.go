@@ -288,8 +288,14 @@ type EgressGWKey struct {
 // EgressGWValue is the value of [MapEgressGW].
 type EgressGWValue struct {
 	EgressIP  [4]byte // SNAT source on the gateway; zero = its node address
-	GatewayIP [4]byte
+	GatewayIP [4]byte // node doing the SNAT; EgressGWNoGateway or EgressGWExcludedCIDR
 }
+
+// Special GatewayIP values (Cilium's, in 0.0.0.0/8).
+var (
+	EgressGWNoGateway    = [4]byte{}           // the policy selects no gateway: drop (DROP_NO_EGRESS_GATEWAY)
+	EgressGWExcludedCIDR = [4]byte{0, 0, 0, 1} // excluded destination: the ordinary path
+)
 
 // VTEPKey is the key of [MapVTEP]: destination & cfg_vtep_mask.
 type VTEPKey struct {

@@ -163,7 +163,8 @@ static __always_inline int fib_redirect4(struct __sk_buff *ctx, struct pkt4 *p)
 /*
  * Forward a packet after the hook's own processing. ep is the endpoint
  * entry of the (final) destination, or NULL. src_ep is the sending pod on
- * cil_from_container, NULL elsewhere.
+ * cil_from_container, NULL elsewhere; reply: the packet answers a
+ * connection made to that pod (replies never take the egress gateway).
  *
  * Local pods are always delivered by the datapath: with BPF host routing
  * straight into the pod (bpf_redirect_peer, the pod's ingress policy run
@@ -178,7 +179,7 @@ static __always_inline int fib_redirect4(struct __sk_buff *ctx, struct pkt4 *p)
 static __always_inline int forward4(struct __sk_buff *ctx, struct pkt4 *p,
 				    const struct endpoint_info *ep,
 				    const struct endpoint_info *src_ep __maybe_unused,
-				    __u32 src_id, __u8 hook __maybe_unused)
+				    __u32 src_id, __u8 hook __maybe_unused, bool reply __maybe_unused)
 {
 	const struct remote_endpoint_info *re __maybe_unused;
 	int ret;
@@ -229,8 +230,13 @@ static __always_inline int forward4(struct __sk_buff *ctx, struct pkt4 *p,
 #endif
 
 #ifdef ENABLE_EGRESS_GATEWAY
-	/* Pod traffic leaving the cluster through another node: tunnel it there. */
-	if (hook == HOOK_FROM_CONTAINER) {
+	/*
+	 * Pod traffic leaving the cluster under an egress-gateway policy:
+	 * tunnelled to its gateway node, or dropped when the policy has no
+	 * gateway (rather than leaking out with the pod's address); an
+	 * excluded CIDR takes the ordinary path.
+	 */
+	if (hook == HOOK_FROM_CONTAINER && !reply) {
 		struct egw_key gkey = {
 			.prefixlen	= 64,
 			.saddr		= p->ip.saddr,
@@ -238,7 +244,9 @@ static __always_inline int forward4(struct __sk_buff *ctx, struct pkt4 *p,
 		};
 		const struct egw_value *gw = bpf_map_lookup_elem(&dp_egress_gw, &gkey);
 
-		if (gw && gw->gateway_ip && gw->gateway_ip != cfg_node_ipv4)
+		if (gw && gw->gateway_ip == EGW_NO_GATEWAY)
+			return DROP(DROP_NO_EGRESS_GATEWAY);
+		if (gw && gw->gateway_ip != EGW_EXCLUDED_CIDR && gw->gateway_ip != cfg_node_ipv4)
 			return encap_redirect4(ctx, gw->gateway_ip, src_id);
 	}
 #endif

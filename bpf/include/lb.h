@@ -65,8 +65,9 @@ static __always_inline int lb4_select(const struct pkt4 *p, bool external,
 	if (!(p->l4_flags & L4_F_PSEUDO))	/* TCP and UDP only */
 		return 0;
 	svc = bpf_map_lookup_elem(&dp_services, &key);
+	/* A ClusterIP is for the cluster only (Cilium: DROP_IS_CLUSTER_IP). */
 	if (svc && external && !(svc->flags & (SVC_F_EXTERNAL | SVC_F_NODEPORT)))
-		svc = NULL;
+		return DROP(DROP_IS_CLUSTER_IP);
 	if (!svc && p->ip.daddr == cfg_node_ipv4 && nodeport_port(p->dport)) {
 		key.addr = 0;
 		svc = bpf_map_lookup_elem(&dp_services, &key);

@@ -180,9 +180,17 @@ struct egw_key {
 	__be32	daddr;
 };
 
+/*
+ * gateway_ip special values, in 0.0.0.0/8 as Cilium has them: no gateway
+ * (the policy selects no node: matching traffic is dropped) and an
+ * excluded CIDR (a more specific prefix that keeps the ordinary path).
+ */
+#define EGW_NO_GATEWAY		0
+#define EGW_EXCLUDED_CIDR	bpf_htonl(1)
+
 struct egw_value {
 	__be32	egress_ip;		/* SNAT source on the gateway */
-	__be32	gateway_ip;		/* node doing the SNAT */
+	__be32	gateway_ip;		/* node doing the SNAT, or EGW_* */
 };
 
 /* dp_vtep: keyed by destination & cfg_vtep_mask. */
