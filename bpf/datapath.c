@@ -423,9 +423,14 @@ static __always_inline int from_overlay_ipv4(struct __sk_buff *ctx, struct pkt4 
 			HOOK_FROM_OVERLAY, false);
 }
 
-/* Traffic entering the tunnel: validated and counted. */
+/*
+ * Traffic entering the tunnel: validated and counted, and a throttled
+ * pod's packets paced here, where the inner source still names the pod
+ * (as Cilium's cil_to_overlay does): on the native device the packet
+ * carries the node's address.
+ */
 static __always_inline int to_overlay_ipv4(struct __sk_buff *ctx, struct pkt4 *p,
-					   __u8 *reason)
+					   __u32 *src_id __maybe_unused, __u8 *reason)
 {
 	int ret = parse_ipv4(ctx, p);
 
@@ -433,7 +438,21 @@ static __always_inline int to_overlay_ipv4(struct __sk_buff *ctx, struct pkt4 *p
 		*reason = REASON_PASS_FRAGMENT;
 		return TC_ACT_OK;
 	}
-	return IS_DROP(ret) ? ret : TC_ACT_OK;
+	if (IS_DROP(ret))
+		return ret;
+#ifdef ENABLE_BANDWIDTH_MANAGER
+	{
+		const struct endpoint_info *src_ep = endpoint_lookup4(p->ip.saddr);
+
+		if (endpoint_is_pod(src_ep)) {
+			*src_id = src_ep->sec_id;
+			ret = edt_sched_departure(ctx, src_ep->ep_id);
+			if (IS_DROP(ret))
+				return ret;
+		}
+	}
+#endif
+	return TC_ACT_OK;
 }
 
 #endif /* ENABLE_IPV4 */
@@ -564,13 +583,14 @@ int cil_to_overlay(struct __sk_buff *ctx)
 {
 	__u8 reason = REASON_FORWARDED;
 	struct pkt4 p = {};
+	__u32 src_id = 0;
 	int ret;
 
 #ifdef ENABLE_IPV4
 	if (ctx->protocol == bpf_htons(ETH_P_IP))
-		ret = to_overlay_ipv4(ctx, &p, &reason);
+		ret = to_overlay_ipv4(ctx, &p, &src_id, &reason);
 	else
 #endif
 		ret = other_l3(ctx, false, &reason);
-	return dp_finish(ctx, &p, 0, ret, reason, DIR_EGRESS, HOOK_TO_OVERLAY);
+	return dp_finish(ctx, &p, src_id, ret, reason, DIR_EGRESS, HOOK_TO_OVERLAY);
 }

@@ -65,7 +65,8 @@ static __always_inline int pkt_load(struct __sk_buff *ctx, __u32 off, void *to, 
 /*
  * Validate the IPv4 header and extract what the datapath needs. Rules:
  * - version other than 4 behind an IPv4 EtherType: DROP_INVALID_VERSION;
- * - truncated headers, tot_len beyond the frame or below IHL: DROP_INVALID;
+ * - truncated headers, tot_len beyond the frame or below IHL: DROP_INVALID
+ *   (tot_len 0 on a TCP packet beyond 64 KiB is IPv4 BIG TCP, not short);
  * - IHL < 5: DROP_INVALID_IHL; options are skipped by IHL, except that with
  *   ENABLE_DSR a DSR option in first position is recorded;
  * - any fragment (MF set or offset != 0): DROP_FRAG_NOT_SUPPORTED. Only a
@@ -88,6 +89,12 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt4 *p)
 	if (hlen < sizeof(struct ipv4hdr))
 		return DROP(DROP_INVALID_IHL);
 	tot_len = bpf_ntohs(p->ip.tot_len);
+	/*
+	 * IPv4 BIG TCP (Linux 6.3): a GSO packet beyond 64 KiB has tot_len 0
+	 * and the skb's length is the packet's (the kernel's iph_totlen).
+	 */
+	if (!tot_len && ctx->len > ETH_HLEN + 0xffff && p->ip.protocol == IPPROTO_TCP)
+		tot_len = ctx->len - ETH_HLEN;
 	if (tot_len < hlen || ETH_HLEN + tot_len > ctx->len)
 		return DROP(DROP_INVALID);
 	if (p->ip.frag_off & bpf_htons(IP_MF | IP_OFFSET))
