@@ -213,8 +213,8 @@ static __always_inline int from_netdev_ipv4(struct __sk_buff *ctx, struct pkt4 *
 	ret = parse_ipv4(ctx, p);
 	if (IS_DROP(ret)) {
 #ifndef ENABLE_HOST_FIREWALL
-		/* Reassembly is the stack's job; see parse_ipv4. */
-		if (ret == DROP(DROP_FRAG_NOT_SUPPORTED)) {
+		/* A fragment without its first: the stack may still reassemble it. */
+		if (ret == DROP(DROP_FRAG_NOT_FOUND)) {
 			*reason = REASON_PASS_FRAGMENT;
 			return TC_ACT_OK;
 		}
@@ -307,7 +307,7 @@ static __always_inline int to_netdev_ipv4(struct __sk_buff *ctx, struct pkt4 *p,
 	ret = parse_ipv4(ctx, p);
 	if (IS_DROP(ret)) {
 #ifndef ENABLE_HOST_FIREWALL
-		if (ret == DROP(DROP_FRAG_NOT_SUPPORTED)) {
+		if (ret == DROP(DROP_FRAG_NOT_FOUND)) {
 			*reason = REASON_PASS_FRAGMENT;
 			return TC_ACT_OK;
 		}
@@ -376,10 +376,6 @@ static __always_inline int from_overlay_ipv4(struct __sk_buff *ctx, struct pkt4 
 	int ret;
 
 	ret = parse_ipv4(ctx, p);
-	if (ret == DROP(DROP_FRAG_NOT_SUPPORTED)) {
-		*reason = REASON_PASS_FRAGMENT;
-		return TC_ACT_OK;
-	}
 	if (IS_DROP(ret))
 		return ret;
 
@@ -434,7 +430,7 @@ static __always_inline int to_overlay_ipv4(struct __sk_buff *ctx, struct pkt4 *p
 {
 	int ret = parse_ipv4(ctx, p);
 
-	if (ret == DROP(DROP_FRAG_NOT_SUPPORTED)) {
+	if (ret == DROP(DROP_FRAG_NOT_FOUND)) {
 		*reason = REASON_PASS_FRAGMENT;
 		return TC_ACT_OK;
 	}

@@ -23,6 +23,7 @@ const (
 	MapEndpoints = "dp_endpoints"  // EndpointKey -> EndpointInfo
 	MapEventRate = "dp_event_rate" // array of 1: uint32 0 -> EventRate, the drop-event token bucket
 	MapEvents    = "dp_events"     // ring buffer or perf event array of DropEvent
+	MapFrags     = "dp_frags"      // LRU: FragKey -> FragPorts, ports of fragmented datagrams
 	MapIPCache   = "dp_ipcache"    // LPM: LPM4Key -> RemoteEndpointInfo
 	MapMetrics   = "dp_metrics"    // MetricsKey -> MetricsValue per CPU (sum them)
 	MapNonMasq   = "dp_nonmasq"    // LPM: LPM4Key -> NonMasqValue
@@ -68,7 +69,7 @@ var (
 	}
 	Maps = []string{
 		MapBackends, MapConntrack, MapEgressGW, MapEndpoints, MapEventRate, MapEvents,
-		MapIPCache, MapMetrics, MapNonMasq, MapPolicy, MapPolicyRev, MapRevNAT,
+		MapFrags, MapIPCache, MapMetrics, MapNonMasq, MapPolicy, MapPolicyRev, MapRevNAT,
 		MapServices, MapSNAT, MapThrottle, MapTrace, MapVTEP,
 	}
 	Variables = []string{
@@ -377,6 +378,21 @@ func (h Hook) String() string {
 	return fmt.Sprintf("Hook(%d)", uint8(h))
 }
 
+// FragKey is the key of [MapFrags]: one IPv4 datagram.
+type FragKey struct {
+	Saddr [4]byte
+	Daddr [4]byte
+	ID    [2]byte // network byte order
+	Proto uint8
+	_     uint8
+}
+
+// FragPorts is the value of [MapFrags]: the ports its first fragment carried.
+type FragPorts struct {
+	Sport NetPort
+	Dport NetPort
+}
+
 // EventRate is the value of [MapEventRate]: the drop-event token bucket.
 type EventRate struct {
 	LastTopup uint64 // bpf_ktime_get_ns of the last refill; 0 = full bucket
@@ -511,6 +527,7 @@ const (
 	// Numbered as Cilium numbers the same drop.
 	DropInvalidIdentity Reason = 171 // overlay: tunnel key claims the host identity
 	DropIsClusterIP     Reason = 174 // a ClusterIP reached from outside the cluster
+	DropFragNotFound    Reason = 175 // a later fragment whose first was not seen
 	DropInvalidVNI      Reason = 183 // overlay: VTEP source with a VNI other than WORLD
 	DropNoEgressGateway Reason = 194 // egress-gateway policy without a gateway
 )
@@ -544,6 +561,7 @@ var reasonNames = map[Reason]string{
 	DropInvalidVersion:       "DROP_INVALID_VERSION",
 	DropInvalidIdentity:      "DROP_INVALID_IDENTITY",
 	DropIsClusterIP:          "DROP_IS_CLUSTER_IP",
+	DropFragNotFound:         "DROP_FRAG_NOT_FOUND",
 	DropInvalidVNI:           "DROP_INVALID_VNI",
 	DropNoEgressGateway:      "DROP_NO_EGRESS_GATEWAY",
 }

@@ -346,8 +346,7 @@ func TestSmokeMalformed(t *testing.T) {
 		{"tot_len beyond frame", func(f []byte) []byte { binary.BigEndian.PutUint16(f[16:], 1500); return f }, DropInvalid},
 		{"tot_len below header", func(f []byte) []byte { binary.BigEndian.PutUint16(f[16:], 10); return f }, DropInvalid},
 		{"ihl beyond tot_len", func(f []byte) []byte { f[14] = 0x4f; return f }, DropInvalid},
-		{"non-first fragment", func(f []byte) []byte { binary.BigEndian.PutUint16(f[20:], 10); return f }, DropFragNotSupported},
-		{"first fragment", func(f []byte) []byte { binary.BigEndian.PutUint16(f[20:], 0x2000); return f }, DropFragNotSupported},
+		{"fragment whose first was not seen", func(f []byte) []byte { binary.BigEndian.PutUint16(f[20:], 10); return f }, DropFragNotFound},
 		{"unknown L4", func(f []byte) []byte { f[23] = 47; return f }, DropUnknownL4},
 		{"pod spoofing its source", func(f []byte) []byte { f[26] = 99; return f }, DropInvalidSource},
 	}

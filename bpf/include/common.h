@@ -131,7 +131,7 @@ enum dp_reason {
 	DROP_INVALID			= 128,	/* truncated or inconsistent lengths */
 	DROP_UNKNOWN_L3			= 129,
 	DROP_UNKNOWN_L4			= 130,	/* L4 protocol without the state we need */
-	DROP_FRAG_NOT_SUPPORTED		= 131,
+	DROP_FRAG_NOT_SUPPORTED		= 131,	/* no longer produced (fragments are tracked); kept for the ABI */
 	DROP_INVALID_IHL		= 132,	/* IHL < 5, or no room for an option */
 	DROP_TTL_EXCEEDED		= 133,
 	DROP_POLICY_DENIED		= 134,
@@ -150,6 +150,7 @@ enum dp_reason {
 	/* From here on, numbered as Cilium numbers the same drop. */
 	DROP_INVALID_IDENTITY		= 171,	/* overlay: tunnel key claims the host identity */
 	DROP_IS_CLUSTER_IP		= 174,	/* a ClusterIP reached from outside the cluster */
+	DROP_FRAG_NOT_FOUND		= 175,	/* a later fragment whose first was not seen */
 	DROP_INVALID_VNI		= 183,	/* overlay: VTEP source with a VNI other than WORLD */
 	DROP_NO_EGRESS_GATEWAY		= 194,	/* egress-gateway policy without a gateway */
 };

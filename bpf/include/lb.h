@@ -62,7 +62,7 @@ static __always_inline int lb4_select(const struct pkt4 *p, bool external,
 	const struct svc_value *svc, *slot;
 	struct backend_key bkey;
 
-	if (!(p->l4_flags & L4_F_PSEUDO))	/* TCP and UDP only */
+	if (!l4_tcp_udp(p))	/* TCP and UDP only, fragments included */
 		return 0;
 	svc = bpf_map_lookup_elem(&dp_services, &key);
 	/* A ClusterIP is for the cluster only (Cilium: DROP_IS_CLUSTER_IP). */
@@ -126,7 +126,7 @@ static __always_inline int lb4_rev_nat(struct __sk_buff *ctx, struct pkt4 *p)
 	__be32 addr;
 	__be16 port;
 
-	if (!(p->l4_flags & L4_F_PSEUDO))
+	if (!l4_tcp_udp(p))
 		return 0;
 	tuple4_reverse_from_pkt(&t, p, CT_SERVICE);
 	e = ct_touch(&t);

@@ -222,6 +222,24 @@ struct throttle_value {
 	__u64	horizon_ns;		/* drop beyond now + horizon; 0 = 2 s */
 };
 
+/*
+ * dp_frags: the ports of an IPv4 datagram, recorded from its first
+ * fragment (the only one with an L4 header) for the later ones (Cilium's
+ * IPv4 fragment tracking, on by default there too).
+ */
+struct frag_key {
+	__be32	saddr;
+	__be32	daddr;
+	__be16	id;
+	__u8	proto;
+	__u8	pad;
+};
+
+struct frag_ports {
+	__be16	sport;
+	__be16	dport;
+};
+
 /* dp_metrics */
 struct metrics_key {
 	__u8	reason;			/* enum dp_reason */
@@ -300,6 +318,7 @@ _Static_assert(sizeof(struct trace_info) == 20, "trace_info layout");
 #define NONMASQ_MAP_SIZE	1024
 #define THROTTLE_MAP_SIZE	4096
 #define METRICS_MAP_SIZE	1024
+#define FRAGS_MAP_SIZE		8192
 #define EVENTS_RINGBUF_SIZE	(256 * 1024)
 #define TRACE_MAP_SIZE		1
 
@@ -368,6 +387,14 @@ struct {
 	__uint(max_entries, POLICY_MAP_SIZE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_policy SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct frag_key);
+	__type(value, struct frag_ports);
+	__uint(max_entries, FRAGS_MAP_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_frags SEC(".maps");
 
 /*
  * dp_policy_rev[0]: the policy revision. Whoever changes dp_policy or an

@@ -13,12 +13,14 @@
 #define DP_PARSE_H
 
 #include "common.h"
+#include "maps.h"
 
 #define PORT_NONE	0xff	/* sport_off/dport_off: the L4 header has no such port */
 
 #define L4_F_PORTS	0x01	/* TCP, UDP or ICMP echo: a tuple can be built */
 #define L4_F_PSEUDO	0x02	/* checksum covers the pseudo header (TCP, UDP) */
 #define L4_F_UDP	0x04	/* checksum 0 means "none" (BPF_F_MARK_MANGLED_0) */
+#define L4_F_FRAG	0x08	/* non-first fragment: ports from its first, no L4 header */
 
 struct pkt4 {
 	struct ipv4hdr	ip;		/* copy of the base header, kept in sync */
@@ -38,6 +40,13 @@ struct pkt4 {
 static __always_inline __u32 ipv4_hlen(const struct pkt4 *p)
 {
 	return (p->ip.ver_ihl & 0x0f) * 4;
+}
+
+/* TCP or UDP with ports known, from the header or (fragments) its first fragment. */
+static __always_inline bool l4_tcp_udp(const struct pkt4 *p)
+{
+	return (p->l4_flags & L4_F_PORTS) &&
+	       (p->ip.protocol == IPPROTO_TCP || p->ip.protocol == IPPROTO_UDP);
 }
 
 static __always_inline bool tcp_is_syn(const struct pkt4 *p)
@@ -69,10 +78,12 @@ static __always_inline int pkt_load(struct __sk_buff *ctx, __u32 off, void *to, 
  *   (tot_len 0 on a TCP packet beyond 64 KiB is IPv4 BIG TCP, not short);
  * - IHL < 5: DROP_INVALID_IHL; options are skipped by IHL, except that with
  *   ENABLE_DSR a DSR option in first position is recorded;
- * - any fragment (MF set or offset != 0): DROP_FRAG_NOT_SUPPORTED. Only a
- *   first fragment carries ports, so translating or policing it alone would
- *   let the rest of the datagram through untranslated; callers on the
- *   netdev/overlay side pass fragments to the stack instead (see there);
+ * - fragments: the first (MF, offset 0) parses as usual and records its
+ *   ports in dp_frags; a later one takes its first's ports (L4_F_FRAG, no
+ *   L4 header to read or rewrite), so it gets the same policy, conntrack
+ *   and translation decisions; one whose first was not seen is
+ *   DROP_FRAG_NOT_FOUND (callers on the netdev/overlay side may pass it to
+ *   the stack, which reassembles);
  * - a TCP/UDP/ICMP header cut short by tot_len or the frame: DROP_INVALID;
  * - other L4 protocols parse without ports (no L4_F_PORTS).
  */
@@ -97,8 +108,25 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt4 *p)
 		tot_len = ctx->len - ETH_HLEN;
 	if (tot_len < hlen || ETH_HLEN + tot_len > ctx->len)
 		return DROP(DROP_INVALID);
-	if (p->ip.frag_off & bpf_htons(IP_MF | IP_OFFSET))
-		return DROP(DROP_FRAG_NOT_SUPPORTED);
+	if (p->ip.frag_off & bpf_htons(IP_OFFSET)) {
+		struct frag_key fk = {
+			.saddr	= p->ip.saddr,
+			.daddr	= p->ip.daddr,
+			.id	= p->ip.id,
+			.proto	= p->ip.protocol,
+		};
+		const struct frag_ports *fp = bpf_map_lookup_elem(&dp_frags, &fk);
+
+		if (!fp)
+			return DROP(DROP_FRAG_NOT_FOUND);
+		p->l4_off = ETH_HLEN + hlen;
+		p->sport = fp->sport;
+		p->dport = fp->dport;
+		p->sport_off = PORT_NONE;
+		p->dport_off = PORT_NONE;
+		p->l4_flags = L4_F_PORTS | L4_F_FRAG;
+		return 0;
+	}
 
 	p->l4_off = ETH_HLEN + hlen;
 	p->sport_off = PORT_NONE;
@@ -160,6 +188,21 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt4 *p)
 			p->l4_flags = L4_F_PORTS;
 		}
 		break;
+	}
+	if (p->ip.frag_off & bpf_htons(IP_MF)) {
+		struct frag_key fk = {
+			.saddr	= p->ip.saddr,
+			.daddr	= p->ip.daddr,
+			.id	= p->ip.id,
+			.proto	= p->ip.protocol,
+		};
+		struct frag_ports fp = {
+			.sport	= p->sport,
+			.dport	= p->dport,
+		};
+
+		if (bpf_map_update_elem(&dp_frags, &fk, &fp, BPF_ANY) < 0)
+			return DROP(DROP_CT_CREATE_FAILED);
 	}
 	return 0;
 }
