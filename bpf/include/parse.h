@@ -71,6 +71,19 @@ static __always_inline int pkt_load(struct __sk_buff *ctx, __u32 off, void *to, 
 	return bpf_skb_load_bytes(ctx, off, to, len) < 0 ? -1 : 0;
 }
 
+/* The datagram a fragment belongs to. */
+static __always_inline struct frag_key frag_key4(const struct pkt4 *p)
+{
+	struct frag_key fk = {
+		.saddr	= p->ip.saddr,
+		.daddr	= p->ip.daddr,
+		.id	= p->ip.id,
+		.proto	= p->ip.protocol,
+	};
+
+	return fk;
+}
+
 /*
  * Validate the IPv4 header and extract what the datapath needs. Rules:
  * - version other than 4 behind an IPv4 EtherType: DROP_INVALID_VERSION;
@@ -109,12 +122,7 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt4 *p)
 	if (tot_len < hlen || ETH_HLEN + tot_len > ctx->len)
 		return DROP(DROP_INVALID);
 	if (p->ip.frag_off & bpf_htons(IP_OFFSET)) {
-		struct frag_key fk = {
-			.saddr	= p->ip.saddr,
-			.daddr	= p->ip.daddr,
-			.id	= p->ip.id,
-			.proto	= p->ip.protocol,
-		};
+		struct frag_key fk = frag_key4(p);
 		const struct frag_ports *fp = bpf_map_lookup_elem(&dp_frags, &fk);
 
 		if (!fp)
@@ -190,12 +198,7 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt4 *p)
 		break;
 	}
 	if (p->ip.frag_off & bpf_htons(IP_MF)) {
-		struct frag_key fk = {
-			.saddr	= p->ip.saddr,
-			.daddr	= p->ip.daddr,
-			.id	= p->ip.id,
-			.proto	= p->ip.protocol,
-		};
+		struct frag_key fk = frag_key4(p);
 		struct frag_ports fp = {
 			.sport	= p->sport,
 			.dport	= p->dport,
