@@ -162,6 +162,19 @@ static __always_inline int nodeport_lb4(struct __sk_buff *ctx, struct pkt4 *p,
 	if (!local && lb4_use_dsr(p, be)) {
 		dsr = true;
 		flags = 0;
+		/*
+		 * The option would push this packet over the MTU: tell the
+		 * client, so path-MTU discovery shrinks its packets, rather
+		 * than dropping it silently (Cilium: ENABLE_DSR_ICMP_ERRORS).
+		 */
+		if ((p->ip.protocol == IPPROTO_UDP || tcp_is_syn(p)) &&
+		    bpf_ntohs(p->ip.tot_len) + IPV4_DSR_OPT_LEN > cfg_mtu) {
+			ret = icmp4_frag_needed_reply(ctx, p, faddr,
+						      (__u16)(cfg_mtu - IPV4_DSR_OPT_LEN));
+			if (IS_DROP(ret))
+				return ret;
+			return dp_redirect(ctx->ifindex, 0, 0);
+		}
 	}
 # endif
 	ret = lb4_dnat(ctx, p, be, src_id, flags, 0, 0);
@@ -252,7 +265,8 @@ static __always_inline int from_netdev_ipv4(struct __sk_buff *ctx, struct pkt4 *
 			tuple4_from_pkt(&host_ct, p, CT_INGRESS);
 # endif
 			ret = nodeport_lb4(ctx, p, &be, *src_id);
-			if (IS_DROP(ret))
+			/* A drop, or an ICMP error on its way back to the client. */
+			if (IS_DROP(ret) || ret == TC_ACT_REDIRECT)
 				return ret;
 			translated = true;
 # ifdef ENABLE_HOST_FIREWALL
