@@ -360,8 +360,12 @@ static __always_inline int to_netdev_ipv4(struct __sk_buff *ctx, struct pkt4 *p,
 		};
 		const struct egw_value *gw = bpf_map_lookup_elem(&dp_egress_gw, &gkey);
 
-		/* Replies of connections into the pod leave as they came. */
-		if (gw && gw->gateway_ip == cfg_node_ipv4 && endpoint_is_pod(src_ep) &&
+		/*
+		 * This node is the gateway: its own pods' traffic and remote
+		 * pods' traffic tunnelled here leave with the egress IP. Replies
+		 * of connections into a local pod leave as they came.
+		 */
+		if (gw && gw->gateway_ip == cfg_node_ipv4 &&
 		    ct_lookup4(p, CT_EGRESS) != CT_REPLY) {
 			ret = snat4(ctx, p, gw->egress_ip ? gw->egress_ip : cfg_node_ipv4);
 			return IS_DROP(ret) ? ret : TC_ACT_OK;
