@@ -60,8 +60,10 @@ func TestSmokeDSR(t *testing.T) {
 		t.Error("LB: option added to a non-SYN segment")
 	}
 
-	// The backend node, where the pod is local.
-	bn := newCollection(t, variantByName(t, "dsr-hybrid"), nodeVars)
+	// The backend node, where the pod is local, with an address of its own:
+	// the reply's source (the frontend) is then not this node's, and the
+	// stack routes it.
+	bn := newCollection(t, variantByName(t, "dsr-hybrid"), withVars(nodeVars, VarNodeIPv4, netip.MustParseAddr("192.168.1.16").As4()))
 	put(t, bn, MapEndpoints, EndpointKey{Addr: backend.As4()},
 		EndpointInfo{Ifindex: 13, MAC: podBMAC, NodeMAC: podBNode, EpID: 3, SecID: 1003})
 	if ret, _ := run(t, bn, ProgToContainer, synOut); ret != tcActOK {
@@ -98,45 +100,63 @@ func TestSmokeNodePortSNAT(t *testing.T) {
 	put(t, coll, MapBackends, BackendKey{ID: 10}, BackendValue{Addr: backend.As4(), Port: PortOf(53), Proto: protoUDP})
 	put(t, coll, MapRevNAT, RevNATKey{Index: 4}, RevNATValue{Port: PortOf(30053)})
 
-	ret, out := run(t, coll, ProgFromNetdev, ipv4UDP(nodeMAC, podAMAC, client, nodeIP, 7777, 30053, []byte("q")))
-	if ret != tcActOK {
-		t.Fatalf("request: verdict %d", ret)
-	}
-	p := parseIPv4L4(t, out)
-	if p.src != nodeIP || !inRange(p.sport, 32768, 60999) || p.dst != backend || p.dport != 53 || len(p.opts) != 0 {
-		t.Fatalf("request: %v:%d > %v:%d opts %x, want %v:<snat port> > %v:53", p.src, p.sport, p.dst, p.dport, p.opts, nodeIP, backend)
-	}
-	if !p.ipOK || !p.l4OK {
-		t.Errorf("request checksums: ip %v udp %v", p.ipOK, p.l4OK)
-	}
+	// The translated packets carry the node's address as source, so the
+	// datapath forwards them by FIB lookup: in a namespace of the test's
+	// own with routes to the backend's and the client's networks.
+	backendMAC, clientMAC := [6]byte{0x02, 0, 0, 0, 0x52, 0x02}, [6]byte{0x02, 0, 0, 0, 0x53, 0x02}
+	inRoutedNetns(t, []string{
+		"link set lo up",
+		"link add dp0 address 02:00:00:00:52:01 type veth peer name dp1",
+		"addr add 10.0.2.1/24 dev dp0",
+		"addr add 203.0.113.1/24 dev dp0",
+		"link set dp1 up",
+		"link set dp0 up",
+		"neigh add 10.0.2.8 lladdr 02:00:00:00:52:02 dev dp0 nud permanent",
+		"neigh add 203.0.113.9 lladdr 02:00:00:00:53:02 dev dp0 nud permanent",
+	}, func() {
+		ret, out := run(t, coll, ProgFromNetdev, ipv4UDP(nodeMAC, podAMAC, client, nodeIP, 7777, 30053, []byte("q")))
+		p := parseIPv4L4(t, out)
+		if ret != tcActRedirect || p.dmac != backendMAC {
+			t.Errorf("request: verdict %d to %x, want TC_ACT_REDIRECT to the backend's neighbour %x", ret, p.dmac, backendMAC)
+			return
+		}
+		if p.src != nodeIP || !inRange(p.sport, 32768, 60999) || p.dst != backend || p.dport != 53 || len(p.opts) != 0 {
+			t.Errorf("request: %v:%d > %v:%d opts %x, want %v:<snat port> > %v:53", p.src, p.sport, p.dst, p.dport, p.opts, nodeIP, backend)
+			return
+		}
+		if !p.ipOK || !p.l4OK {
+			t.Errorf("request checksums: ip %v udp %v", p.ipOK, p.l4OK)
+		}
 
-	ret, out = run(t, coll, ProgFromNetdev, ipv4UDP(nodeMAC, podAMAC, backend, nodeIP, 53, p.sport, []byte("a")))
-	if ret != tcActOK {
-		t.Fatalf("reply: verdict %d", ret)
-	}
-	r := parseIPv4L4(t, out)
-	if r.src != nodeIP || r.sport != 30053 || r.dst != client || r.dport != 7777 || !r.ipOK || !r.l4OK {
-		t.Errorf("reply: %v:%d > %v:%d (ip %v udp %v), want %v:30053 > %v:7777", r.src, r.sport, r.dst, r.dport, r.ipOK, r.l4OK, nodeIP, client)
-	}
+		reply := ipv4UDP(nodeMAC, podAMAC, backend, nodeIP, 53, p.sport, []byte("a"))
+		ret, out = run(t, coll, ProgFromNetdev, reply)
+		r := parseIPv4L4(t, out)
+		if ret != tcActRedirect || r.dmac != clientMAC {
+			t.Errorf("reply: verdict %d to %x, want TC_ACT_REDIRECT to the client's neighbour %x", ret, r.dmac, clientMAC)
+		}
+		if r.src != nodeIP || r.sport != 30053 || r.dst != client || r.dport != 7777 || !r.ipOK || !r.l4OK {
+			t.Errorf("reply: %v:%d > %v:%d (ip %v udp %v), want %v:30053 > %v:7777", r.src, r.sport, r.dst, r.dport, r.ipOK, r.l4OK, nodeIP, client)
+		}
 
-	// The service entry lives 60 s after its last packet (UDP lifetime);
-	// last_seen is set against CLOCK_MONOTONIC, so this holds at any uptime.
-	svc := Tuple4{Saddr: client.As4(), Daddr: backend.As4(), Sport: PortOf(7777), Dport: PortOf(53), Proto: protoUDP, Scope: CTService}
-	var ct CTEntry
-	if err := coll.Maps[MapConntrack].Lookup(svc, &ct); err != nil {
-		t.Fatalf("service conntrack entry: %v", err)
-	}
-	reply := ipv4UDP(nodeMAC, podAMAC, backend, nodeIP, 53, p.sport, []byte("a"))
-	ct.LastSeen = monotonicNow(t) - uint64(30*time.Second)
-	put(t, coll, MapConntrack, svc, ct)
-	if r := parseIPv4L4(t, runOut(t, coll, ProgFromNetdev, reply)); r.src != nodeIP || r.dst != client {
-		t.Errorf("reply 30 s after the last packet: %v > %v, want %v > %v", r.src, r.dst, nodeIP, client)
-	}
-	ct.LastSeen = monotonicNow(t) - uint64(61*time.Second)
-	put(t, coll, MapConntrack, svc, ct)
-	if r := parseIPv4L4(t, runOut(t, coll, ProgFromNetdev, reply)); r.src != backend || r.dst != client {
-		t.Errorf("reply 61 s after the last packet: %v > %v, want the untranslated source %v", r.src, r.dst, backend)
-	}
+		// The service entry lives 60 s after its last packet (UDP lifetime);
+		// last_seen is set against CLOCK_MONOTONIC, so this holds at any uptime.
+		svc := Tuple4{Saddr: client.As4(), Daddr: backend.As4(), Sport: PortOf(7777), Dport: PortOf(53), Proto: protoUDP, Scope: CTService}
+		var ct CTEntry
+		if err := coll.Maps[MapConntrack].Lookup(svc, &ct); err != nil {
+			t.Errorf("service conntrack entry: %v", err)
+			return
+		}
+		ct.LastSeen = monotonicNow(t) - uint64(30*time.Second)
+		put(t, coll, MapConntrack, svc, ct)
+		if r := parseIPv4L4(t, runOut(t, coll, ProgFromNetdev, reply)); r.src != nodeIP || r.dst != client {
+			t.Errorf("reply 30 s after the last packet: %v > %v, want %v > %v", r.src, r.dst, nodeIP, client)
+		}
+		ct.LastSeen = monotonicNow(t) - uint64(61*time.Second)
+		put(t, coll, MapConntrack, svc, ct)
+		if r := parseIPv4L4(t, runOut(t, coll, ProgFromNetdev, reply)); r.src != backend || r.dst != client {
+			t.Errorf("reply 61 s after the last packet: %v > %v, want the untranslated source %v", r.src, r.dst, backend)
+		}
+	})
 }
 
 func runOut(t *testing.T, coll *ebpf.Collection, prog string, frame []byte) []byte {
