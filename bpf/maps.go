@@ -525,6 +525,7 @@ const (
 	DropInvalidVersion   Reason = 145
 
 	// Numbered as Cilium numbers the same drop.
+	DropUnroutable      Reason = 151 // must be tunnelled, but there is no overlay device (cfg_encap_ifindex 0)
 	DropInvalidIdentity Reason = 171 // overlay: tunnel key claims the host identity
 	DropIsClusterIP     Reason = 174 // a ClusterIP reached from outside the cluster
 	DropFragNotFound    Reason = 175 // a later fragment whose first was not seen
@@ -559,6 +560,7 @@ var reasonNames = map[Reason]string{
 	DropFIBUnreachable:       "DROP_FIB_UNREACHABLE",
 	DropFragNeeded:           "DROP_FRAG_NEEDED",
 	DropInvalidVersion:       "DROP_INVALID_VERSION",
+	DropUnroutable:           "DROP_UNROUTABLE",
 	DropInvalidIdentity:      "DROP_INVALID_IDENTITY",
 	DropIsClusterIP:          "DROP_IS_CLUSTER_IP",
 	DropFragNotFound:         "DROP_FRAG_NOT_FOUND",

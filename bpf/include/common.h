@@ -145,6 +145,7 @@ enum dp_reason {
 	DROP_INVALID_VERSION		= 145,	/* EtherType IPv4 but version != 4 */
 
 	/* From here on, numbered as Cilium numbers the same drop. */
+	DROP_UNROUTABLE			= 151,	/* must be tunnelled, but there is no overlay device */
 	DROP_INVALID_IDENTITY		= 171,	/* overlay: tunnel key claims the host identity */
 	DROP_IS_CLUSTER_IP		= 174,	/* a ClusterIP reached from outside the cluster */
 	DROP_FRAG_NOT_FOUND		= 175,	/* a later fragment whose first was not seen */

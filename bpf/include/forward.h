@@ -59,6 +59,13 @@ static __always_inline int encap_redirect4(struct __sk_buff *ctx, __be32 tunnel_
 {
 	struct bpf_tunnel_key key = {};
 
+	/*
+	 * No overlay device on this node (native routing without the tunnel
+	 * the egress gateway or a VTEP needs): say so instead of redirecting
+	 * to ifindex 0, where the kernel drops the packet without a trace.
+	 */
+	if (!cfg_encap_ifindex)
+		return DROP(DROP_UNROUTABLE);
 	key.remote_ipv4 = bpf_ntohl(tunnel_ep);	/* the helper takes host order */
 	key.tunnel_id = tunnel_id;
 	key.tunnel_ttl = 64;
