@@ -1,0 +1,514 @@
+package loader
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/vishvananda/netlink"
+
+	"github.com/dpforge/dpforge/bpf"
+)
+
+// A node loader keeps three things: maps pinned under Dir/maps, the
+// programs pinned under Dir/progs (so that a later `state apply` can put
+// them on a new endpoint's veth and a replace can roll back to them), and
+// TCX links pinned under Dir/links. What it attached is recorded in
+// RecordPath, a JSON file outside bpffs (bpffs holds BPF objects only).
+
+// Node is a loader for one node: where its pins and its record live.
+type Node struct {
+	// Dir is a directory on a bpffs, e.g. /sys/fs/bpf/dpforge.
+	Dir string
+	// RecordPath is the JSON record of what is attached.
+	RecordPath string
+	// Fault, when set, is called before each step of an attach or replace
+	// with the step's name; an error it returns fails that step. Tests use
+	// it to inject failures part-way.
+	Fault func(step string) error
+}
+
+// Record is what a node loader put on a node.
+type Record struct {
+	Node    string     `json:"node"`
+	Variant string     `json:"variant"`
+	Build   string     `json:"build"`
+	Source  string     `json:"source"`
+	Mode    AttachMode `json:"mode"`
+	Devices []string   `json:"devices"`
+	Tunnel  string     `json:"tunnel_device,omitempty"`
+	// Values are the load-time values the programs were loaded with.
+	Values map[string]string `json:"values"`
+	// Hooks, sorted by device then direction.
+	Hooks []Hook `json:"hooks"`
+	// Endpoints are the host-side veths of endpoints a state put hooks on.
+	Endpoints []string `json:"endpoints,omitempty"`
+}
+
+// Spec is what to attach.
+type Spec struct {
+	Build   *Build
+	Node    string
+	Variant string
+	// Devices are the native devices; Tunnel the overlay device, if any.
+	Devices []string
+	Tunnel  string
+	Mode    AttachMode
+	// Values override or add to the node's load-time values from the
+	// manifest; the loader fills in the node address, MAC and ifindexes
+	// from the devices unless given here.
+	Values map[string]string
+	// Endpoints are host-side veths to attach the endpoint programs to
+	// (replace keeps the recorded ones).
+	Endpoints []string
+}
+
+func (n *Node) fault(step string) error {
+	if n.Fault == nil {
+		return nil
+	}
+	return n.Fault(step)
+}
+
+// ErrNotAttached is returned when the record says nothing is attached.
+var ErrNotAttached = errors.New("nothing is attached")
+
+// LoadRecord reads the record, or ErrNotAttached.
+func (n *Node) LoadRecord() (*Record, error) {
+	data, err := os.ReadFile(n.RecordPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotAttached
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading record: %w", err)
+	}
+	var r Record
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("reading record %s: %w", n.RecordPath, err)
+	}
+	return &r, nil
+}
+
+func (n *Node) writeRecord(r *Record) error {
+	slices.SortFunc(r.Hooks, func(a, b Hook) int {
+		return strings.Compare(a.Device+"/"+string(a.Direction), b.Device+"/"+string(b.Direction))
+	})
+	slices.Sort(r.Endpoints)
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(n.RecordPath), 0o755); err != nil {
+		return fmt.Errorf("writing record: %w", err)
+	}
+	tmp := n.RecordPath + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing record: %w", err)
+	}
+	if err := os.Rename(tmp, n.RecordPath); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing record: %w", err)
+	}
+	return nil
+}
+
+func (n *Node) mapPath(name string) string  { return filepath.Join(n.Dir, "maps", name) }
+func (n *Node) progPath(name string) string { return filepath.Join(n.Dir, "progs", name) }
+
+// hookProgram is the program for each side of each kind of device.
+func hooksFor(s Spec) []Hook {
+	var hooks []Hook
+	add := func(dev, in, out string) {
+		hooks = append(hooks,
+			Hook{Device: dev, Direction: Ingress, Program: in, Mode: s.Mode},
+			Hook{Device: dev, Direction: Egress, Program: out, Mode: s.Mode})
+	}
+	for _, d := range s.Devices {
+		add(d, bpf.ProgFromNetdev, bpf.ProgToNetdev)
+	}
+	if s.Tunnel != "" {
+		add(s.Tunnel, bpf.ProgFromOverlay, bpf.ProgToOverlay)
+	}
+	for _, e := range s.Endpoints {
+		add(e, bpf.ProgFromContainer, bpf.ProgToContainer)
+	}
+	return hooks
+}
+
+// nodeValues returns the load-time values of a node: the manifest's, then
+// what the devices say (address, MAC and ifindex of the first native
+// device, ifindex of the overlay device), then the overrides.
+func nodeValues(s Spec) (map[string]string, error) {
+	values := map[string]string{}
+	if node, err := s.Build.Node(s.Node); err == nil {
+		maps.Copy(values, node.Values)
+	}
+	if len(s.Devices) > 0 {
+		dev, err := netlink.LinkByName(s.Devices[0])
+		if err != nil {
+			return nil, fmt.Errorf("device %q: %w", s.Devices[0], err)
+		}
+		values[bpf.VarNodeMAC] = dev.Attrs().HardwareAddr.String()
+		if len(s.Devices) == 1 {
+			// Masquerade on that device only; 0 means on every native device.
+			values[bpf.VarNativeIfindex] = strconv.Itoa(dev.Attrs().Index)
+		}
+		addrs, err := netlink.AddrList(dev, netlink.FAMILY_V4)
+		if err != nil {
+			return nil, fmt.Errorf("device %q: addresses: %w", s.Devices[0], err)
+		}
+		for _, a := range addrs {
+			if a.IP.IsGlobalUnicast() {
+				values[bpf.VarNodeIPv4] = a.IP.String()
+				break
+			}
+		}
+	}
+	if s.Tunnel != "" {
+		dev, err := netlink.LinkByName(s.Tunnel)
+		if err != nil {
+			return nil, fmt.Errorf("tunnel device %q: %w", s.Tunnel, err)
+		}
+		values[bpf.VarEncapIfindex] = strconv.Itoa(dev.Attrs().Index)
+	}
+	maps.Copy(values, s.Values)
+	return values, nil
+}
+
+// ephemeral maps hold no state worth keeping across a replace: a layout
+// change gives them a fresh map instead of a migration.
+var ephemeral = map[string]bool{bpf.MapEvents: true, bpf.MapTrace: true}
+
+// mapPlan says, per map of a new collection, what a load uses.
+type mapPlan struct {
+	replacements map[string]*ebpf.Map
+	// pin are maps to pin (or re-pin) under their name at commit.
+	pin map[string]*ebpf.Map
+	// migrated names maps whose entries were copied into a new layout.
+	migrated []string
+}
+
+func (p *mapPlan) close() {
+	for _, m := range p.replacements {
+		m.Close()
+	}
+}
+
+// planMaps reuses every pinned map the spec is compatible with. A map
+// whose layout changed is migrated when its entries still fit (same key
+// and value size; a new size limit or flags), replaced when it is
+// ephemeral, and refused otherwise.
+func (n *Node) planMaps(spec *ebpf.CollectionSpec) (*mapPlan, error) {
+	p := &mapPlan{replacements: map[string]*ebpf.Map{}, pin: map[string]*ebpf.Map{}}
+	for _, name := range slices.Sorted(maps.Keys(spec.Maps)) {
+		ms := spec.Maps[name].Copy()
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		ms.Pinning = ebpf.PinNone
+		old, err := ebpf.LoadPinnedMap(n.mapPath(name), nil)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			p.close()
+			return nil, fmt.Errorf("map %s: loading pin: %w", name, err)
+		}
+		if err == nil && ms.Compatible(old) == nil {
+			p.replacements[name] = old
+			continue
+		}
+		fresh, err := ebpf.NewMap(ms)
+		if err != nil {
+			if old != nil {
+				old.Close()
+			}
+			p.close()
+			return nil, fmt.Errorf("map %s: creating: %w", name, err)
+		}
+		p.replacements[name] = fresh
+		p.pin[name] = fresh
+		if old == nil || ephemeral[name] {
+			if old != nil {
+				old.Close()
+			}
+			continue
+		}
+		err = migrate(old, fresh)
+		old.Close()
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("map %s: the new layout (%s, key %d, value %d bytes) is incompatible with the pinned map and cannot be migrated: %w",
+				name, ms.Type, ms.KeySize, ms.ValueSize, err)
+		}
+		p.migrated = append(p.migrated, name)
+	}
+	return p, nil
+}
+
+// migrate copies every entry of old into fresh.
+func migrate(old, fresh *ebpf.Map) error {
+	if old.KeySize() != fresh.KeySize() || old.ValueSize() != fresh.ValueSize() {
+		return fmt.Errorf("key/value size %d/%d would become %d/%d", old.KeySize(), old.ValueSize(), fresh.KeySize(), fresh.ValueSize())
+	}
+	if old.Type() != fresh.Type() && !(compatibleTypes(old.Type(), fresh.Type())) {
+		return fmt.Errorf("map type %s would become %s", old.Type(), fresh.Type())
+	}
+	key := make([]byte, old.KeySize())
+	val := make([]byte, old.ValueSize())
+	it := old.Iterate()
+	for it.Next(&key, &val) {
+		if err := fresh.Put(key, val); err != nil {
+			return fmt.Errorf("copying an entry: %w", err)
+		}
+	}
+	return it.Err()
+}
+
+// compatibleTypes are map types whose entries can be copied between them.
+func compatibleTypes(a, b ebpf.MapType) bool {
+	hashish := func(t ebpf.MapType) bool { return t == ebpf.Hash || t == ebpf.LRUHash }
+	return hashish(a) && hashish(b)
+}
+
+// load loads spec with the planned maps, keeping the verifier's log of a
+// rejected program in the error.
+func load(spec *ebpf.CollectionSpec, plan *mapPlan) (*ebpf.Collection, error) {
+	for _, ms := range spec.Maps {
+		ms.Pinning = ebpf.PinNone
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: plan.replacements})
+	if err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("loading: %+v", ve)
+		}
+		return nil, fmt.Errorf("loading: %w", err)
+	}
+	return coll, nil
+}
+
+func (n *Node) prepare(s Spec) (*ebpf.Collection, *mapPlan, map[string]string, error) {
+	values, err := nodeValues(s)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	spec, err := s.Build.Spec(s.Variant)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := SetValues(spec, values); err != nil {
+		return nil, nil, nil, fmt.Errorf("variant %q: %w", s.Variant, err)
+	}
+	if err := n.fault("load"); err != nil {
+		return nil, nil, nil, err
+	}
+	plan, err := n.planMaps(spec)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("variant %q: %w", s.Variant, err)
+	}
+	coll, err := load(spec, plan)
+	if err != nil {
+		plan.close()
+		return nil, nil, nil, fmt.Errorf("variant %q: %w", s.Variant, err)
+	}
+	return coll, plan, values, nil
+}
+
+// Attach loads s's variant and attaches every program to its hooks. It
+// returns only when all are attached; if any step fails, everything done
+// so far is undone and nothing stays attached or pinned by this call.
+func (n *Node) Attach(s Spec) (*Record, error) {
+	if r, err := n.LoadRecord(); err == nil {
+		return nil, fmt.Errorf("node %q already has variant %s of build %s attached (replace or detach it)", r.Node, r.Variant, r.Build)
+	} else if !errors.Is(err, ErrNotAttached) {
+		return nil, err
+	}
+	if s.Mode == "" {
+		return nil, fmt.Errorf("attach: no attach mode")
+	}
+	coll, plan, values, err := n.prepare(s)
+	if err != nil {
+		return nil, err
+	}
+	defer coll.Close()
+	defer plan.close()
+
+	var done []Hook
+	undo := func() {
+		for i := len(done) - 1; i >= 0; i-- {
+			detachHook(done[i])
+		}
+	}
+	for _, h := range hooksFor(s) {
+		if err := n.fault("attach " + h.String()); err != nil {
+			undo()
+			return nil, err
+		}
+		h, err := attachHook(n.Dir, h, coll.Programs[h.Program])
+		if err != nil {
+			undo()
+			return nil, err
+		}
+		done = append(done, h)
+	}
+	r := &Record{
+		Node: s.Node, Variant: s.Variant, Build: s.Build.ID, Source: s.Build.Source, Mode: s.Mode,
+		Devices: s.Devices, Tunnel: s.Tunnel, Values: values, Hooks: done, Endpoints: s.Endpoints,
+	}
+	if err := n.commit(coll, plan, r); err != nil {
+		undo()
+		return nil, err
+	}
+	return r, nil
+}
+
+// commit pins the maps and programs of a loaded collection and writes the
+// record. Everything is first pinned under a temporary name, the step that
+// can fail (a full or read-only bpffs); only then are the pins renamed into
+// place, so a failed commit leaves the previous pins as they were.
+func (n *Node) commit(coll *ebpf.Collection, plan *mapPlan, r *Record) error {
+	type pin struct{ tmp, path string }
+	var pins []pin
+	cleanup := func() {
+		for _, p := range pins {
+			os.Remove(p.tmp)
+		}
+	}
+	stage := func(path string, pinFn func(string) error) error {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return err
+		}
+		tmp := path + ".new"
+		os.Remove(tmp)
+		if err := n.fault("pin " + path); err != nil {
+			return err
+		}
+		if err := pinFn(tmp); err != nil {
+			return err
+		}
+		pins = append(pins, pin{tmp, path})
+		return nil
+	}
+	for _, name := range slices.Sorted(maps.Keys(plan.pin)) {
+		if err := stage(n.mapPath(name), plan.pin[name].Pin); err != nil {
+			cleanup()
+			return fmt.Errorf("pinning map %s: %w", name, err)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(coll.Programs)) {
+		if err := stage(n.progPath(name), coll.Programs[name].Pin); err != nil {
+			cleanup()
+			return fmt.Errorf("pinning program %s: %w", name, err)
+		}
+	}
+	for _, p := range pins {
+		if err := os.Rename(p.tmp, p.path); err != nil {
+			cleanup()
+			return fmt.Errorf("pinning %s: %w", p.path, err)
+		}
+	}
+	return n.writeRecord(r)
+}
+
+// Replace swaps the attached datapath for s (another build or variant)
+// without a moment without a program: stateful maps stay pinned and are
+// reused (or migrated), and every hook's program is swapped atomically. If
+// any step fails, the hooks swapped so far get their old program back and
+// the pins are left as they were.
+func (n *Node) Replace(s Spec) (*Record, []string, error) {
+	old, err := n.LoadRecord()
+	if err != nil {
+		return nil, nil, err
+	}
+	s.Devices, s.Tunnel, s.Endpoints = old.Devices, old.Tunnel, old.Endpoints
+	s.Mode = old.Mode
+	if s.Node == "" {
+		s.Node = old.Node
+	}
+	coll, plan, values, err := n.prepare(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer coll.Close()
+	defer plan.close()
+
+	oldProgs := map[string]*ebpf.Program{}
+	defer func() {
+		for _, p := range oldProgs {
+			p.Close()
+		}
+	}()
+	for _, name := range bpf.Programs {
+		p, err := ebpf.LoadPinnedProgram(n.progPath(name), nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("loading the attached program %s: %w", name, err)
+		}
+		oldProgs[name] = p
+	}
+	var swapped []Hook
+	rollback := func() error {
+		var errs []error
+		for i := len(swapped) - 1; i >= 0; i-- {
+			if err := swapHook(swapped[i], oldProgs[swapped[i].Program]); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	for _, h := range old.Hooks {
+		if err := n.fault("swap " + h.String()); err != nil {
+			if rerr := rollback(); rerr != nil {
+				return nil, nil, fmt.Errorf("%w; rolling back: %w", err, rerr)
+			}
+			return nil, nil, err
+		}
+		if err := swapHook(h, coll.Programs[h.Program]); err != nil {
+			if rerr := rollback(); rerr != nil {
+				return nil, nil, fmt.Errorf("%w; rolling back: %w", err, rerr)
+			}
+			return nil, nil, err
+		}
+		swapped = append(swapped, h)
+	}
+	r := *old
+	r.Node, r.Variant, r.Build, r.Source, r.Values = s.Node, s.Variant, s.Build.ID, s.Build.Source, values
+	if err := n.commit(coll, plan, &r); err != nil {
+		if rerr := rollback(); rerr != nil {
+			return nil, nil, fmt.Errorf("%w; rolling back: %w", err, rerr)
+		}
+		return nil, nil, err
+	}
+	return &r, plan.migrated, nil
+}
+
+// Detach removes every hook, pin and the record. It goes on after an
+// error and reports all of them.
+func (n *Node) Detach() error {
+	r, err := n.LoadRecord()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	// Egress last on each device: it takes the clsact qdisc with it.
+	hooks := slices.Clone(r.Hooks)
+	slices.SortStableFunc(hooks, func(a, b Hook) int { return strings.Compare(string(b.Direction), string(a.Direction)) })
+	for _, h := range hooks {
+		if err := detachHook(h); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, sub := range []string{"links", "progs", "maps"} {
+		if err := os.RemoveAll(filepath.Join(n.Dir, sub)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := os.Remove(n.RecordPath); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/dpforge/dpforge/bpf/loader"
+	"github.com/dpforge/dpforge/features"
+	"github.com/dpforge/dpforge/features/probe"
+)
+
+// kernel probes the running kernel into a profile.
+func kernel() (features.Kernel, error) {
+	r, err := probe.Run()
+	if err != nil {
+		return features.Kernel{}, fmt.Errorf("probing the kernel: %w", err)
+	}
+	return features.Kernel{Name: r.Release, Version: r.Version, Release: r.Release, Probed: r.Capabilities}, nil
+}
+
+// pick chooses the variant and attach mode.
+func pick(b *loader.Build, node string, auto bool, mode loader.AttachMode) (loader.Choice, loader.AttachMode, error) {
+	k, err := kernel()
+	if err != nil {
+		return loader.Choice{}, "", err
+	}
+	choice, err := loader.Pick(b.Manifest, node, k, auto)
+	if err != nil {
+		return loader.Choice{}, "", err
+	}
+	if mode == "" {
+		mode = loader.AttachTC
+		if ok, _ := k.Has(features.CapTCX); ok {
+			mode = loader.AttachTCX
+		}
+	} else if ok, how := k.Has(features.CapTCX); mode == loader.AttachTCX && !ok {
+		return loader.Choice{}, "", fmt.Errorf("--attach tcx: kernel %s has no TCX (%s); use --attach tc", k, how)
+	}
+	return choice, mode, nil
+}
+
+type attachResult struct {
+	Record *loader.Record `json:"record"`
+	Reason string         `json:"reason"`
+	Millis float64        `json:"millis"`
+}
+
+func runAttach(args []string, stdout, stderr io.Writer) int {
+	var c common
+	fs := flagSet("attach", "attach --node NAME --devices DEV[,DEV] [--tunnel-device DEV] [--auto] [--attach tcx|tc] [--build DIR]",
+		"dpload attach --node vxlan-worker-1 --devices eth0 --tunnel-device cilium_vxlan --build out", stderr, &c)
+	node := fs.String("node", "", "node name in the build's manifest")
+	devices := fs.StringSlice("devices", nil, "native devices (comma-separated)")
+	tunnel := fs.String("tunnel-device", "", "overlay device (vxlan/geneve, collect-metadata) for tunnel variants")
+	auto := fs.Bool("auto", false, "pick the variant with the most features this kernel can run")
+	var mode loader.AttachMode
+	fs.Var(&mode, "attach", "tcx or tc (default: tcx where the kernel has it)")
+	fs.StringVar(&c.build, "build", "", "build directory (default: the build embedded in this binary)")
+	values := fs.StringToString("set", nil, "override load-time values, e.g. cfg_node_ipv4=192.168.0.1")
+	if code, ok := parse(fs, args, &c, stderr); !ok {
+		return code
+	}
+	if *node == "" && !*auto {
+		fmt.Fprintln(stderr, "dpload attach: --node NAME or --auto is required")
+		return exitUsage
+	}
+	if len(*devices) == 0 {
+		fmt.Fprintln(stderr, "dpload attach: --devices is required")
+		return exitUsage
+	}
+	start := time.Now()
+	b, err := c.openBuild()
+	if err != nil {
+		return fail(stderr, "attach", err)
+	}
+	choice, mode, err := pick(b, *node, *auto, mode)
+	if err != nil {
+		return fail(stderr, "attach", err)
+	}
+	r, err := c.node().Attach(loader.Spec{Build: b, Node: *node, Variant: choice.Variant, Devices: *devices, Tunnel: *tunnel, Mode: mode, Values: *values})
+	if err != nil {
+		return fail(stderr, "attach", err)
+	}
+	took := time.Since(start)
+	if c.output == "json" {
+		writeJSON(stdout, attachResult{r, choice.Reason, float64(took.Microseconds()) / 1000})
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "attached variant %s of build %s to node %q in %s (%s): %s\n", r.Variant, r.Build, r.Node, took.Round(time.Millisecond), r.Mode, choice.Reason)
+	for _, h := range r.Hooks {
+		fmt.Fprintf(stdout, "  %-10s %-8s %s\n", h.Device, h.Direction, h.Program)
+	}
+	return exitOK
+}
+
+func runReplace(args []string, stdout, stderr io.Writer) int {
+	var c common
+	fs := flagSet("replace", "replace --build DIR [--node NAME | --auto | --variant ID]",
+		"dpload replace --build out-v2", stderr, &c)
+	fs.StringVar(&c.build, "build", "", "build directory (default: the build embedded in this binary)")
+	node := fs.String("node", "", "node name in the new build (default: the attached node's)")
+	auto := fs.Bool("auto", false, "pick the variant with the most features this kernel can run")
+	variant := fs.String("variant", "", "variant id to run instead of the node's")
+	if code, ok := parse(fs, args, &c, stderr); !ok {
+		return code
+	}
+	n := c.node()
+	old, err := n.LoadRecord()
+	if err != nil {
+		return fail(stderr, "replace", err)
+	}
+	if *node == "" {
+		*node = old.Node
+	}
+	start := time.Now()
+	b, err := c.openBuild()
+	if err != nil {
+		return fail(stderr, "replace", err)
+	}
+	reason := "given with --variant"
+	id := *variant
+	if id == "" {
+		choice, _, err := pick(b, *node, *auto, old.Mode)
+		if err != nil {
+			return fail(stderr, "replace", err)
+		}
+		id, reason = choice.Variant, choice.Reason
+	}
+	r, migrated, err := n.Replace(loader.Spec{Build: b, Node: *node, Variant: id, Values: nil})
+	if err != nil {
+		return fail(stderr, "replace", fmt.Errorf("%w (the previous datapath, variant %s of build %s, is still attached)", err, old.Variant, old.Build))
+	}
+	took := time.Since(start)
+	if c.output == "json" {
+		writeJSON(stdout, struct {
+			attachResult
+			Migrated []string `json:"migrated"`
+		}{attachResult{r, reason, float64(took.Microseconds()) / 1000}, migrated})
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "replaced variant %s of build %s by variant %s of build %s on %d hooks in %s: %s\n",
+		old.Variant, old.Build, r.Variant, r.Build, len(r.Hooks), took.Round(time.Millisecond), reason)
+	if len(migrated) > 0 {
+		fmt.Fprintf(stdout, "migrated maps: %s\n", strings.Join(migrated, ", "))
+	}
+	return exitOK
+}
+
+func runDetach(args []string, stdout, stderr io.Writer) int {
+	var c common
+	fs := flagSet("detach", "detach", "dpload detach", stderr, &c)
+	if code, ok := parse(fs, args, &c, stderr); !ok {
+		return code
+	}
+	if err := c.node().Detach(); err != nil {
+		return fail(stderr, "detach", err)
+	}
+	if c.output == "json" {
+		writeJSON(stdout, struct {
+			Detached bool `json:"detached"`
+		}{true})
+		return exitOK
+	}
+	fmt.Fprintln(stdout, "detached")
+	return exitOK
+}
+
+func runStatus(args []string, stdout, stderr io.Writer) int {
+	var c common
+	fs := flagSet("status", "status [-o json]", "dpload status -o json", stderr, &c)
+	if code, ok := parse(fs, args, &c, stderr); !ok {
+		return code
+	}
+	st, err := c.node().Status()
+	if err != nil {
+		return fail(stderr, "status", err)
+	}
+	broken := 0
+	for _, h := range st.Hooks {
+		if !h.Attached {
+			broken++
+		}
+	}
+	if c.output == "json" {
+		writeJSON(stdout, st)
+	} else {
+		r := st.Record
+		fmt.Fprintf(stdout, "node %s: variant %s of build %s (%s), %s\n", r.Node, r.Variant, r.Build, r.Source, r.Mode)
+		fmt.Fprintln(stdout, "hooks:")
+		for _, h := range st.Hooks {
+			state := fmt.Sprintf("program %d", h.ProgramID)
+			if !h.Attached {
+				state = "NOT ATTACHED: " + h.Problem
+			}
+			fmt.Fprintf(stdout, "  %-12s %-8s %-19s %s\n", h.Device, h.Direction, h.Program, state)
+		}
+		fmt.Fprintln(stdout, "maps:")
+		for _, m := range st.Maps {
+			fill := "-"
+			if m.Entries >= 0 {
+				fill = fmt.Sprintf("%d/%d", m.Entries, m.MaxEntries)
+			}
+			fmt.Fprintf(stdout, "  %-13s %-14s %s\n", m.Name, m.Type, fill)
+		}
+		fmt.Fprintln(stdout, "drops:")
+		for _, d := range st.Drops {
+			fmt.Fprintf(stdout, "  %-24s %-19s %-8s %d packets, %d bytes\n", d.Reason, d.Hook, d.Dir, d.Packets, d.Bytes)
+		}
+	}
+	if broken > 0 {
+		fmt.Fprintf(stderr, "dpload status: %d hooks are not attached as recorded\n", broken)
+		return exitProblems
+	}
+	return exitOK
+}
+
+func runState(args []string, stdout, stderr io.Writer) int {
+	var c common
+	fs := flagSet("state", "state apply FILE", "dpload state apply node-state.yaml", stderr, &c)
+	if code, ok := parse(fs, args, &c, stderr); !ok {
+		return code
+	}
+	if fs.NArg() != 2 || fs.Arg(0) != "apply" {
+		fmt.Fprintln(stderr, "dpload state: want: state apply FILE")
+		return exitUsage
+	}
+	data, err := os.ReadFile(fs.Arg(1))
+	if err != nil {
+		return fail(stderr, "state apply", err)
+	}
+	st, err := loader.ParseState(data)
+	if err != nil {
+		return fail(stderr, "state apply", fmt.Errorf("%s: %w", fs.Arg(1), err))
+	}
+	start := time.Now()
+	rep, err := c.node().ApplyState(st, loader.LinkInfo)
+	if err != nil {
+		return fail(stderr, "state apply", err)
+	}
+	took := time.Since(start)
+	if c.output == "json" {
+		writeJSON(stdout, struct {
+			*loader.ApplyReport
+			Millis float64
+		}{rep, float64(took.Microseconds()) / 1000})
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "applied in %s: %d added, %d updated, %d removed, %d unchanged; endpoints attached %q, detached %q\n",
+		took.Round(time.Millisecond), rep.Added, rep.Updated, rep.Removed, rep.Unchanged, rep.Attached, rep.Detached)
+	return exitOK
+}
