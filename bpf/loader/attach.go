@@ -286,7 +286,7 @@ func ensureClsact(iface netlink.Link) (bool, error) {
 // to a temporary name, then rename over path, so path always holds either
 // the old or the new object.
 func pinReplace(path string, pin func(string) error) error {
-	tmp := path + ".new"
+	tmp := path + "_new" // bpffs refuses names with a dot
 	os.Remove(tmp)
 	if err := pin(tmp); err != nil {
 		return err

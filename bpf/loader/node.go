@@ -383,7 +383,7 @@ func (n *Node) commit(coll *ebpf.Collection, plan *mapPlan, r *Record) error {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return err
 		}
-		tmp := path + ".new"
+		tmp := path + "_new" // bpffs refuses names with a dot
 		os.Remove(tmp)
 		if err := n.fault("pin " + path); err != nil {
 			return err

@@ -431,7 +431,7 @@ func (s *State) Veths() []string {
 // ApplyReport counts what an apply changed.
 type ApplyReport struct {
 	Added, Updated, Removed, Unchanged int
-	Attached, Detached                []string
+	Attached, Detached                 []string
 }
 
 // sameValue compares an existing value with the wanted one, ignoring what

@@ -22,13 +22,22 @@ func kernel() (features.Kernel, error) {
 }
 
 // pick chooses the variant and attach mode.
-func pick(b *loader.Build, node string, auto bool, mode loader.AttachMode) (loader.Choice, loader.AttachMode, error) {
+func pick(b *loader.Build, node string, auto bool, variant string, mode loader.AttachMode) (loader.Choice, loader.AttachMode, error) {
 	k, err := kernel()
 	if err != nil {
 		return loader.Choice{}, "", err
 	}
-	choice, err := loader.Pick(b.Manifest, node, k, auto)
-	if err != nil {
+	var choice loader.Choice
+	if variant != "" {
+		v := b.Manifest.Variant(variant)
+		if v == nil {
+			return loader.Choice{}, "", fmt.Errorf("variant %q is not in build %s", variant, b.ID)
+		}
+		if miss := loader.Requirements(v, k); len(miss) > 0 {
+			return loader.Choice{}, "", fmt.Errorf("variant %s cannot run on kernel %s: %v", variant, k, miss)
+		}
+		choice = loader.Choice{Variant: variant, Reason: "given with --variant"}
+	} else if choice, err = loader.Pick(b.Manifest, node, k, auto); err != nil {
 		return loader.Choice{}, "", err
 	}
 	if mode == "" {
@@ -56,6 +65,7 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 	devices := fs.StringSlice("devices", nil, "native devices (comma-separated)")
 	tunnel := fs.String("tunnel-device", "", "overlay device (vxlan/geneve, collect-metadata) for tunnel variants")
 	auto := fs.Bool("auto", false, "pick the variant with the most features this kernel can run")
+	variant := fs.String("variant", "", "variant id to run instead of the node's (values from the devices and --set)")
 	var mode loader.AttachMode
 	fs.Var(&mode, "attach", "tcx or tc (default: tcx where the kernel has it)")
 	fs.StringVar(&c.build, "build", "", "build directory (default: the build embedded in this binary)")
@@ -63,8 +73,8 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parse(fs, args, &c, stderr); !ok {
 		return code
 	}
-	if *node == "" && !*auto {
-		fmt.Fprintln(stderr, "dpload attach: --node NAME or --auto is required")
+	if *node == "" && !*auto && *variant == "" {
+		fmt.Fprintln(stderr, "dpload attach: --node NAME, --variant ID or --auto is required")
 		return exitUsage
 	}
 	if len(*devices) == 0 {
@@ -76,7 +86,7 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "attach", err)
 	}
-	choice, mode, err := pick(b, *node, *auto, mode)
+	choice, mode, err := pick(b, *node, *auto, *variant, mode)
 	if err != nil {
 		return fail(stderr, "attach", err)
 	}
@@ -123,7 +133,7 @@ func runReplace(args []string, stdout, stderr io.Writer) int {
 	reason := "given with --variant"
 	id := *variant
 	if id == "" {
-		choice, _, err := pick(b, *node, *auto, old.Mode)
+		choice, _, err := pick(b, *node, *auto, "", old.Mode)
 		if err != nil {
 			return fail(stderr, "replace", err)
 		}

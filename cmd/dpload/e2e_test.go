@@ -1,0 +1,197 @@
+package main
+
+import (
+	"maps"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/dpforge/dpforge/bpf/loader"
+	"github.com/dpforge/dpforge/generator/manifest"
+)
+
+// The build the suite attaches: the default matrix, built once per test
+// binary with dpforge itself.
+var fixture struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func buildDir(t testing.TB) string {
+	t.Helper()
+	fixture.once.Do(func() {
+		dir, err := os.MkdirTemp("", "dpload-build-")
+		if err != nil {
+			fixture.err = err
+			return
+		}
+		fixture.dir = dir
+		fixture.err = dpforgeBuild(dir)
+	})
+	if fixture.err != nil {
+		t.Fatalf("building the default matrix: %v", fixture.err)
+	}
+	return fixture.dir
+}
+
+// dpforgeBuild runs `dpforge build --out dir` on the default matrix.
+func dpforgeBuild(dir string, args ...string) error {
+	cmd := exec.Command("go", append([]string{"run", "github.com/dpforge/dpforge/cmd/dpforge", "build", "--out", dir}, args...)...)
+	cmd.Dir = filepath.Join("..", "..")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return &exec.ExitError{ProcessState: cmd.ProcessState, Stderr: out}
+	}
+	return nil
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fixture.dir != "" {
+		os.RemoveAll(fixture.dir)
+	}
+	os.Exit(code)
+}
+
+// variantWith returns the id of the build's variant whose defines are
+// exactly these (values ignored).
+func variantWith(t testing.TB, build string, defines ...string) string {
+	t.Helper()
+	m, err := manifest.Load(filepath.Join(build, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(defines)
+	for _, v := range m.Variants {
+		if slices.Equal(slices.Sorted(maps.Keys(v.Defines)), defines) {
+			return v.ID
+		}
+	}
+	t.Fatalf("the build has no variant with exactly %v", defines)
+	return ""
+}
+
+// routingCase is one way of routing the suite covers.
+type routingCase struct {
+	name        string
+	tunnel      bool
+	hostRouting bool
+	// node is a node of the default matrix whose variant this is, or
+	// defines name a variant of a matrix cell.
+	node    string
+	defines []string
+}
+
+var routingCases = []routingCase{
+	{name: "tunnel-host-routing", tunnel: true, hostRouting: true, node: "vxlan-worker-1"},
+	{name: "tunnel-legacy", tunnel: true, node: "vxlan-rhel8"},
+	{name: "native-host-routing", hostRouting: true, node: "native-dsr"},
+	{name: "native-legacy", defines: []string{"ENABLE_IPV4", "ENABLE_MASQUERADE_IPV4", "ENABLE_NODEPORT"}},
+}
+
+// attachArgs selects the case's variant for dpload attach.
+func (rc routingCase) attachArgs(t testing.TB, build string) (node string, extra []string) {
+	if rc.node != "" {
+		return rc.node, nil
+	}
+	return "", []string{"--variant", variantWith(t, build, rc.defines...), "--set", "cfg_snat_excl_ipv4=10.0.0.0,cfg_snat_excl_ipv4_len=8"}
+}
+
+// setup builds the topology for rc, attaches its variant on both nodes and
+// applies each node's state.
+func setup(t *testing.T, rc routingCase, pods [2]int, extra func(n *e2eNode) loader.State) *topology {
+	t.Helper()
+	build := buildDir(t)
+	tp := newTopology(t, rc.tunnel, pods)
+	node, args := rc.attachArgs(t, build)
+	for _, n := range tp.nodes {
+		n.attach(t, build, node, args...)
+		var st loader.State
+		if extra != nil {
+			st = extra(n)
+		}
+		n.apply(t, tp.state(n, st))
+	}
+	return tp
+}
+
+func TestTrafficPodToPod(t *testing.T) {
+	for _, rc := range routingCases {
+		t.Run(rc.name, func(t *testing.T) {
+			tp := setup(t, rc, [2]int{2, 1}, nil)
+			a, b, c := tp.nodes[0].pods[0], tp.nodes[0].pods[1], tp.nodes[1].pods[0]
+			for _, dst := range []*e2ePod{b, c} {
+				where := "same node"
+				if dst == c {
+					where = "across nodes"
+				}
+				udpEcho(t, dst.ns, netip.AddrPortFrom(dst.ip, 9000))
+				tcpEcho(t, dst.ns, netip.AddrPortFrom(dst.ip, 9001))
+				if err := udpExchange(a.ns, netip.AddrPortFrom(dst.ip, 9000)); err != nil {
+					t.Errorf("%s: %s -> %s: %v", where, a.ip, dst.ip, err)
+				}
+				if err := tcpExchange(a.ns, netip.AddrPortFrom(dst.ip, 9001)); err != nil {
+					t.Errorf("%s: %s -> %s: %v", where, a.ip, dst.ip, err)
+				}
+				p, err := ping(a.ns, dst.ip, 5, replyTimeout(), deadlineIn(10))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.lost > 0 || p.received != 5 {
+					t.Errorf("%s: ping %s -> %s: %d sent, %d received", where, a.ip, dst.ip, p.sent, p.received)
+				}
+			}
+			if t.Failed() {
+				out, _ := tp.nodes[0].dpload("status")
+				t.Logf("node1 status:\n%s", out)
+				out, _ = tp.nodes[1].dpload("status")
+				t.Logf("node2 status:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestSeed000Observation: with eBPF host routing the sending pod's lxc
+// device sees the echo requests but not the replies (bpf_redirect_peer
+// hands them straight to the pod); with legacy routing it sees both.
+func TestSeed000Observation(t *testing.T) {
+	for _, rc := range []routingCase{routingCases[2], routingCases[3]} {
+		t.Run(rc.name, func(t *testing.T) {
+			tp := setup(t, rc, [2]int{2, 0}, nil)
+			a, b := tp.nodes[0].pods[0], tp.nodes[0].pods[1]
+			s := sniff(t, tp.nodes[0].ns, a.veth)
+			p, err := ping(a.ns, b.ip, 10, replyTimeout(), deadlineIn(10))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.received != 10 {
+				t.Fatalf("ping %s -> %s: %d of 10 replies", a.ip, b.ip, p.received)
+			}
+			waitQuiet()
+			req, rep := s.counts()
+			t.Logf("%s: %s sees %d echo requests, %d echo replies", rc.name, a.veth, req, rep)
+			if req < 10 {
+				t.Errorf("%s saw %d echo requests, want 10", a.veth, req)
+			}
+			if rc.hostRouting && rep != 0 {
+				t.Errorf("host routing: %s saw %d echo replies, want 0 (delivered by bpf_redirect_peer)", a.veth, rep)
+			}
+			if !rc.hostRouting && rep < 10 {
+				t.Errorf("legacy routing: %s saw %d echo replies, want 10 (delivered through the stack)", a.veth, rep)
+			}
+		})
+	}
+}
+
+func nodeNames(tp *topology) string {
+	var s []string
+	for _, n := range tp.nodes {
+		s = append(s, n.name)
+	}
+	return strings.Join(s, ",")
+}
