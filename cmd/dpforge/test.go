@@ -13,8 +13,8 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/dpforge/dpforge/bpf/manifest"
 	"github.com/dpforge/dpforge/bpf/scenario"
-	"github.com/dpforge/dpforge/generator/manifest"
 )
 
 // defaultScenarios is where `dpforge test` looks for scenarios when none
@@ -66,11 +66,12 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	m, _, err := buildPlan(ctx, p, *outDir, *jobs, stderr)
+	r, err := execute(ctx, p, *outDir, *jobs, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "dpforge test: %v\n", err)
 		return exitProblems
 	}
+	m := r.Manifest
 	results, unused := runScenarios(*outDir, m, scenarios)
 	failed := 0
 	for _, r := range results {

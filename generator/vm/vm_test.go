@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dpforge/dpforge/generator/build"
+	"github.com/dpforge/dpforge/generator/errlist"
+	"github.com/dpforge/dpforge/generator/verify"
 )
 
 // kernelsEnv lists the series TestVM boots, e.g. "5.10 6.1 6.12".
@@ -83,9 +84,9 @@ func TestVM(t *testing.T) {
 				t.Errorf("guest release %q, package release %q", report.Release, k.Release)
 			}
 			// The only error must be the rejection of "reject".
-			var rejected []*build.VerifyError
-			for _, e := range build.Errors(err) {
-				var ve *build.VerifyError
+			var rejected []*verify.VerifyError
+			for _, e := range errlist.Flatten(err) {
+				var ve *verify.VerifyError
 				if !errors.As(e, &ve) {
 					t.Errorf("unexpected error: %+v", e)
 					continue

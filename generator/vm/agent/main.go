@@ -39,7 +39,7 @@ import (
 )
 
 // failureLogSize is the verifier log buffer for explaining a rejected
-// program, as in generator/build: cilium/ebpf grows it on ENOSPC, starting
+// program, as in generator/verify: cilium/ebpf grows it on ENOSPC, starting
 // large saves retries for the long logs of a real datapath.
 const failureLogSize = 16 << 20
 

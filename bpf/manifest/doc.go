@@ -18,6 +18,9 @@
 // compared byte for byte: slices are sorted (variants by id, nodes by name,
 // programs and maps by name, variables and kernels lexically), maps are
 // emitted with sorted keys, indentation is two spaces, the file ends in a
-// newline and nothing in it depends on the time or the machine. [Write]
-// replaces the file atomically.
+// newline and nothing in it depends on the time or the machine.
+//
+// The package depends on nothing of dpforge's generator: it is the contract
+// between the generator, which writes the file (atomically, with
+// generator/atomicfile), and the node-side loader, which reads it.
 package manifest

@@ -1,4 +1,4 @@
-// Package build compiles datapath variants ahead of time and writes the
+// Package compile compiles datapath variants ahead of time and writes the
 // objects, Go bindings and registry a loader embeds.
 //
 // Vocabulary:
@@ -12,7 +12,7 @@
 //     and compiled with clang through bpf2go's gen package, with flags chosen
 //     so that the object is byte-identical on every machine with the same
 //     toolchain (see flags.go).
-//   - The cache is content addressed, like Go's build cache: an entry's key is
+//   - The cache (generator/cache) is content addressed, like Go's build cache: an entry's key is
 //     the hash of the complete description of the compile (format version,
 //     bpf2go version, compiler and strip identity, flags, target, CPU, every
 //     source file, the header). An entry is the stripped object plus a record
@@ -23,7 +23,8 @@
 //     leaves no half-written entry.
 //   - The API of a variant is its set of program, map and variable names. The
 //     loader uses one API for every variant, so Build checks that all
-//     variants have the same one.
+//     variants have the same one (generator/bindings, which also writes the
+//     Go bindings and the registry).
 //
 // Build lays out its output directory as:
 //
@@ -41,4 +42,6 @@
 //
 // The package never prints: progress goes to Options.Progress, problems are
 // returned as errors (CompileError, APIMismatchError, VerifyError).
-package build
+package compile
+
+import ()

@@ -1,4 +1,4 @@
-package build
+package verify
 
 import (
 	"context"
@@ -12,7 +12,14 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/dpforge/dpforge/generator/manifest"
+	"github.com/dpforge/dpforge/bpf/manifest"
+
+	"github.com/dpforge/dpforge/features/probe"
+	"github.com/dpforge/dpforge/generator/bindings"
+	"github.com/dpforge/dpforge/generator/compile"
+	"github.com/dpforge/dpforge/generator/errlist"
+
+	"github.com/dpforge/dpforge/generator"
 )
 
 // requireRoot skips privileged tests, loudly, when not root. In CI (root)
@@ -24,15 +31,43 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-// buildManifest builds jobs and writes OUTDIR/manifest.json.
-func buildManifest(t *testing.T, d dirs, jobs []Job) *manifest.Manifest {
+// fixtureDir is generator/compile's miniature datapath and its variant
+// headers.
+const fixtureDir = "../compile/testdata"
+
+type dirs struct{ out, cache, work string }
+
+func newDirs(t testing.TB) dirs {
+	return dirs{out: t.TempDir(), cache: t.TempDir(), work: t.TempDir()}
+}
+
+// job returns a job for the fixture header name.
+func job(t testing.TB, id, name, cpu string) compile.Job {
 	t.Helper()
-	res, err := Build(context.Background(), jobs, d.options())
-	if err != nil && !errors.As(err, new(*APIMismatchError)) {
+	h, err := os.ReadFile(filepath.Join(fixtureDir, "variants", name+".h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return compile.Job{ID: id, Header: h, CPU: cpu, Target: "bpfel"}
+}
+
+// fixtureJobs are three variants: two headers, one of them at two ISA levels.
+func fixtureJobs(t testing.TB) []compile.Job {
+	return []compile.Job{job(t, "policy-v3", "policy", "v3"), job(t, "base", "base", "v1"), job(t, "policy-v2", "policy", "v2")}
+}
+
+// buildManifest builds jobs and writes OUTDIR/manifest.json.
+func buildManifest(t *testing.T, d dirs, jobs []compile.Job) *manifest.Manifest {
+	t.Helper()
+	res, err := compile.Build(context.Background(), jobs, compile.Options{
+		Source: os.DirFS(filepath.Join(fixtureDir, "datapath")), MainFile: "datapath.c",
+		OutDir: d.out, CacheDir: d.cache, WorkDir: d.work,
+	})
+	if err != nil && !errors.As(err, new(*bindings.APIMismatchError)) {
 		t.Fatalf("Build: %+v", err)
 	}
-	m := res.Manifest("test")
-	if err := manifest.Write(filepath.Join(d.out, "manifest.json"), m); err != nil {
+	m := generator.Manifest(nil, res)
+	if err := WriteManifest(filepath.Join(d.out, "manifest.json"), m); err != nil {
 		t.Fatal(err)
 	}
 	return m
@@ -43,11 +78,11 @@ func TestVerify(t *testing.T) {
 	d := newDirs(t)
 	m := buildManifest(t, d, fixtureJobs(t))
 
-	report, err := Verify(context.Background(), d.out, m, VerifyOptions{})
+	report, err := Verify(context.Background(), d.out, m, Options{})
 	if err != nil {
 		t.Fatalf("Verify: %+v", err)
 	}
-	release, err := KernelRelease()
+	release, err := probe.KernelRelease()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +122,7 @@ func TestVerify(t *testing.T) {
 	}
 
 	// A different release name adds a second count; the first stays.
-	if _, err := Verify(context.Background(), d.out, m, VerifyOptions{Release: "test-release", Variants: []string{"base"}}); err != nil {
+	if _, err := Verify(context.Background(), d.out, m, Options{Release: "test-release", Variants: []string{"base"}}); err != nil {
 		t.Fatal(err)
 	}
 	onDisk, _ = manifest.Load(filepath.Join(d.out, "manifest.json"))
@@ -104,9 +139,9 @@ func TestVerifyRejected(t *testing.T) {
 	requireRoot(t)
 	d := newDirs(t)
 	// "unverifiable" compiles but dereferences a possibly NULL map value.
-	m := buildManifest(t, d, []Job{job(t, "base", "base", "v1"), job(t, "unverifiable", "unverifiable", "v1")})
+	m := buildManifest(t, d, []compile.Job{job(t, "base", "base", "v1"), job(t, "unverifiable", "unverifiable", "v1")})
 
-	report, err := Verify(context.Background(), d.out, m, VerifyOptions{NoWrite: true})
+	report, err := Verify(context.Background(), d.out, m, Options{NoWrite: true})
 	var ve *VerifyError
 	if !errors.As(err, &ve) {
 		t.Fatalf("error %v, want a *VerifyError", err)
@@ -126,8 +161,8 @@ func TestVerifyRejected(t *testing.T) {
 	if len(ve.Log) < 5 {
 		t.Errorf("verifier log has %d lines, want the full log", len(ve.Log))
 	}
-	if len(Errors(err)) != 1 {
-		t.Errorf("errors: %v, want only dp_ingress (dp_egress is fine)", Errors(err))
+	if len(errlist.Flatten(err)) != 1 {
+		t.Errorf("errors: %v, want only dp_ingress (dp_egress is fine)", errlist.Flatten(err))
 	}
 	// The good variant was still verified.
 	if len(report.Variants) != 1 || report.Variants[0].ID != "base" {
@@ -142,9 +177,9 @@ func TestVerifyRejected(t *testing.T) {
 
 func TestVerifyObjectMismatch(t *testing.T) {
 	d := newDirs(t)
-	m := buildManifest(t, d, []Job{job(t, "base", "base", "v1")})
+	m := buildManifest(t, d, []compile.Job{job(t, "base", "base", "v1")})
 	os.WriteFile(filepath.Join(d.out, "objects", "base.o"), []byte("not it"), 0o644)
-	_, err := Verify(context.Background(), d.out, m, VerifyOptions{NoWrite: true})
+	_, err := Verify(context.Background(), d.out, m, Options{NoWrite: true})
 	if err == nil || !strings.Contains(err.Error(), "the manifest says") {
 		t.Errorf("error = %v, want a hash mismatch", err)
 	}
@@ -152,7 +187,7 @@ func TestVerifyObjectMismatch(t *testing.T) {
 
 func release(t *testing.T) string {
 	t.Helper()
-	r, err := KernelRelease()
+	r, err := probe.KernelRelease()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +196,7 @@ func release(t *testing.T) string {
 
 func TestVerifyUnknownVariant(t *testing.T) {
 	m := &manifest.Manifest{Variants: []manifest.Variant{{ID: "a"}}}
-	_, err := Verify(context.Background(), t.TempDir(), m, VerifyOptions{Variants: []string{"b"}, Release: "x"})
+	_, err := Verify(context.Background(), t.TempDir(), m, Options{Variants: []string{"b"}, Release: "x"})
 	if err == nil || !strings.Contains(err.Error(), `variant "b" is not in the manifest`) {
 		t.Errorf("error = %v", err)
 	}
@@ -185,8 +220,8 @@ func TestVerifyUnprivileged(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(shared) })
 	d := dirs{out: filepath.Join(shared, "out"), cache: t.TempDir(), work: t.TempDir()}
-	buildManifest(t, d, []Job{job(t, "base", "base", "v1")})
-	bin := filepath.Join(shared, "build.test")
+	buildManifest(t, d, []compile.Job{job(t, "base", "base", "v1")})
+	bin := filepath.Join(shared, "verify.test")
 	data, err := os.ReadFile(os.Args[0])
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +258,7 @@ func TestHelperVerifyUnprivileged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Verify(context.Background(), out, m, VerifyOptions{NoWrite: true})
+	_, err = Verify(context.Background(), out, m, Options{NoWrite: true})
 	if !errors.Is(err, ErrNotPermitted) || !errors.Is(err, syscall.EPERM) {
 		t.Fatalf("Verify as uid %d: %v, want ErrNotPermitted", os.Geteuid(), err)
 	}

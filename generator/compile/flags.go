@@ -1,4 +1,6 @@
-package build
+package compile
+
+import ()
 
 // Layout of a compile's private directory (one per cache key):
 //
@@ -17,6 +19,7 @@ const (
 	srcDirName     = "src"
 	variantDirName = "variant"
 	headerName     = "dp_variant.h"
+	fileStem       = "datapath"
 	depFileRel     = "../deps.d"
 )
 

@@ -1,4 +1,4 @@
-package build
+package bindings
 
 import (
 	"bytes"
@@ -25,20 +25,21 @@ type Map struct {
 	KeySize, ValueSize, MaxEntries uint32
 }
 
-// api is what the loader relies on: the names, sorted.
-type api struct {
+// API is what the loader relies on: the names, sorted.
+type API struct {
 	Programs  []Program
 	Maps      []Map
 	Variables []string
 }
 
-// inspect parses an object without touching the kernel.
-func inspect(obj []byte) (*ebpf.CollectionSpec, *api, error) {
+// Inspect parses an object without touching the kernel and returns its
+// spec and API.
+func Inspect(obj []byte) (*ebpf.CollectionSpec, *API, error) {
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
 	if err != nil {
 		return nil, nil, fmt.Errorf("parsing object: %w", err)
 	}
-	a := &api{}
+	a := &API{}
 	for name, p := range spec.Programs {
 		a.Programs = append(a.Programs, Program{Name: name, Type: p.Type.String(), Section: p.SectionName})
 	}
@@ -60,7 +61,7 @@ func inspect(obj []byte) (*ebpf.CollectionSpec, *api, error) {
 // names returns the API as "kind name" strings: what must be equal across
 // variants. Sizes may differ (a define may size a map); names and program
 // types may not.
-func (a *api) names() []string {
+func (a *API) names() []string {
 	var out []string
 	for _, p := range a.Programs {
 		out = append(out, fmt.Sprintf("program %s (%s)", p.Name, p.Type))
@@ -75,20 +76,20 @@ func (a *api) names() []string {
 	return out
 }
 
-// checkAPI compares every variant with the first (results sorted by ID).
-func checkAPI(results []VariantResult) []error {
-	if len(results) < 2 {
+// Check compares the API of every variant with the first one's: ids[i]
+// names apis[i], sorted by id. It returns an *APIMismatchError per variant
+// that differs.
+func Check(ids []string, apis []*API) []error {
+	if len(apis) < 2 {
 		return nil
 	}
-	ref := &results[0]
-	refNames := ref.api().names()
+	refNames := apis[0].names()
 	var errs []error
-	for i := 1; i < len(results); i++ {
-		v := &results[i]
-		names := v.api().names()
+	for i := 1; i < len(apis); i++ {
+		names := apis[i].names()
 		missing, extra := diffSorted(refNames, names)
 		if len(missing) > 0 || len(extra) > 0 {
-			errs = append(errs, &APIMismatchError{Variant: v.ID, Reference: ref.ID, Missing: missing, Extra: extra})
+			errs = append(errs, &APIMismatchError{Variant: ids[i], Reference: ids[0], Missing: missing, Extra: extra})
 		}
 	}
 	return errs
@@ -111,4 +112,26 @@ func diffSorted(a, b []string) (onlyA, onlyB []string) {
 		}
 	}
 	return onlyA, onlyB
+}
+
+// APIMismatchError reports a variant whose program, map or variable names
+// differ from those of the reference variant (the first one by id).
+type APIMismatchError struct {
+	Variant   string
+	Reference string
+	// Missing and Extra are names like "program dp_egress", relative to the
+	// reference.
+	Missing, Extra []string
+}
+
+func (e *APIMismatchError) Error() string {
+	var parts []string
+	if len(e.Missing) > 0 {
+		parts = append(parts, "missing "+strings.Join(e.Missing, ", "))
+	}
+	if len(e.Extra) > 0 {
+		parts = append(parts, "extra "+strings.Join(e.Extra, ", "))
+	}
+	return fmt.Sprintf("variant %q does not have the API of variant %q (the loader needs the same names in every variant): %s",
+		e.Variant, e.Reference, strings.Join(parts, "; "))
 }

@@ -1,8 +1,9 @@
-package build
+package compile
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,7 +19,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dpforge/dpforge/generator/atomicfile"
-	"github.com/dpforge/dpforge/generator/manifest"
+
+	"github.com/dpforge/dpforge/generator/bindings"
+	"github.com/dpforge/dpforge/generator/cache"
+	"github.com/dpforge/dpforge/generator/errlist"
 )
 
 // fixture is the miniature datapath in testdata/datapath.
@@ -115,7 +119,7 @@ func TestBuildColdThenCached(t *testing.T) {
 		if v.CacheHit || v.MissReason != "not cached" || v.CompileTime <= 0 {
 			t.Errorf("%s: hit %v, reason %q, compile time %v", v.ID, v.CacheHit, v.MissReason, v.CompileTime)
 		}
-		wantProgs := []Program{{Name: "dp_egress", Type: "SchedCLS", Section: "tc"}, {Name: "dp_ingress", Type: "SchedCLS", Section: "tc"}}
+		wantProgs := []bindings.Program{{Name: "dp_egress", Type: "SchedCLS", Section: "tc"}, {Name: "dp_ingress", Type: "SchedCLS", Section: "tc"}}
 		if diff := cmp.Diff(wantProgs, v.Programs); diff != "" {
 			t.Errorf("%s programs (-want +got):\n%s", v.ID, diff)
 		}
@@ -133,7 +137,7 @@ func TestBuildColdThenCached(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sha256Hex(obj) != v.SHA256 || int64(len(obj)) != v.Size {
+		if cache.SHA256Hex(obj) != v.SHA256 || int64(len(obj)) != v.Size {
 			t.Errorf("%s: %s does not match the result's hash and size", v.ID, v.ObjectPath)
 		}
 	}
@@ -223,7 +227,7 @@ func TestCorruptCacheEntry(t *testing.T) {
 	first := mustBuild(t, fixtureJobs(t), opts)
 
 	// Three kinds of damage, one per variant.
-	entry := func(v VariantResult) (obj, meta string) { return (&cache{dir: d.cache}).paths(v.Key) }
+	entry := func(v VariantResult) (obj, meta string) { return cache.New(d.cache).Paths(v.Key) }
 	obj0, _ := entry(first.Variants[0])
 	data, _ := os.ReadFile(obj0)
 	data[len(data)/2] ^= 0xff
@@ -272,7 +276,7 @@ func TestSystemHeaderChangeInvalidates(t *testing.T) {
 
 	// Pretend a system header changed since the entry was stored: rewrite
 	// the recorded hash of one dependency.
-	_, meta := (&cache{dir: d.cache}).paths(first.Variants[0].Key)
+	_, meta := cache.New(d.cache).Paths(first.Variants[0].Key)
 	raw, err := os.ReadFile(meta)
 	if err != nil {
 		t.Fatal(err)
@@ -311,24 +315,20 @@ func TestDeterministicAcrossDirectories(t *testing.T) {
 		t.Errorf("results differ (-a +b):\n%s", diff)
 	}
 
-	manifestBytes := func(d dirs, r *Result) []byte {
-		m := r.Manifest("inputs-hash")
-		path := filepath.Join(d.out, "manifest.json")
-		if err := manifest.Write(path, m); err != nil {
-			t.Fatal(err)
-		}
-		data, _ := os.ReadFile(path)
-		return data
-	}
-	ma, mb := manifestBytes(a, ra), manifestBytes(b, rb)
-	if !bytes.Equal(ma, mb) {
-		t.Errorf("manifests differ:\n%s\n%s", ma, mb)
+	// What the manifest records of a build (flags above all) holds no path
+	// of the machine either.
+	recorded, err := json.Marshal(ra)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, leak := range []string{a.work, b.work, "dpforge-build-"} {
 		for name, data := range outputTree(t, a.out) {
 			if strings.Contains(data, leak) {
 				t.Errorf("%s contains %q", name, leak)
 			}
+		}
+		if strings.Contains(string(recorded), leak) {
+			t.Errorf("the build result contains %q", leak)
 		}
 	}
 }
@@ -408,11 +408,11 @@ func TestCompileErrorNamesVariant(t *testing.T) {
 func TestAPIMismatch(t *testing.T) {
 	d := newDirs(t)
 	res, err := Build(context.Background(), []Job{job(t, "base", "base", "v1"), job(t, "noegress", "noegress", "v1")}, d.options())
-	var me *APIMismatchError
+	var me *bindings.APIMismatchError
 	if !errors.As(err, &me) {
-		t.Fatalf("error %v, want an *APIMismatchError", err)
+		t.Fatalf("error %v, want an *bindings.APIMismatchError", err)
 	}
-	want := &APIMismatchError{Variant: "noegress", Reference: "base", Missing: []string{"program dp_egress (SchedCLS)"}}
+	want := &bindings.APIMismatchError{Variant: "noegress", Reference: "base", Missing: []string{"program dp_egress (SchedCLS)"}}
 	if diff := cmp.Diff(want, me); diff != "" {
 		t.Errorf("mismatch (-want +got):\n%s", diff)
 	}
@@ -458,15 +458,15 @@ func TestKilledBuildLeftovers(t *testing.T) {
 	d := newDirs(t)
 	opts := d.options()
 	first := mustBuild(t, fixtureJobs(t), opts)
-	c := &cache{dir: d.cache}
+	c := cache.New(d.cache)
 
 	// What a build killed at various moments leaves: temporary files in a
 	// cache shard and in the output directory, an object without its record
 	// (killed between the two renames), and in the output an object a
 	// killed rename never replaced.
-	obj0, meta0 := c.paths(first.Variants[0].Key)
+	obj0, meta0 := c.Paths(first.Variants[0].Key)
 	shard := filepath.Dir(obj0)
-	old := time.Now().Add(-2 * staleTempAge)
+	old := time.Now().Add(-time.Hour) // older than any live build's temporary file
 	temps := []string{
 		filepath.Join(shard, ".dpforge-tmp-"+filepath.Base(obj0)+"-123"),
 		filepath.Join(d.out, "objects", ".dpforge-tmp-base.o-456"),
@@ -500,7 +500,7 @@ func TestKilledBuildLeftovers(t *testing.T) {
 		t.Errorf("a fresh temporary file in the shared cache was removed: %v", err)
 	}
 	data, _ := os.ReadFile(filepath.Join(d.out, "objects", "base.o"))
-	if sha256Hex(data) != first.Variants[0].SHA256 {
+	if cache.SHA256Hex(data) != first.Variants[0].SHA256 {
 		t.Errorf("objects/base.o not restored")
 	}
 }
@@ -535,7 +535,7 @@ func TestKilledBuild(t *testing.T) {
 			t.Errorf("%s: object after killed builds differs from an undisturbed build", v.ID)
 		}
 		data, err := os.ReadFile(filepath.Join(d.out, v.ObjectPath))
-		if err != nil || sha256Hex(data) != v.SHA256 {
+		if err != nil || cache.SHA256Hex(data) != v.SHA256 {
 			t.Errorf("%s: %s wrong after killed builds (%v)", v.ID, v.ObjectPath, err)
 		}
 	}
@@ -680,41 +680,9 @@ func TestCompileErrorFormat(t *testing.T) {
 		t.Errorf("%%+v = %q", got)
 	}
 	// Joined with others, as Build returns it, %+v still reaches it.
-	joined := join(errors.New("other"), ce)
+	joined := errlist.Join(errors.New("other"), ce)
 	if got := fmt.Sprintf("%+v", joined); !strings.Contains(got, "other\ncompiling variant") || !strings.HasSuffix(got, "1 error generated.") {
 		t.Errorf("%%+v of the joined error = %q", got)
-	}
-	if !errors.As(joined, &ce) || len(Errors(joined)) != 2 {
-		t.Errorf("joined error hides its parts")
-	}
-	if join() != nil || join(nil, nil) != nil {
-		t.Errorf("join of nothing is not nil")
-	}
-}
-
-// TestBindingsModuleMatchesGoMod keeps the go.mod/go.sum written for the
-// bindings in step with the cilium/ebpf this module builds with.
-func TestBindingsModuleMatchesGoMod(t *testing.T) {
-	sum, err := os.ReadFile(filepath.Join("..", "..", "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.Lines(bindingsGoSum) {
-		if !bytes.Contains(sum, []byte(line)) {
-			t.Errorf("go.sum of the main module lacks %q: update bindingsGoSum and bindingsGoMod", strings.TrimSpace(line))
-		}
-	}
-	mod, err := os.ReadFile(filepath.Join("..", "..", "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, req := range []string{"github.com/cilium/ebpf v0.22.0", "golang.org/x/sys v0.43.0"} {
-		if !bytes.Contains(mod, []byte(req)) {
-			t.Errorf("go.mod does not require %s: update bindingsGoMod", req)
-		}
-	}
-	if !bytes.Contains(mod, []byte("github.com/cilium/ebpf "+ebpfVersion+"\n")) {
-		t.Errorf("go.mod does not require cilium/ebpf %s: update ebpfVersion", ebpfVersion)
 	}
 }
 
@@ -732,24 +700,5 @@ func TestToolOverridesFromEnvironment(t *testing.T) {
 	_, err = Build(context.Background(), nil, d.options())
 	if err == nil || !strings.Contains(err.Error(), `finding "llvm-strip-0" (set $DPFORGE_STRIP`) {
 		t.Errorf("error = %v, want it to name the missing strip tool", err)
-	}
-}
-
-func TestDefaultCacheDir(t *testing.T) {
-	t.Setenv("DPFORGE_CACHE_DIR", "/x/dp")
-	t.Setenv("XDG_CACHE_HOME", "/xdg")
-	t.Setenv("HOME", "/home/u")
-	for _, tc := range []struct{ unset, want string }{
-		{"", "/x/dp"},
-		{"DPFORGE_CACHE_DIR", "/xdg/dpforge"},
-		{"XDG_CACHE_HOME", "/home/u/.cache/dpforge"},
-	} {
-		if tc.unset != "" {
-			t.Setenv(tc.unset, "")
-		}
-		got, err := DefaultCacheDir()
-		if err != nil || got != tc.want {
-			t.Errorf("after unsetting %q: DefaultCacheDir() = %q, %v; want %q", tc.unset, got, err, tc.want)
-		}
 	}
 }

@@ -1,7 +1,8 @@
-package build
+package compile
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,12 +10,16 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/dpforge/dpforge/generator/atomicfile"
+
+	"github.com/dpforge/dpforge/generator/cache"
 )
 
 const (
+	// objectsDir and bindingsDir hold the objects and the bindings module.
+	objectsDir  = "objects"
+	bindingsDir = "bindings"
 	// outputsList names, one per line, every file Build wrote in OutDir.
 	// The next Build removes those it no longer writes, and only those: a
 	// file dpforge did not write is never deleted.
@@ -36,7 +41,7 @@ func writeOutputs(outDir string, files map[string][]byte) (err error) {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return wrap(err)
 	}
-	unlock, err := lockDir(outDir)
+	unlock, err := cache.Lock(context.Background(), filepath.Join(outDir, lockName))
 	if err != nil {
 		return wrap(err)
 	}
@@ -64,7 +69,7 @@ func writeOutputs(outDir string, files map[string][]byte) (err error) {
 		return wrap(err)
 	}
 	for _, name := range names {
-		if err := writeFileIfChanged(filepath.Join(outDir, filepath.FromSlash(name)), files[name]); err != nil {
+		if err := atomicfile.WriteFileIfChanged(filepath.Join(outDir, filepath.FromSlash(name)), files[name], 0o644); err != nil {
 			return wrap(err)
 		}
 	}
@@ -114,7 +119,7 @@ func writeList(path string, names []string) error {
 	for _, n := range names {
 		b.WriteString(n + "\n")
 	}
-	return writeFileIfChanged(path, b.Bytes())
+	return atomicfile.WriteFileIfChanged(path, b.Bytes(), 0o644)
 }
 
 // removeTemps removes dpforge's temporary files (atomicfile.IsTemp) in dir,
@@ -143,21 +148,4 @@ func pruneEmptyDirs(root, dir string) {
 			return
 		}
 	}
-}
-
-// lockDir takes an exclusive flock on dir's lock file, waiting for another
-// Build writing the same directory to finish.
-func lockDir(dir string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking: %w", err)
-	}
-	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
 }

@@ -1,4 +1,4 @@
-package build
+package verify
 
 import (
 	"bytes"
@@ -14,7 +14,12 @@ import (
 
 	"github.com/cilium/ebpf"
 
-	"github.com/dpforge/dpforge/generator/manifest"
+	"github.com/dpforge/dpforge/bpf/manifest"
+
+	"github.com/dpforge/dpforge/features/probe"
+	"github.com/dpforge/dpforge/generator/atomicfile"
+	"github.com/dpforge/dpforge/generator/cache"
+	"github.com/dpforge/dpforge/generator/errlist"
 )
 
 // failureLogSize is the verifier log buffer used to explain a rejected
@@ -22,8 +27,8 @@ import (
 // retries for the multi-megabyte logs of a real datapath.
 const failureLogSize = 16 << 20
 
-// VerifyOptions configure Verify.
-type VerifyOptions struct {
+// Options configure Verify.
+type Options struct {
 	// Release is the name the counts are recorded under; default the
 	// running kernel's release (uname -r).
 	Release string
@@ -36,8 +41,8 @@ type VerifyOptions struct {
 	NoWrite bool
 }
 
-// VerifyReport is the outcome of Verify.
-type VerifyReport struct {
+// Report is the outcome of Verify.
+type Report struct {
 	Release  string
 	Variants []VerifiedVariant
 }
@@ -68,10 +73,10 @@ type VerifiedProgram struct {
 // A rejected program is a *VerifyError carrying the full verifier log; the
 // other variants are still verified. Without the privileges to load
 // programs, Verify stops with an error wrapping ErrNotPermitted.
-func Verify(ctx context.Context, outDir string, m *manifest.Manifest, opts VerifyOptions) (*VerifyReport, error) {
+func Verify(ctx context.Context, outDir string, m *manifest.Manifest, opts Options) (*Report, error) {
 	release := opts.Release
 	if release == "" {
-		r, err := KernelRelease()
+		r, err := probe.KernelRelease()
 		if err != nil {
 			return nil, err
 		}
@@ -82,7 +87,7 @@ func Verify(ctx context.Context, outDir string, m *manifest.Manifest, opts Verif
 			return nil, fmt.Errorf("verifying: variant %q is not in the manifest", id)
 		}
 	}
-	report := &VerifyReport{Release: release}
+	report := &Report{Release: release}
 	var errs []error
 	for i := range m.Variants {
 		v := &m.Variants[i]
@@ -98,7 +103,7 @@ func Verify(ctx context.Context, outDir string, m *manifest.Manifest, opts Verif
 			return report, err // the same for every other variant
 		}
 		if err != nil {
-			errs = append(errs, Errors(err)...)
+			errs = append(errs, errlist.Flatten(err)...)
 			continue
 		}
 		vv := VerifiedVariant{ID: v.ID}
@@ -125,11 +130,11 @@ func Verify(ctx context.Context, outDir string, m *manifest.Manifest, opts Verif
 		if path == "" {
 			path = filepath.Join(outDir, "manifest.json")
 		}
-		if err := manifest.Write(path, m); err != nil {
+		if err := WriteManifest(path, m); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return report, join(errs...)
+	return report, errlist.Join(errs...)
 }
 
 type count struct {
@@ -144,7 +149,7 @@ func verifyVariant(outDir string, v *manifest.Variant, release string) (map[stri
 	if err != nil {
 		return nil, fmt.Errorf("verifying variant %q: %w", v.ID, err)
 	}
-	if sum := sha256Hex(obj); sum != v.SHA256 {
+	if sum := cache.SHA256Hex(obj); sum != v.SHA256 {
 		return nil, fmt.Errorf("verifying variant %q: %s has sha256 %s, the manifest says %s (rebuild)", v.ID, v.Object, sum, v.SHA256)
 	}
 	spec, err := loadSpecUnpinned(obj)
@@ -226,14 +231,18 @@ func explainFailure(id string, obj []byte, release string, collErr error) error 
 	if len(errs) == 0 {
 		return fmt.Errorf("verifying variant %q: %w", id, collErr)
 	}
-	return join(errs...)
+	return errlist.Join(errs...)
 }
 
-// KernelRelease returns the running kernel's release, as uname -r prints it.
-func KernelRelease() (string, error) {
-	data, err := os.ReadFile("/proc/sys/kernel/osrelease")
+// WriteManifest replaces the manifest at path atomically, leaving it alone
+// when its bytes would not change.
+func WriteManifest(path string, m *manifest.Manifest) error {
+	data, err := manifest.Marshal(m)
 	if err != nil {
-		return "", fmt.Errorf("reading kernel release: %w", err)
+		return err
 	}
-	return strings.TrimSpace(string(data)), nil
+	if err := atomicfile.WriteFileIfChanged(path, data, 0o644); err != nil {
+		return fmt.Errorf("writing manifest: %w", err)
+	}
+	return nil
 }

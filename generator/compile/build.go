@@ -1,4 +1,4 @@
-package build
+package compile
 
 import (
 	"context"
@@ -17,6 +17,10 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf/cmd/bpf2go/gen"
+
+	"github.com/dpforge/dpforge/generator/bindings"
+	"github.com/dpforge/dpforge/generator/cache"
+	"github.com/dpforge/dpforge/generator/errlist"
 )
 
 // Job is one variant to build.
@@ -66,22 +70,6 @@ type Options struct {
 	VerifyCache bool
 	// Progress, if set, is called for every Event, never concurrently.
 	Progress func(Event)
-}
-
-// DefaultGoImportPath is the default Options.GoImportPath.
-const DefaultGoImportPath = "dpforge.local/datapath"
-
-// DefaultCacheDir returns $DPFORGE_CACHE_DIR if set, else
-// $XDG_CACHE_HOME/dpforge, else ~/.cache/dpforge.
-func DefaultCacheDir() (string, error) {
-	if dir := os.Getenv("DPFORGE_CACHE_DIR"); dir != "" {
-		return dir, nil
-	}
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("finding the cache directory (set $DPFORGE_CACHE_DIR): %w", err)
-	}
-	return filepath.Join(dir, "dpforge"), nil
 }
 
 // EventKind says what happened to a variant.
@@ -138,9 +126,8 @@ type VariantResult struct {
 	SHA256  string
 	Size    int64
 
-	Programs  []Program
-	Maps      []Map
-	Variables []string
+	// API holds the variant's program, map and variable names.
+	bindings.API
 
 	// CacheHit is true if the object came from the cache.
 	CacheHit bool
@@ -149,10 +136,6 @@ type VariantResult struct {
 	MissReason string
 	// CompileTime is the time clang and strip took; zero for a hit.
 	CompileTime time.Duration
-}
-
-func (v *VariantResult) api() *api {
-	return &api{Programs: v.Programs, Maps: v.Maps, Variables: v.Variables}
 }
 
 // Result is the outcome of Build.
@@ -195,7 +178,7 @@ func Build(ctx context.Context, jobs []Job, opts Options) (*Result, error) {
 
 	res := &Result{Toolchain: b.tc.Toolchain}
 	var errs []error
-	var entries []registryEntry
+	var entries []bindings.RegistryEntry
 	outputs := map[string][]byte{}
 	for _, u := range units {
 		for _, j := range u.jobs {
@@ -206,13 +189,13 @@ func Build(ctx context.Context, jobs []Job, opts Options) (*Result, error) {
 			v := u.result
 			v.ID, v.CPU, v.Target = j.ID, j.CPU, j.Target
 			v.ObjectPath = objectsDir + "/" + j.ID + ".o"
-			v.Package = b.opts.GoImportPath + "/" + PackageName(j.ID)
+			v.Package = b.opts.GoImportPath + "/" + bindings.PackageName(j.ID)
 			res.Variants = append(res.Variants, v)
 			outputs[v.ObjectPath] = u.obj
 			for name, data := range u.bindings[j.ID] {
 				outputs[bindingsDir+"/"+name] = data
 			}
-			entries = append(entries, registryEntry{id: j.ID, suffix: u.target.Suffix(), arches: u.arches})
+			entries = append(entries, bindings.RegistryEntry{ID: j.ID, Suffix: u.target.Suffix(), Arches: u.arches})
 		}
 		if u.err != nil {
 			errs = append(errs, u.errs...)
@@ -228,7 +211,12 @@ func Build(ctx context.Context, jobs []Job, opts Options) (*Result, error) {
 		}
 		res.ClangTime += v.CompileTime
 	}
-	errs = append(errs, checkAPI(res.Variants)...)
+	ids := make([]string, len(res.Variants))
+	apis := make([]*bindings.API, len(res.Variants))
+	for i := range res.Variants {
+		ids[i], apis[i] = res.Variants[i].ID, &res.Variants[i].API
+	}
+	errs = append(errs, bindings.Check(ids, apis)...)
 
 	if err := ctx.Err(); err != nil {
 		// Don't replace a good output directory with a partial one.
@@ -236,11 +224,11 @@ func Build(ctx context.Context, jobs []Job, opts Options) (*Result, error) {
 		if !slices.ContainsFunc(errs, func(e error) bool { return errors.Is(e, err) }) {
 			errs = append(errs, err)
 		}
-		return res, join(errs...)
+		return res, errlist.Join(errs...)
 	}
-	reg, err := registryFiles(b.opts.GoImportPath, entries)
+	reg, err := bindings.Registry(b.opts.GoImportPath, entries)
 	if err != nil {
-		return res, join(append(errs, err)...)
+		return res, errlist.Join(append(errs, err)...)
 	}
 	for name, data := range reg {
 		outputs[bindingsDir+"/"+name] = data
@@ -249,7 +237,7 @@ func Build(ctx context.Context, jobs []Job, opts Options) (*Result, error) {
 		errs = append(errs, err)
 	}
 	res.Wall = time.Since(start)
-	return res, join(errs...)
+	return res, errlist.Join(errs...)
 }
 
 // builder holds what a Build resolved once.
@@ -258,8 +246,8 @@ type builder struct {
 	jobs  []Job
 	src   *sourceTree
 	tc    *toolchain
-	cache *cache
-	files fileHasher
+	cache *cache.Cache
+	files cache.FileHasher
 	work  string
 
 	mu       sync.Mutex // serializes Progress
@@ -293,7 +281,7 @@ func newBuilder(ctx context.Context, jobs []Job, opts Options) (*builder, error)
 			errs = append(errs, fmt.Errorf("job %q: target %q, want bpfel or bpfeb", j.ID, j.Target))
 		}
 	}
-	if err := join(errs...); err != nil {
+	if err := errlist.Join(errs...); err != nil {
 		return nil, err
 	}
 	src, err := readSources(opts.Source, opts.MainFile)
@@ -324,7 +312,7 @@ func newBuilder(ctx context.Context, jobs []Job, opts Options) (*builder, error)
 		jobs:     sorted,
 		src:      src,
 		tc:       tc,
-		cache:    &cache{dir: opts.CacheDir},
+		cache:    cache.New(opts.CacheDir),
 		work:     work,
 		progress: opts.Progress,
 	}, nil
@@ -335,7 +323,7 @@ func withDefaults(opts Options) (Options, error) {
 		return opts, fmt.Errorf("options: OutDir is empty")
 	}
 	if opts.CacheDir == "" {
-		dir, err := DefaultCacheDir()
+		dir, err := cache.DefaultDir()
 		if err != nil {
 			return opts, err
 		}
@@ -350,9 +338,9 @@ func withDefaults(opts Options) (Options, error) {
 		opts.SystemIncludes = []string{"/usr/include/x86_64-linux-gnu"}
 	}
 	if opts.GoImportPath == "" {
-		opts.GoImportPath = DefaultGoImportPath
+		opts.GoImportPath = bindings.DefaultImportPath
 	}
-	if !validImportPath(opts.GoImportPath) {
+	if !bindings.ValidImportPath(opts.GoImportPath) {
 		return opts, fmt.Errorf("options: invalid Go import path %q", opts.GoImportPath)
 	}
 	return opts, nil
@@ -415,7 +403,7 @@ func (b *builder) key(j Job, flags []string) string {
 		h.Write(value)
 		h.Write([]byte{'\n'})
 	}
-	field("format", fmt.Appendf(nil, "dpforge-build-cache %d", cacheFormat))
+	field("format", fmt.Appendf(nil, "dpforge-build-cache %d", cache.Format))
 	field("bpf2go", []byte(b.tc.Bpf2go))
 	field("cc", []byte(strings.Join(b.tc.CC, " ")))
 	field("cc-version", []byte(b.tc.ccID))
@@ -484,7 +472,7 @@ func (b *builder) process(ctx context.Context, index int, u *unit) {
 		return
 	}
 
-	obj, miss, err := b.cache.get(u.key, &b.files)
+	obj, miss, err := b.cache.Get(u.key, &b.files)
 	if err != nil {
 		fail(err, func(j Job) error { return fmt.Errorf("variant %q: %w", j.ID, err) })
 		return
@@ -499,12 +487,12 @@ func (b *builder) process(ctx context.Context, index int, u *unit) {
 			return
 		}
 		switch {
-		case hit && sha256Hex(fresh) != sha256Hex(obj):
-			err := &NondeterministicError{Variant: u.jobs[0].ID, Key: u.key, Cached: sha256Hex(obj), Rebuilt: sha256Hex(fresh)}
+		case hit && cache.SHA256Hex(fresh) != cache.SHA256Hex(obj):
+			err := &NondeterministicError{Variant: u.jobs[0].ID, Key: u.key, Cached: cache.SHA256Hex(obj), Rebuilt: cache.SHA256Hex(fresh)}
 			fail(err, nil)
 			return
 		case !hit:
-			if err := b.cache.put(u.key, fresh, deps); err != nil {
+			if err := b.cache.Put(u.key, fresh, deps); err != nil {
 				fail(err, func(j Job) error { return fmt.Errorf("variant %q: %w", j.ID, err) })
 				return
 			}
@@ -512,28 +500,26 @@ func (b *builder) process(ctx context.Context, index int, u *unit) {
 		}
 	}
 
-	spec, a, err := inspect(obj)
+	spec, a, err := bindings.Inspect(obj)
 	if err != nil {
 		fail(err, func(j Job) error { return fmt.Errorf("variant %q: %w", j.ID, err) })
 		return
 	}
-	bindings := map[string]map[string][]byte{}
+	byJob := map[string]map[string][]byte{}
 	for _, j := range u.jobs {
-		files, err := variantBindings(j.ID, u.target, u.arches, spec, obj)
+		files, err := bindings.Variant(j.ID, u.target, u.arches, spec, obj)
 		if err != nil {
 			fail(err, nil)
 			return
 		}
-		bindings[j.ID] = files
+		byJob[j.ID] = files
 	}
-	u.obj, u.bindings = obj, bindings
+	u.obj, u.bindings = obj, byJob
 	u.result = VariantResult{
 		Key:         u.key,
-		SHA256:      sha256Hex(obj),
+		SHA256:      cache.SHA256Hex(obj),
 		Size:        int64(len(obj)),
-		Programs:    a.Programs,
-		Maps:        a.Maps,
-		Variables:   a.Variables,
+		API:         *a,
 		CacheHit:    hit,
 		MissReason:  miss,
 		CompileTime: compileTime,
@@ -550,7 +536,7 @@ func (b *builder) process(ctx context.Context, index int, u *unit) {
 // compile runs gen.Compile in dir (see flags.go for the layout) and returns
 // the stripped object, the system headers it read, the time clang and strip
 // took and their stderr.
-func (b *builder) compile(dir string, u *unit) (obj []byte, deps []cacheDep, took time.Duration, stderr string, err error) {
+func (b *builder) compile(dir string, u *unit) (obj []byte, deps []cache.Dep, took time.Duration, stderr string, err error) {
 	srcDir := filepath.Join(dir, srcDirName)
 	outPath := filepath.Join(dir, "out", fileStem+".o")
 	stderrPath := filepath.Join(dir, "stderr")
@@ -608,11 +594,11 @@ func (b *builder) compile(dir string, u *unit) (obj []byte, deps []cacheDep, too
 		return nil, nil, took, stderr, fmt.Errorf("reading dependencies: %w", err)
 	}
 	for _, p := range systemDeps(all, dir) {
-		sum, err := b.files.sum(p)
+		sum, err := b.files.Sum(p)
 		if err != nil {
 			return nil, nil, took, stderr, fmt.Errorf("hashing dependency: %w", err)
 		}
-		deps = append(deps, cacheDep{Path: p, SHA256: sum})
+		deps = append(deps, cache.Dep{Path: p, SHA256: sum})
 	}
 	return obj, deps, took, stderr, nil
 }

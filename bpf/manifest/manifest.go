@@ -8,8 +8,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-
-	"github.com/dpforge/dpforge/generator/atomicfile"
 )
 
 // SchemaVersion is the version of the manifest format written by this
@@ -239,23 +237,4 @@ func Load(path string) (*Manifest, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
-}
-
-// Write encodes m (see [Marshal]; m is normalized in place) and replaces the
-// file at path atomically: the bytes go to a temporary file in the same
-// directory, which is synced and renamed over path, so a reader sees either
-// the old or the new manifest and an interrupted write leaves no partial
-// file. The file is not rewritten if its content is already identical.
-func Write(path string, m *Manifest) error {
-	data, err := Marshal(m)
-	if err != nil {
-		return err
-	}
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
-		return nil
-	}
-	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
-		return fmt.Errorf("writing manifest: %w", err)
-	}
-	return nil
 }

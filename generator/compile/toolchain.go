@@ -1,4 +1,4 @@
-package build
+package compile
 
 import (
 	"bytes"
@@ -6,14 +6,9 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
-)
 
-// ebpfVersion is the version of github.com/cilium/ebpf this package is built
-// with: gen.Compile's forced flags and gen.Generate's output depend on it, so
-// it is part of cache keys, and the generated bindings module requires it. A
-// test checks it against go.mod (test binaries carry no dependency versions
-// in their build info, so it can't be read at run time everywhere).
-const ebpfVersion = "v0.22.0"
+	"github.com/dpforge/dpforge/generator/bindings"
+)
 
 // Toolchain identifies the tools a Build used.
 type Toolchain struct {
@@ -51,7 +46,7 @@ func probeToolchain(ctx context.Context, cc, strip []string) (*toolchain, error)
 			Strip:        strip,
 			Compiler:     firstLine(ccID),
 			StripVersion: firstLine(stripID),
-			Bpf2go:       ebpfVersion,
+			Bpf2go:       bindings.EbpfVersion,
 		},
 		ccID:    ccID,
 		stripID: stripID,
