@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/dpforge/dpforge/features"
-	"github.com/dpforge/dpforge/generator/manifest"
+	"github.com/dpforge/dpforge/bpf/manifest"
 )
 
 // Missing is a capability a variant needs and a kernel lacks, with the

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/dpforge/dpforge/bpf/loader"
-	"github.com/dpforge/dpforge/generator/manifest"
+	"github.com/dpforge/dpforge/bpf/manifest"
 )
 
 // The build the suite attaches: the default matrix, built once per test
