@@ -121,10 +121,25 @@ func countEntries(m *ebpf.Map) int {
 func Counters(m *ebpf.Map) ([]Counter, error) {
 	var out []Counter
 	var k bpf.MetricsKey
-	var v bpf.MetricsValue
-	it := m.Iterate()
-	for it.Next(&k, &v) {
+	add := func(v bpf.MetricsValue) {
 		out = append(out, Counter{Reason: k.Reason.String(), Hook: k.Hook.String(), Dir: k.Dir.String(), Packets: v.Packets, Bytes: v.Bytes})
+	}
+	it := m.Iterate()
+	if m.Type() == ebpf.PerCPUHash || m.Type() == ebpf.LRUCPUHash {
+		var vs []bpf.MetricsValue
+		for it.Next(&k, &vs) {
+			var sum bpf.MetricsValue
+			for _, v := range vs {
+				sum.Packets += v.Packets
+				sum.Bytes += v.Bytes
+			}
+			add(sum)
+		}
+	} else {
+		var v bpf.MetricsValue
+		for it.Next(&k, &v) {
+			add(v)
+		}
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", bpf.MapMetrics, err)

