@@ -183,8 +183,9 @@ func detachHook(h Hook) error {
 		if err := netlink.FilterDel(f); err != nil && !errors.Is(err, unix.ENOENT) {
 			return fmt.Errorf("detaching %s: %w", h, err)
 		}
-		if h.Qdisc && h.Direction == Egress {
-			// The qdisc carries both directions; egress is detached last.
+		if h.Qdisc && !hasFilters(iface) {
+			// The loader added the clsact qdisc, and the last of its
+			// filters is gone: the qdisc goes too.
 			if err := netlink.QdiscDel(clsact(h.Ifindex)); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EINVAL) {
 				return fmt.Errorf("detaching %s: removing clsact: %w", h, err)
 			}
@@ -251,6 +252,16 @@ func tcFilter(h Hook, prog *ebpf.Program) *netlink.BpfFilter {
 		f.Fd = prog.FD()
 	}
 	return f
+}
+
+// hasFilters reports whether iface has tc filters on either direction.
+func hasFilters(iface netlink.Link) bool {
+	for _, d := range []Direction{Ingress, Egress} {
+		if fs, err := netlink.FilterList(iface, tcParent(d)); err == nil && len(fs) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func clsact(ifindex int) *netlink.GenericQdisc {

@@ -33,6 +33,9 @@ type Node struct {
 	// with the step's name; an error it returns fails that step. Tests use
 	// it to inject failures part-way.
 	Fault func(step string) error
+	// Edit, when set, may change a variant's spec after its values are
+	// set and before it is loaded (tests make the verifier reject it).
+	Edit func(spec *ebpf.CollectionSpec) error
 }
 
 // Record is what a node loader put on a node.
@@ -304,8 +307,10 @@ func (n *Node) prepare(s Spec) (*ebpf.Collection, *mapPlan, map[string]string, e
 	if err := SetValues(spec, values); err != nil {
 		return nil, nil, nil, fmt.Errorf("variant %q: %w", s.Variant, err)
 	}
-	if err := n.fault("load"); err != nil {
-		return nil, nil, nil, err
+	if n.Edit != nil {
+		if err := n.Edit(spec); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	plan, err := n.planMaps(spec)
 	if err != nil {
@@ -344,17 +349,9 @@ func (n *Node) Attach(s Spec) (*Record, error) {
 			detachHook(done[i])
 		}
 	}
-	for _, h := range hooksFor(s) {
-		if err := n.fault("attach " + h.String()); err != nil {
-			undo()
-			return nil, err
-		}
-		h, err := attachHook(n.Dir, h, coll.Programs[h.Program])
-		if err != nil {
-			undo()
-			return nil, err
-		}
-		done = append(done, h)
+	if err := n.attachAll(hooksFor(s), coll.Programs, &done); err != nil {
+		undo()
+		return nil, err
 	}
 	r := &Record{
 		Node: s.Node, Variant: s.Variant, Build: s.Build.ID, Source: s.Build.Source, Mode: s.Mode,
@@ -365,6 +362,33 @@ func (n *Node) Attach(s Spec) (*Record, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// attachAll attaches hooks in order, appending each to done. A clsact
+// qdisc the loader adds for a device is recorded on every hook of that
+// device, so whichever of them is detached last removes it.
+func (n *Node) attachAll(hooks []Hook, progs map[string]*ebpf.Program, done *[]Hook) error {
+	added := map[string]bool{}
+	for _, h := range hooks {
+		if err := n.fault("attach " + h.String()); err != nil {
+			return err
+		}
+		h, err := attachHook(n.Dir, h, progs[h.Program])
+		if err != nil {
+			return err
+		}
+		if h.Qdisc {
+			added[h.Device] = true
+			for i := range *done {
+				if (*done)[i].Device == h.Device {
+					(*done)[i].Qdisc = true
+				}
+			}
+		}
+		h.Qdisc = h.Qdisc || added[h.Device]
+		*done = append(*done, h)
+	}
+	return nil
 }
 
 // commit pins the maps and programs of a loaded collection and writes the

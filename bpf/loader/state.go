@@ -514,14 +514,15 @@ func (n *Node) ApplyState(s *State, dev DeviceInfo) (*ApplyReport, error) {
 			progs[name] = p
 		}
 		for _, v := range added {
-			for _, h := range hooksFor(Spec{Endpoints: []string{v}, Mode: r.Mode}) {
-				h, err := attachHook(n.Dir, h, progs[h.Program])
-				if err != nil {
-					n.writeRecord(r)
-					return rep, err
+			var done []Hook
+			if err := n.attachAll(hooksFor(Spec{Endpoints: []string{v}, Mode: r.Mode}), progs, &done); err != nil {
+				for i := len(done) - 1; i >= 0; i-- {
+					detachHook(done[i])
 				}
-				r.Hooks = append(r.Hooks, h)
+				n.writeRecord(r)
+				return rep, err
 			}
+			r.Hooks = append(r.Hooks, done...)
 			r.Endpoints = append(r.Endpoints, v)
 			rep.Attached = append(rep.Attached, v)
 		}

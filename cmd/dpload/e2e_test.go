@@ -17,29 +17,37 @@ import (
 	"github.com/dpforge/dpforge/bpf/manifest"
 )
 
-// The build the suite attaches: the default matrix, built once per test
-// binary with dpforge itself.
-var fixture struct {
+// buildFixture is a build made once per test binary and removed at exit.
+type buildFixture struct {
 	once sync.Once
 	dir  string
 	err  error
 }
 
-func buildDir(t testing.TB) string {
+var fixtures []*buildFixture
+
+// get makes the build with mk (into a fresh temporary directory) the
+// first time and returns its directory.
+func (f *buildFixture) get(t testing.TB, what string, mk func(dir string) error) string {
 	t.Helper()
-	fixture.once.Do(func() {
-		dir, err := os.MkdirTemp("", "dpload-build-")
-		if err != nil {
-			fixture.err = err
-			return
+	f.once.Do(func() {
+		f.dir, f.err = os.MkdirTemp("", "dpload-build-")
+		if f.err == nil {
+			fixtures = append(fixtures, f)
+			f.err = mk(f.dir)
 		}
-		fixture.dir = dir
-		fixture.err = dpforgeBuild(dir)
 	})
-	if fixture.err != nil {
-		t.Fatalf("building the default matrix: %v", fixture.err)
+	if f.err != nil {
+		t.Fatalf("building %s: %v", what, f.err)
 	}
-	return fixture.dir
+	return f.dir
+}
+
+// The build the suite attaches: the default matrix, built with dpforge.
+var fixture buildFixture
+
+func buildDir(t testing.TB) string {
+	return fixture.get(t, "the default matrix", func(dir string) error { return dpforgeBuild(dir) })
 }
 
 // dpforgeBuild runs `dpforge build --out dir` on the default matrix.
@@ -47,15 +55,15 @@ func dpforgeBuild(dir string, args ...string) error {
 	cmd := exec.Command("go", append([]string{"run", "github.com/dpforge/dpforge/cmd/dpforge", "build", "--out", dir}, args...)...)
 	cmd.Dir = filepath.Join("..", "..")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return &exec.ExitError{ProcessState: cmd.ProcessState, Stderr: out}
+		return fmt.Errorf("dpforge build: %w:\n%s", err, out)
 	}
 	return nil
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if fixture.dir != "" {
-		os.RemoveAll(fixture.dir)
+	for _, f := range fixtures {
+		os.RemoveAll(f.dir)
 	}
 	os.Exit(code)
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,40 +15,23 @@ import (
 
 // A second build of the default matrix: the same variants (byte-identical
 // objects), another manifest (one more node), so another build id.
-var fixture2 struct {
-	once sync.Once
-	dir  string
-	err  error
-}
+var fixture2 buildFixture
 
 func secondBuildDir(t testing.TB) string {
 	t.Helper()
-	buildDir(t)
-	fixture2.once.Do(func() {
+	return fixture2.get(t, "the second build", func(dir string) error {
 		matrix, err := os.ReadFile(filepath.Join("..", "..", "generator", "config", "default.yaml"))
 		if err != nil {
-			fixture2.err = err
-			return
+			return err
 		}
 		extra := "nodes:\n  - name: rebuilt-worker\n    kernel: lts\n"
 		matrix = bytes.Replace(matrix, []byte("nodes:\n"), []byte(extra), 1)
-		dir, err := os.MkdirTemp("", "dpload-build2-")
-		if err != nil {
-			fixture2.err = err
-			return
-		}
-		fixture2.dir = dir
 		file := filepath.Join(dir, "matrix.yaml")
 		if err := os.WriteFile(file, matrix, 0o644); err != nil {
-			fixture2.err = err
-			return
+			return err
 		}
-		fixture2.err = dpforgeBuild(filepath.Join(dir, "out"), "-f", file)
-	})
-	if fixture2.err != nil {
-		t.Fatalf("building the second build: %v", fixture2.err)
-	}
-	return filepath.Join(fixture2.dir, "out")
+		return dpforgeBuild(filepath.Join(dir, "out"), "-f", file)
+	}) + "/out"
 }
 
 // mapKeys returns the keys of a node's pinned map, as strings.
