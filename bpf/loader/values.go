@@ -1,89 +1,151 @@
 package loader
 
 import (
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"net"
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 )
 
-// SetValues writes load-time values, given as text the way a manifest
-// records them, into spec's variables. The variable's BTF type decides the
-// encoding: a __be32 is an IPv4 address in network byte order, a 6-byte
-// array a MAC address, other integers decimal numbers in host order.
+// SetValues sets load-time variables (the datapath's volatile const
+// globals) of spec from their text form, as the manifest records a node's
+// values. Each text is read according to the variable's BTF type:
+//
+//   - an integer type: a number in Go syntax ("1450", "0x1f"), range-checked
+//     for the type's size and sign, stored in the object's byte order; a
+//     big-endian typedef (__be16, __be32, __be64) is stored in network order,
+//     and a __be32 also takes an IPv4 address ("10.0.0.0");
+//   - an array of 4 or 16 bytes: an IPv4 or IPv6 address; of 6 bytes: a MAC
+//     address ("02:00:00:00:00:01").
+//
+// Every problem is reported (unknown names, with the names the object has;
+// malformed values), and spec is changed only when there is none.
 func SetValues(spec *ebpf.CollectionSpec, values map[string]string) error {
+	encoded := map[string][]byte{}
+	var problems []string
 	for _, name := range slices.Sorted(maps.Keys(values)) {
-		vs, ok := spec.Variables[name]
-		if !ok {
-			return fmt.Errorf("setting %s: the object has no such variable", name)
+		vs := spec.Variables[name]
+		if vs == nil {
+			problems = append(problems, fmt.Sprintf("no variable %q (the object has %s)", name, strings.Join(slices.Sorted(maps.Keys(spec.Variables)), ", ")))
+			continue
 		}
-		if err := setText(vs, values[name]); err != nil {
-			return fmt.Errorf("setting %s to %q: %w", name, values[name], err)
+		b, err := encode(vs, values[name], spec.ByteOrder)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("variable %q: %v", name, err))
+			continue
+		}
+		encoded[name] = b
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("setting load-time values: %s", strings.Join(problems, "; "))
+	}
+	for name, b := range encoded {
+		if err := spec.Variables[name].Set(b); err != nil {
+			return fmt.Errorf("setting load-time value %q: %w", name, err)
 		}
 	}
 	return nil
 }
 
-func setText(vs *ebpf.VariableSpec, text string) error {
+// encode turns text into the bytes of a variable of vs's type.
+func encode(vs *ebpf.VariableSpec, text string, order binary.ByteOrder) ([]byte, error) {
 	if vs.Type == nil {
-		return fmt.Errorf("variable has no BTF type")
+		return nil, fmt.Errorf("no BTF type")
 	}
-	typ := vs.Type.Type
-	named := ""
+	size := int(vs.Size())
+	bigEndian := false
+	t := vs.Type.Type
 	for {
-		switch t := typ.(type) {
+		switch tt := t.(type) {
+		case *btf.Typedef:
+			switch tt.Name {
+			case "__be16", "__be32", "__be64":
+				bigEndian = true
+			}
+			t = tt.Type
+			continue
 		case *btf.Volatile:
-			typ = t.Type
+			t = tt.Type
 			continue
 		case *btf.Const:
-			typ = t.Type
-			continue
-		case *btf.Typedef:
-			if named == "" {
-				named = t.Name
-			}
-			typ = t.Type
+			t = tt.Type
 			continue
 		}
 		break
 	}
-	switch t := typ.(type) {
-	case *btf.Array:
-		if t.Nelems != 6 {
-			return fmt.Errorf("array of %d elements: only MAC addresses (6 bytes) are supported", t.Nelems)
-		}
-		mac, err := net.ParseMAC(text)
-		if err != nil || len(mac) != 6 {
-			return fmt.Errorf("not a MAC address")
-		}
-		return vs.Set([6]byte(mac))
+	if order == nil {
+		order = binary.NativeEndian
+	}
+	switch tt := t.(type) {
 	case *btf.Int:
-		if named == "__be32" {
-			a, err := netip.ParseAddr(text)
-			if err != nil || !a.Is4() {
-				return fmt.Errorf("not an IPv4 address")
+		if bigEndian {
+			order = binary.BigEndian
+			if size == 4 {
+				if a, err := netip.ParseAddr(text); err == nil && a.Is4() {
+					b := a.As4()
+					return b[:], nil
+				}
 			}
-			return vs.Set(a.As4())
 		}
-		n, err := strconv.ParseUint(text, 10, int(t.Size*8))
-		if err != nil {
-			return fmt.Errorf("not a %d-bit unsigned number", t.Size*8)
+		return encodeInt(text, size, tt.Encoding&btf.Signed != 0, order)
+	case *btf.Array:
+		if elem, ok := btf.UnderlyingType(tt.Type).(*btf.Int); !ok || elem.Size != 1 {
+			break
 		}
-		switch t.Size {
-		case 1:
-			return vs.Set(uint8(n))
-		case 2:
-			return vs.Set(uint16(n))
-		case 4:
-			return vs.Set(uint32(n))
-		case 8:
-			return vs.Set(n)
+		switch tt.Nelems {
+		case 4, 16:
+			a, err := netip.ParseAddr(text)
+			if err != nil || a.BitLen() != int(tt.Nelems)*8 {
+				return nil, fmt.Errorf("%q is not an IPv%d address", text, map[uint32]int{4: 4, 16: 6}[tt.Nelems])
+			}
+			return a.AsSlice(), nil
+		case 6:
+			mac, err := net.ParseMAC(text)
+			if err != nil || len(mac) != 6 {
+				return nil, fmt.Errorf("%q is not a MAC address", text)
+			}
+			return mac, nil
 		}
 	}
-	return fmt.Errorf("unsupported type %s", typ)
+	return nil, fmt.Errorf("type %v cannot be set from text", vs.Type.Type)
+}
+
+func encodeInt(text string, size int, signed bool, order binary.ByteOrder) ([]byte, error) {
+	bits := size * 8
+	var u uint64
+	if signed {
+		n, err := strconv.ParseInt(text, 0, bits)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a %d-bit signed integer", text, bits)
+		}
+		u = uint64(n)
+	} else {
+		n, err := strconv.ParseUint(text, 0, bits)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a %d-bit unsigned integer", text, bits)
+		}
+		u = n
+	}
+	// Truncation is safe: Parse*Int checked the range for bits.
+	var v any
+	switch size {
+	case 1:
+		v = uint8(u)
+	case 2:
+		v = uint16(u)
+	case 4:
+		v = uint32(u)
+	case 8:
+		v = u
+	default:
+		return nil, fmt.Errorf("integer of %d bytes", size)
+	}
+	return binary.Append(nil, order, v)
 }

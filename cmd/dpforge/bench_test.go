@@ -14,16 +14,15 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/dpforge/dpforge/bpf/loader"
 	"github.com/dpforge/dpforge/bpf/packet"
 	"github.com/dpforge/dpforge/bpf/scenario"
 	"github.com/dpforge/dpforge/features"
+	"github.com/dpforge/dpforge/generator"
 	"github.com/dpforge/dpforge/generator/config"
 	"github.com/dpforge/dpforge/generator/header"
 	"github.com/dpforge/dpforge/generator/plan"
-
 	"github.com/dpforge/dpforge/generator/verify"
-
-	"github.com/dpforge/dpforge/generator"
 )
 
 // inventory writes a deterministic 1,000-node matrix: eight kernels and six
@@ -198,7 +197,7 @@ func compileFloor(b *testing.B) *ebpf.CollectionSpec {
 	if out, err := exec.Command(cc, "-O2", "-g", "-target", "bpfel", "-I/usr/include/x86_64-linux-gnu", "-c", src, "-o", obj).CombinedOutput(); err != nil {
 		b.Fatalf("compiling the floor program: %v\n%s", err, out)
 	}
-	spec, err := ebpf.LoadCollectionSpec(obj)
+	spec, err := loader.LoadSpec(obj)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -211,7 +210,7 @@ func buildOne(b *testing.B, cfg features.Config) (*ebpf.CollectionSpec, map[stri
 	r := features.Resolve(cfg, features.Kernel{Name: "6.12", Version: features.V(6, 12, 0)}, "")
 	dir := b.TempDir()
 	res := executeOne(b, dir, r.Variant)
-	spec, err := ebpf.LoadCollectionSpec(filepath.Join(dir, "out", res.Build.Variants[0].ObjectPath))
+	spec, err := loader.VariantSpec(filepath.Join(dir, "out"), &res.Manifest.Variants[0])
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -238,7 +237,7 @@ func BenchmarkPackets(b *testing.B) {
 	}{{"specialized", specialized}, {"all-features", allFeatures()}}
 	for i := 0; i < b.N; i++ {
 		floor := compileFloor(b)
-		coll, err := ebpf.NewCollection(floor)
+		coll, err := loader.Load(floor, loader.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -11,17 +11,16 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/dpforge/dpforge/bpf/loader"
 	"github.com/dpforge/dpforge/bpf/manifest"
 	"github.com/dpforge/dpforge/features"
-	"github.com/dpforge/dpforge/generator/config"
-	"github.com/dpforge/dpforge/generator/plan"
-	"github.com/dpforge/dpforge/generator/vm"
-
-	"github.com/dpforge/dpforge/generator/compile"
-	"github.com/dpforge/dpforge/generator/errlist"
-	"github.com/dpforge/dpforge/generator/verify"
-
 	"github.com/dpforge/dpforge/generator"
+	"github.com/dpforge/dpforge/generator/compile"
+	"github.com/dpforge/dpforge/generator/config"
+	"github.com/dpforge/dpforge/generator/errlist"
+	"github.com/dpforge/dpforge/generator/plan"
+	"github.com/dpforge/dpforge/generator/verify"
+	"github.com/dpforge/dpforge/generator/vm"
 )
 
 // targetFlag overrides every kernel profile's byte order.
@@ -191,7 +190,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		return verifyVMs(dir, path, m, *vms, stdout, stderr)
 	}
 	rep, err := verify.Verify(context.Background(), dir, m, verify.Options{ManifestPath: path})
-	if errors.Is(err, verify.ErrNotPermitted) {
+	if errors.Is(err, loader.ErrNotPermitted) {
 		fmt.Fprintf(stderr, "dpforge verify: %v\n", err)
 		return exitProblems
 	}

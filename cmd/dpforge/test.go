@@ -6,13 +6,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
 
 	"github.com/cilium/ebpf"
 
+	"github.com/dpforge/dpforge/bpf/loader"
 	"github.com/dpforge/dpforge/bpf/manifest"
 	"github.com/dpforge/dpforge/bpf/scenario"
 )
@@ -138,7 +138,7 @@ func runScenarios(outDir string, m *manifest.Manifest, scenarios []*scenario.Sce
 			}
 			applied[s.Name] = true
 			if spec == nil && loadErr == nil {
-				spec, loadErr = ebpf.LoadCollectionSpec(filepath.Join(outDir, filepath.FromSlash(v.Object)))
+				spec, loadErr = loader.VariantSpec(outDir, &v)
 			}
 			tr := testResult{Scenario: s.Name, File: s.File, Variant: v.ID}
 			if loadErr != nil {

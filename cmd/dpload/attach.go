@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dpforge/dpforge/bpf/loader"
+	"github.com/dpforge/dpforge/bpf/loader/node"
 	"github.com/dpforge/dpforge/features"
 	"github.com/dpforge/dpforge/features/probe"
 )
@@ -22,58 +22,58 @@ func kernel() (features.Kernel, error) {
 }
 
 // pick chooses the variant and attach mode.
-func pick(b *loader.Build, node string, auto bool, variant string, mode loader.AttachMode) (loader.Choice, loader.AttachMode, error) {
+func pick(b *node.Build, name string, auto bool, variant string, mode node.AttachMode) (node.Choice, node.AttachMode, error) {
 	k, err := kernel()
 	if err != nil {
-		return loader.Choice{}, "", err
+		return node.Choice{}, "", err
 	}
-	var choice loader.Choice
+	var choice node.Choice
 	if variant != "" {
 		v := b.Manifest.Variant(variant)
 		if v == nil {
-			return loader.Choice{}, "", fmt.Errorf("variant %q is not in build %s", variant, b.ID)
+			return node.Choice{}, "", fmt.Errorf("variant %q is not in build %s", variant, b.ID)
 		}
-		if miss := loader.Requirements(v, k); len(miss) > 0 {
-			return loader.Choice{}, "", fmt.Errorf("variant %s cannot run on kernel %s: %v", variant, k, miss)
+		if miss := node.Requirements(v, k); len(miss) > 0 {
+			return node.Choice{}, "", fmt.Errorf("variant %s cannot run on kernel %s: %v", variant, k, miss)
 		}
-		choice = loader.Choice{Variant: variant, Reason: "given with --variant"}
-	} else if choice, err = loader.Pick(b.Manifest, node, k, auto); err != nil {
-		return loader.Choice{}, "", err
+		choice = node.Choice{Variant: variant, Reason: "given with --variant"}
+	} else if choice, err = node.Pick(b.Manifest, name, k, auto); err != nil {
+		return node.Choice{}, "", err
 	}
 	if mode == "" {
-		mode = loader.AttachTC
+		mode = node.AttachTC
 		if ok, _ := k.Has(features.CapTCX); ok {
-			mode = loader.AttachTCX
+			mode = node.AttachTCX
 		}
-	} else if ok, how := k.Has(features.CapTCX); mode == loader.AttachTCX && !ok {
-		return loader.Choice{}, "", fmt.Errorf("--attach tcx: kernel %s has no TCX (%s); use --attach tc", k, how)
+	} else if ok, how := k.Has(features.CapTCX); mode == node.AttachTCX && !ok {
+		return node.Choice{}, "", fmt.Errorf("--attach tcx: kernel %s has no TCX (%s); use --attach tc", k, how)
 	}
 	return choice, mode, nil
 }
 
 type attachResult struct {
-	Record *loader.Record `json:"record"`
-	Reason string         `json:"reason"`
-	Millis float64        `json:"millis"`
+	Record *node.Record `json:"record"`
+	Reason string       `json:"reason"`
+	Millis float64      `json:"millis"`
 }
 
 func runAttach(args []string, stdout, stderr io.Writer) int {
 	var c common
 	fs := flagSet("attach", "attach --node NAME --devices DEV[,DEV] [--tunnel-device DEV] [--auto] [--attach tcx|tc] [--build DIR]",
 		"dpload attach --node vxlan-worker-1 --devices eth0 --tunnel-device cilium_vxlan --build out", stderr, &c)
-	node := fs.String("node", "", "node name in the build's manifest")
+	nodeName := fs.String("node", "", "node name in the build's manifest")
 	devices := fs.StringSlice("devices", nil, "native devices (comma-separated)")
 	tunnel := fs.String("tunnel-device", "", "overlay device (vxlan/geneve, collect-metadata) for tunnel variants")
 	auto := fs.Bool("auto", false, "pick the variant with the most features this kernel can run")
 	variant := fs.String("variant", "", "variant id to run instead of the node's (values from the devices and --set)")
-	var mode loader.AttachMode
+	var mode node.AttachMode
 	fs.Var(&mode, "attach", "tcx or tc (default: tcx where the kernel has it)")
 	fs.StringVar(&c.build, "build", "", "build directory (default: the build embedded in this binary)")
 	values := fs.StringToString("set", nil, "override load-time values, e.g. cfg_node_ipv4=192.168.0.1")
 	if code, ok := parse(fs, args, &c, stderr); !ok {
 		return code
 	}
-	if *node == "" && !*auto && *variant == "" {
+	if *nodeName == "" && !*auto && *variant == "" {
 		fmt.Fprintln(stderr, "dpload attach: --node NAME, --variant ID or --auto is required")
 		return exitUsage
 	}
@@ -86,11 +86,11 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "attach", err)
 	}
-	choice, mode, err := pick(b, *node, *auto, *variant, mode)
+	choice, mode, err := pick(b, *nodeName, *auto, *variant, mode)
 	if err != nil {
 		return fail(stderr, "attach", err)
 	}
-	r, err := c.node().Attach(loader.Spec{Build: b, Node: *node, Variant: choice.Variant, Devices: *devices, Tunnel: *tunnel, Mode: mode, Values: *values})
+	r, err := c.node().Attach(node.Spec{Build: b, Node: *nodeName, Variant: choice.Variant, Devices: *devices, Tunnel: *tunnel, Mode: mode, Values: *values})
 	if err != nil {
 		return fail(stderr, "attach", err)
 	}
@@ -111,7 +111,7 @@ func runReplace(args []string, stdout, stderr io.Writer) int {
 	fs := flagSet("replace", "replace --build DIR [--node NAME | --auto | --variant ID]",
 		"dpload replace --build out-v2", stderr, &c)
 	fs.StringVar(&c.build, "build", "", "build directory (default: the build embedded in this binary)")
-	node := fs.String("node", "", "node name in the new build (default: the attached node's)")
+	nodeName := fs.String("node", "", "node name in the new build (default: the attached node's)")
 	auto := fs.Bool("auto", false, "pick the variant with the most features this kernel can run")
 	variant := fs.String("variant", "", "variant id to run instead of the node's")
 	if code, ok := parse(fs, args, &c, stderr); !ok {
@@ -122,8 +122,8 @@ func runReplace(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "replace", err)
 	}
-	if *node == "" {
-		*node = old.Node
+	if *nodeName == "" {
+		*nodeName = old.Node
 	}
 	start := time.Now()
 	b, err := c.openBuild()
@@ -133,13 +133,13 @@ func runReplace(args []string, stdout, stderr io.Writer) int {
 	reason := "given with --variant"
 	id := *variant
 	if id == "" {
-		choice, _, err := pick(b, *node, *auto, "", old.Mode)
+		choice, _, err := pick(b, *nodeName, *auto, "", old.Mode)
 		if err != nil {
 			return fail(stderr, "replace", err)
 		}
 		id, reason = choice.Variant, choice.Reason
 	}
-	r, migrated, err := n.Replace(loader.Spec{Build: b, Node: *node, Variant: id, Values: nil})
+	r, migrated, err := n.Replace(node.Spec{Build: b, Node: *nodeName, Variant: id, Values: nil})
 	if err != nil {
 		return fail(stderr, "replace", fmt.Errorf("%w (the previous datapath, variant %s of build %s, is still attached)", err, old.Variant, old.Build))
 	}
@@ -241,19 +241,19 @@ func runState(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "state apply", err)
 	}
-	st, err := loader.ParseState(data)
+	st, err := node.ParseState(data)
 	if err != nil {
 		return fail(stderr, "state apply", fmt.Errorf("%s: %w", fs.Arg(1), err))
 	}
 	start := time.Now()
-	rep, err := c.node().ApplyState(st, loader.LinkInfo)
+	rep, err := c.node().ApplyState(st, node.LinkInfo)
 	if err != nil {
 		return fail(stderr, "state apply", err)
 	}
 	took := time.Since(start)
 	if c.output == "json" {
 		writeJSON(stdout, struct {
-			*loader.ApplyReport
+			*node.ApplyReport
 			Millis float64
 		}{rep, float64(took.Microseconds()) / 1000})
 		return exitOK

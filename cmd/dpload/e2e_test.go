@@ -1,11 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,8 +13,11 @@ import (
 	"testing"
 
 	"github.com/dpforge/dpforge/bpf"
-	"github.com/dpforge/dpforge/bpf/loader"
+	"github.com/dpforge/dpforge/bpf/loader/node"
 	"github.com/dpforge/dpforge/bpf/manifest"
+	"github.com/dpforge/dpforge/generator"
+	"github.com/dpforge/dpforge/generator/config"
+	"github.com/dpforge/dpforge/generator/plan"
 )
 
 // buildFixture is a build made once per test binary and removed at exit.
@@ -47,21 +50,43 @@ func (f *buildFixture) get(t testing.TB, what string, mk func(dir string) error)
 var fixture buildFixture
 
 func buildDir(t testing.TB) string {
-	return fixture.get(t, "the default matrix", func(dir string) error { return dpforgeBuild(dir) })
+	return fixture.get(t, "the default matrix", func(dir string) error { return dpforgeBuild(dir, nil) })
 }
 
-// dpforgeBuild runs `dpforge build --out dir` on the default matrix.
-func dpforgeBuild(dir string, args ...string) error {
-	cmd := exec.Command("go", append([]string{"run", "github.com/dpforge/dpforge/cmd/dpforge", "build", "--out", dir}, args...)...)
-	cmd.Dir = filepath.Join("..", "..")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("dpforge build: %w:\n%s", err, out)
+// dpforgeBuild builds a matrix (default: the embedded default matrix)
+// into dir the way `dpforge build --out dir` does, with a cache private to
+// the test binary.
+func dpforgeBuild(dir string, matrix []byte) error {
+	if matrix == nil {
+		matrix = config.DefaultMatrix
 	}
-	return nil
+	cm, diags := config.Parse("matrix.yaml", matrix, nil)
+	if diags.HasErrors() {
+		return fmt.Errorf("matrix: %v", diags)
+	}
+	p := plan.Make(cm, "")
+	if p.Diags.HasErrors() {
+		return fmt.Errorf("plan: %v", p.Diags)
+	}
+	_, err := generator.Execute(context.Background(), p, generator.Options{
+		OutDir: dir, CacheDir: filepath.Join(testRoot, "cache"), WorkDir: filepath.Join(testRoot, "work"),
+	})
+	return err
 }
+
+// testRoot holds what the test binary shares between tests (the builds'
+// cache); it is removed at exit.
+var testRoot string
 
 func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "dpload-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	testRoot = dir
 	code := m.Run()
+	os.RemoveAll(testRoot)
 	for _, f := range fixtures {
 		os.RemoveAll(f.dir)
 	}
@@ -105,7 +130,7 @@ var routingCases = []routingCase{
 }
 
 // attachArgs selects the case's variant for dpload attach.
-func (rc routingCase) attachArgs(t testing.TB, build string) (node string, extra []string) {
+func (rc routingCase) attachArgs(t testing.TB, build string) (name string, extra []string) {
 	if rc.node != "" {
 		return rc.node, nil
 	}
@@ -114,14 +139,14 @@ func (rc routingCase) attachArgs(t testing.TB, build string) (node string, extra
 
 // setup builds the topology for rc, attaches its variant on both nodes and
 // applies each node's state.
-func setup(t *testing.T, rc routingCase, pods [2]int, extra func(n *e2eNode) loader.State) *topology {
+func setup(t *testing.T, rc routingCase, pods [2]int, extra func(n *e2eNode) node.State) *topology {
 	t.Helper()
 	build := buildDir(t)
 	tp := newTopology(t, rc.tunnel, pods)
-	node, args := rc.attachArgs(t, build)
+	name, args := rc.attachArgs(t, build)
 	for _, n := range tp.nodes {
-		n.attach(t, build, node, args...)
-		var st loader.State
+		n.attach(t, build, name, args...)
+		var st node.State
 		if extra != nil {
 			st = extra(n)
 		}
@@ -203,13 +228,13 @@ func TestSeed000Observation(t *testing.T) {
 func (tp *topology) logCounters(t *testing.T) {
 	t.Helper()
 	for _, n := range tp.nodes {
-		node := &loader.Node{Dir: n.bpffs}
-		m, err := node.PinnedMap(bpf.MapMetrics)
+		ldr := &node.Node{Dir: n.bpffs}
+		m, err := ldr.PinnedMap(bpf.MapMetrics)
 		if err != nil {
 			t.Logf("%s: %v", n.name, err)
 			continue
 		}
-		cs, err := loader.Counters(m)
+		cs, err := node.Counters(m)
 		m.Close()
 		var lines []string
 		for _, c := range cs {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/dpforge/dpforge/bpf/loader"
+	"github.com/dpforge/dpforge/bpf/loader/node"
 )
 
 // Exit codes.
@@ -109,8 +109,8 @@ func parse(fs *pflag.FlagSet, args []string, c *common, stderr io.Writer) (int, 
 	return 0, true
 }
 
-func (c *common) node() *loader.Node {
-	return &loader.Node{Dir: c.bpffs, RecordPath: c.runDir + "/" + recordName(c.bpffs)}
+func (c *common) node() *node.Node {
+	return &node.Node{Dir: c.bpffs, RecordPath: c.runDir + "/" + recordName(c.bpffs)}
 }
 
 // recordName keeps the records of loaders with different bpffs
@@ -121,9 +121,9 @@ func recordName(bpffs string) string {
 }
 
 // openBuild reads --build DIR, else the build embedded in this binary.
-func (c *common) openBuild() (*loader.Build, error) {
+func (c *common) openBuild() (*node.Build, error) {
 	if c.build != "" {
-		return loader.OpenBuild(c.build)
+		return node.OpenBuild(c.build)
 	}
 	b, err := embeddedBuild()
 	if err != nil {

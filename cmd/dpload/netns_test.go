@@ -17,7 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 	"gopkg.in/yaml.v3"
 
-	"github.com/dpforge/dpforge/bpf/loader"
+	"github.com/dpforge/dpforge/bpf/loader/node"
 )
 
 // The seeds' topology, from network namespaces: two nodes, each with pods
@@ -242,7 +242,7 @@ func newTopology(t *testing.T, tunnel bool, podsPerNode [2]int) *topology {
 // veth's; the node routes the /32 to the lxc for legacy routing.
 func (n *e2eNode) addPod(t *testing.T, j int) *e2ePod {
 	t.Helper()
-	node := n.ns
+	ns := n.ns
 	p := &e2ePod{
 		ns:       newNSThread(t, fmt.Sprintf("%s-pod%d", n.name, j+1)),
 		ip:       n.cidr.Addr().Next(),
@@ -253,10 +253,10 @@ func (n *e2eNode) addPod(t *testing.T, j int) *e2ePod {
 	for range j {
 		p.ip = p.ip.Next()
 	}
-	if err := node.ip(fmt.Sprintf("link add %s type veth peer name eth0 netns %d", p.veth, p.ns.tid), "link set "+p.veth+" up"); err != nil {
+	if err := ns.ip(fmt.Sprintf("link add %s type veth peer name eth0 netns %d", p.veth, p.ns.tid), "link set "+p.veth+" up"); err != nil {
 		t.Fatal(err)
 	}
-	_, lxcMAC, err := node.link(p.veth)
+	_, lxcMAC, err := ns.link(p.veth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func (n *e2eNode) addPod(t *testing.T, j int) *e2ePod {
 	if _, p.mac, err = p.ns.link("eth0"); err != nil {
 		t.Fatal(err)
 	}
-	if err := node.ip("route add "+p.ip.String()+"/32 dev "+p.veth,
+	if err := ns.ip("route add "+p.ip.String()+"/32 dev "+p.veth,
 		"neigh add "+p.ip.String()+" lladdr "+p.mac.String()+" dev "+p.veth+" nud permanent"); err != nil {
 		t.Fatal(err)
 	}
@@ -282,19 +282,19 @@ func (n *e2eNode) addPod(t *testing.T, j int) *e2ePod {
 // state is the node's datapath state: its own pods as endpoints, every
 // pod and node of the cluster in the ipcache (remote pods behind their
 // node's tunnel endpoint in tunnel mode), plus extra.
-func (tp *topology) state(n *e2eNode, extra loader.State) loader.State {
+func (tp *topology) state(n *e2eNode, extra node.State) node.State {
 	st := extra
-	st.Host = &loader.Host{IP: n.ip.String()}
+	st.Host = &node.Host{IP: n.ip.String()}
 	for _, p := range n.pods {
-		st.Endpoints = append(st.Endpoints, loader.Endpoint{IP: p.ip.String(), Veth: p.veth, MAC: p.mac.String(), ID: p.id, Identity: p.identity})
+		st.Endpoints = append(st.Endpoints, node.Endpoint{IP: p.ip.String(), Veth: p.veth, MAC: p.mac.String(), ID: p.id, Identity: p.identity})
 	}
 	for _, other := range tp.nodes {
 		if other == n {
 			continue
 		}
-		st.IPCache = append(st.IPCache, loader.IPCacheEntry{Prefix: other.ip.String() + "/32", Identity: 6})
+		st.IPCache = append(st.IPCache, node.IPCacheEntry{Prefix: other.ip.String() + "/32", Identity: 6})
 		for _, p := range other.pods {
-			e := loader.IPCacheEntry{Prefix: p.ip.String() + "/32", Identity: p.identity}
+			e := node.IPCacheEntry{Prefix: p.ip.String() + "/32", Identity: p.identity}
 			if tp.tunnel {
 				e.TunnelEndpoint = other.ip.String()
 			}
@@ -319,9 +319,9 @@ func (n *e2eNode) dpload(args ...string) (string, error) {
 
 // attach attaches the node's datapath from build and cleans it up (dpload
 // detach) when the test ends.
-func (n *e2eNode) attach(t *testing.T, build, node string, extra ...string) {
+func (n *e2eNode) attach(t *testing.T, build, name string, extra ...string) {
 	t.Helper()
-	args := []string{"attach", "--node", node, "--devices", strings.Join(n.devices, ","), "--build", build}
+	args := []string{"attach", "--node", name, "--devices", strings.Join(n.devices, ","), "--build", build}
 	if n.tunnel {
 		args = append(args, "--tunnel-device", vxlanDevice)
 	}
@@ -330,14 +330,14 @@ func (n *e2eNode) attach(t *testing.T, build, node string, extra ...string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if _, err := n.dpload("detach"); err != nil && !errors.Is(err, loader.ErrNotAttached) && !strings.Contains(err.Error(), "nothing is attached") {
+		if _, err := n.dpload("detach"); err != nil && !errors.Is(err, node.ErrNotAttached) && !strings.Contains(err.Error(), "nothing is attached") {
 			t.Errorf("cleanup: %v", err)
 		}
 	})
 }
 
 // apply writes st to a file and runs dpload state apply.
-func (n *e2eNode) apply(t *testing.T, st loader.State) string {
+func (n *e2eNode) apply(t *testing.T, st node.State) string {
 	t.Helper()
 	data, err := yaml.Marshal(st)
 	if err != nil {

@@ -3,14 +3,13 @@ package main
 import (
 	"bytes"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dpforge/dpforge/bpf"
-	"github.com/dpforge/dpforge/bpf/loader"
+	"github.com/dpforge/dpforge/bpf/loader/node"
+	"github.com/dpforge/dpforge/generator/config"
 )
 
 // A second build of the default matrix: the same variants (byte-identical
@@ -20,24 +19,15 @@ var fixture2 buildFixture
 func secondBuildDir(t testing.TB) string {
 	t.Helper()
 	return fixture2.get(t, "the second build", func(dir string) error {
-		matrix, err := os.ReadFile(filepath.Join("..", "..", "generator", "config", "default.yaml"))
-		if err != nil {
-			return err
-		}
 		extra := "nodes:\n  - name: rebuilt-worker\n    kernel: lts\n"
-		matrix = bytes.Replace(matrix, []byte("nodes:\n"), []byte(extra), 1)
-		file := filepath.Join(dir, "matrix.yaml")
-		if err := os.WriteFile(file, matrix, 0o644); err != nil {
-			return err
-		}
-		return dpforgeBuild(filepath.Join(dir, "out"), "-f", file)
-	}) + "/out"
+		return dpforgeBuild(dir, bytes.Replace(config.DefaultMatrix, []byte("nodes:\n"), []byte(extra), 1))
+	})
 }
 
 // mapKeys returns the keys of a node's pinned map, as strings.
 func (n *e2eNode) mapKeys(t *testing.T, name string) map[string]bool {
 	t.Helper()
-	m, err := (&loader.Node{Dir: n.bpffs}).PinnedMap(name)
+	m, err := (&node.Node{Dir: n.bpffs}).PinnedMap(name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,19 +18,19 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dpforge/dpforge/bpf"
-	"github.com/dpforge/dpforge/bpf/loader"
+	"github.com/dpforge/dpforge/bpf/loader/node"
 )
 
 // snapshot is what a node's datapath looks like from outside: the record,
 // the program on every hook, and the files under its bpffs directory.
 type snapshot struct {
-	Record *loader.Record
-	Hooks  []loader.HookStatus
+	Record *node.Record
+	Hooks  []node.HookStatus
 	Pins   []string
 }
 
-func (n *e2eNode) loader() *loader.Node {
-	return &loader.Node{Dir: n.bpffs, RecordPath: filepath.Join(n.runDir, recordName(n.bpffs))}
+func (n *e2eNode) loader() *node.Node {
+	return &node.Node{Dir: n.bpffs, RecordPath: filepath.Join(n.runDir, recordName(n.bpffs))}
 }
 
 func (n *e2eNode) snapshot(t *testing.T) snapshot {
@@ -38,7 +38,7 @@ func (n *e2eNode) snapshot(t *testing.T) snapshot {
 	var s snapshot
 	err := n.ns.do(func() error {
 		st, err := n.loader().Status()
-		if errors.Is(err, loader.ErrNotAttached) {
+		if errors.Is(err, node.ErrNotAttached) {
 			return nil
 		}
 		if err != nil {
@@ -80,7 +80,7 @@ func TestReplaceRollback(t *testing.T) {
 	n1 := tp.nodes[0]
 	a, c := n1.pods[0], tp.nodes[1].pods[0]
 	udpEcho(t, c.ns, netip.AddrPortFrom(c.ip, 9000))
-	b, err := loader.OpenBuild(build2)
+	b, err := node.OpenBuild(build2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,14 +88,14 @@ func TestReplaceRollback(t *testing.T) {
 		"ENABLE_DSR", "DSR_ENCAP_MODE", "ENABLE_DSR_HYBRID", "HAVE_RINGBUF")
 	cases := []struct {
 		name string
-		set  func(n *loader.Node)
+		set  func(n *node.Node)
 		// gone is a device the failure removes for real.
 		gone string
 		// want is in the error.
 		want string
 	}{
-		{name: "verifier rejects a program", want: "invalid bpf_context access", set: func(n *loader.Node) { n.Edit = breakProgram }},
-		{name: "bpffs full while pinning", want: "no space left on device", set: func(n *loader.Node) {
+		{name: "verifier rejects a program", want: "invalid bpf_context access", set: func(n *node.Node) { n.Edit = breakProgram }},
+		{name: "bpffs full while pinning", want: "no space left on device", set: func(n *node.Node) {
 			n.Fault = func(step string) error {
 				if strings.HasPrefix(step, "pin ") && strings.HasSuffix(step, bpf.ProgToContainer) {
 					return unix.ENOSPC // injected: a bpffs has no size limit to reach for real
@@ -103,7 +103,7 @@ func TestReplaceRollback(t *testing.T) {
 				return nil
 			}
 		}},
-		{name: "device gone part-way", gone: "lxc2", want: "on lxc2", set: func(n *loader.Node) {
+		{name: "device gone part-way", gone: "lxc2", want: "on lxc2", set: func(n *node.Node) {
 			n.Fault = func(step string) error {
 				if strings.HasPrefix(step, "swap ") && strings.Contains(step, " on lxc2") {
 					// The device really goes (we are on the node's
@@ -121,11 +121,11 @@ func TestReplaceRollback(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before := n1.snapshot(t)
-			node := n1.loader()
-			tc.set(node)
+			ldr := n1.loader()
+			tc.set(ldr)
 			var rerr error
 			n1.ns.do(func() error {
-				_, _, rerr = node.Replace(loader.Spec{Build: b, Node: "native-dsr", Variant: hybrid})
+				_, _, rerr = ldr.Replace(node.Spec{Build: b, Node: "native-dsr", Variant: hybrid})
 				return nil
 			})
 			if rerr == nil {
@@ -140,7 +140,7 @@ func TestReplaceRollback(t *testing.T) {
 				// The gone device's hooks went with it; everything else
 				// must be as it was.
 				for _, s := range []*snapshot{&before, &after} {
-					s.Hooks = slices.DeleteFunc(s.Hooks, func(h loader.HookStatus) bool { return h.Device == tc.gone })
+					s.Hooks = slices.DeleteFunc(s.Hooks, func(h node.HookStatus) bool { return h.Device == tc.gone })
 				}
 			}
 			if diff := cmp.Diff(before, after); diff != "" {

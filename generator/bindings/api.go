@@ -1,12 +1,13 @@
 package bindings
 
 import (
-	"bytes"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/dpforge/dpforge/bpf/loader"
 )
 
 // Program describes one program of an object.
@@ -35,9 +36,9 @@ type API struct {
 // Inspect parses an object without touching the kernel and returns its
 // spec and API.
 func Inspect(obj []byte) (*ebpf.CollectionSpec, *API, error) {
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
+	spec, err := loader.ParseSpec(obj)
 	if err != nil {
-		return nil, nil, fmt.Errorf("parsing object: %w", err)
+		return nil, nil, err
 	}
 	a := &API{}
 	for name, p := range spec.Programs {

@@ -46,7 +46,7 @@ type Options struct {
 	MainFile string
 	// OutDir receives objects/ and bindings/ (see the package doc).
 	OutDir string
-	// CacheDir is the cache; default DefaultCacheDir().
+	// CacheDir is the cache; default cache.DefaultDir().
 	CacheDir string
 	// WorkDir is where the temporary compile directories are created;
 	// default os.TempDir(). The objects do not depend on it.

@@ -12,15 +12,15 @@
 //     and compiled with clang through bpf2go's gen package, with flags chosen
 //     so that the object is byte-identical on every machine with the same
 //     toolchain (see flags.go).
-//   - The cache (generator/cache) is content addressed, like Go's build cache: an entry's key is
-//     the hash of the complete description of the compile (format version,
-//     bpf2go version, compiler and strip identity, flags, target, CPU, every
-//     source file, the header). An entry is the stripped object plus a record
-//     of its sha256 and of the system headers clang read, each with its own
-//     hash; an entry whose object does not match, or whose system headers
-//     changed, is rebuilt and overwritten. Every write is a temporary file in
-//     the same directory renamed into place, so a build killed at any moment
-//     leaves no half-written entry.
+//   - The cache (generator/cache) is content addressed, like Go's build cache:
+//     an entry's key is the hash of the complete description of the compile
+//     (format version, bpf2go version, compiler and strip identity, flags,
+//     target, CPU, every source file, the header). An entry is the stripped
+//     object plus a record of its sha256 and of the system headers clang read,
+//     each with its own hash; an entry whose object does not match, or whose
+//     system headers changed, is rebuilt and overwritten. Every write is a
+//     temporary file in the same directory renamed into place, so a build
+//     killed at any moment leaves no half-written entry.
 //   - The API of a variant is its set of program, map and variable names. The
 //     loader uses one API for every variant, so Build checks that all
 //     variants have the same one (generator/bindings, which also writes the
@@ -37,11 +37,9 @@
 //	                                       variants no longer built are removed
 //	.dpforge-lock                          flock: one Build per OutDir at a time
 //
-// Verify loads every object of a manifest into the running kernel and records
-// how many instructions the verifier processed per program.
-//
 // The package never prints: progress goes to Options.Progress, problems are
-// returned as errors (CompileError, APIMismatchError, VerifyError).
+// returned as errors (CompileError, bindings.APIMismatchError), joined with
+// generator/errlist. The manifest is assembled by package generator.
 package compile
 
 import ()

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/dpforge/dpforge/generator/atomicfile"
-
 	"github.com/dpforge/dpforge/generator/cache"
 )
 

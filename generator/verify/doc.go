@@ -3,8 +3,9 @@
 // instructions the verifier processed. Maps are created unpinned and
 // everything is closed again: verifying never changes the machine.
 //
-// A program the kernel rejects is a *VerifyError that carries the full
-// verifier log (%+v prints it); without the privileges to load programs,
-// Verify fails with an error wrapping ErrNotPermitted. Verification under
-// other kernels, booted in qemu, is generator/vm.
+// Objects are loaded through bpf/loader, as a node loads them. A program the
+// kernel rejects is a *loader.ProgramError that carries the full verifier
+// log (%+v prints it); without the privileges to load programs, Verify fails
+// with an error wrapping loader.ErrNotPermitted. Verification under other
+// kernels, booted in qemu, is generator/vm.
 package verify

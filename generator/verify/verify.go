@@ -1,31 +1,21 @@
 package verify
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
-	"strings"
-	"syscall"
 
 	"github.com/cilium/ebpf"
 
+	"github.com/dpforge/dpforge/bpf/loader"
 	"github.com/dpforge/dpforge/bpf/manifest"
-
 	"github.com/dpforge/dpforge/features/probe"
 	"github.com/dpforge/dpforge/generator/atomicfile"
-	"github.com/dpforge/dpforge/generator/cache"
 	"github.com/dpforge/dpforge/generator/errlist"
 )
-
-// failureLogSize is the verifier log buffer used to explain a rejected
-// program. cilium/ebpf grows it on ENOSPC, but starting large saves the
-// retries for the multi-megabyte logs of a real datapath.
-const failureLogSize = 16 << 20
 
 // Options configure Verify.
 type Options struct {
@@ -70,9 +60,10 @@ type VerifiedProgram struct {
 // Maps are created unpinned, whatever the object says, so verifying never
 // touches /sys/fs/bpf; everything is closed before Verify returns.
 //
-// A rejected program is a *VerifyError carrying the full verifier log; the
-// other variants are still verified. Without the privileges to load
-// programs, Verify stops with an error wrapping ErrNotPermitted.
+// A rejected program is a *loader.ProgramError carrying the full verifier
+// log; the other variants are still verified. Without the privileges to
+// load programs, Verify stops with an error wrapping
+// loader.ErrNotPermitted.
 func Verify(ctx context.Context, outDir string, m *manifest.Manifest, opts Options) (*Report, error) {
 	release := opts.Release
 	if release == "" {
@@ -99,7 +90,7 @@ func Verify(ctx context.Context, outDir string, m *manifest.Manifest, opts Optio
 			break
 		}
 		counts, err := verifyVariant(outDir, v, release)
-		if errors.Is(err, ErrNotPermitted) {
+		if errors.Is(err, loader.ErrNotPermitted) {
 			return report, err // the same for every other variant
 		}
 		if err != nil {
@@ -145,27 +136,18 @@ type count struct {
 // verifyVariant loads one variant's collection and returns the verified
 // instruction count of each program.
 func verifyVariant(outDir string, v *manifest.Variant, release string) (map[string]count, error) {
-	obj, err := os.ReadFile(filepath.Join(outDir, filepath.FromSlash(v.Object)))
+	spec, err := loader.VariantSpec(outDir, v)
 	if err != nil {
-		return nil, fmt.Errorf("verifying variant %q: %w", v.ID, err)
+		return nil, fmt.Errorf("verifying: %w", err)
 	}
-	if sum := cache.SHA256Hex(obj); sum != v.SHA256 {
-		return nil, fmt.Errorf("verifying variant %q: %s has sha256 %s, the manifest says %s (rebuild)", v.ID, v.Object, sum, v.SHA256)
-	}
-	spec, err := loadSpecUnpinned(obj)
-	if err != nil {
-		return nil, fmt.Errorf("verifying variant %q: %w", v.ID, err)
-	}
-	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
+	coll, err := loader.Load(spec, loader.Options{
+		Variant: v.ID, Release: release,
 		// Stats only: the instruction count is all we keep; a full log of
 		// every accepted program would cost memory and time for nothing.
-		Programs: ebpf.ProgramOptions{LogLevel: ebpf.LogLevelStats},
+		LogLevel: ebpf.LogLevelStats,
 	})
 	if err != nil {
-		if errors.Is(err, syscall.EPERM) {
-			return nil, fmt.Errorf("verifying variant %q: %w (%w)", v.ID, ErrNotPermitted, err)
-		}
-		return nil, explainFailure(v.ID, obj, release, err)
+		return nil, err
 	}
 	defer coll.Close()
 	counts := map[string]count{}
@@ -178,60 +160,6 @@ func verifyVariant(outDir string, v *manifest.Variant, release string) (map[stri
 		counts[name] = count{n, ok}
 	}
 	return counts, nil
-}
-
-// loadSpecUnpinned parses an object and clears every map's pinning.
-func loadSpecUnpinned(obj []byte) (*ebpf.CollectionSpec, error) {
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
-	if err != nil {
-		return nil, fmt.Errorf("parsing object: %w", err)
-	}
-	for _, m := range spec.Maps {
-		m.Pinning = ebpf.PinNone
-	}
-	return spec, nil
-}
-
-// explainFailure runs after a collection failed to load: it loads each
-// program on its own, with the full verifier log, to name every program the
-// kernel rejects. If none is rejected on its own (a map failed, say), the
-// collection's error is returned.
-func explainFailure(id string, obj []byte, release string, collErr error) error {
-	base, err := loadSpecUnpinned(obj)
-	if err != nil {
-		return fmt.Errorf("verifying variant %q: %w", id, err)
-	}
-	var errs []error
-	for _, name := range slices.Sorted(maps.Keys(base.Programs)) {
-		spec := base.Copy()
-		for other := range spec.Programs {
-			if other != name {
-				delete(spec.Programs, other)
-			}
-		}
-		coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
-			Programs: ebpf.ProgramOptions{
-				LogLevel:     ebpf.LogLevelBranch | ebpf.LogLevelStats,
-				LogSizeStart: failureLogSize,
-			},
-		})
-		if err == nil {
-			coll.Close()
-			continue
-		}
-		var ve *ebpf.VerifierError
-		if errors.As(err, &ve) {
-			errs = append(errs, &VerifyError{Variant: id, Program: name, Release: release, Log: ve.Log, Err: err})
-			continue
-		}
-		if strings.Contains(err.Error(), "program "+name) {
-			errs = append(errs, &VerifyError{Variant: id, Program: name, Release: release, Err: err})
-		}
-	}
-	if len(errs) == 0 {
-		return fmt.Errorf("verifying variant %q: %w", id, collErr)
-	}
-	return errlist.Join(errs...)
 }
 
 // WriteManifest replaces the manifest at path atomically, leaving it alone

@@ -12,14 +12,13 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/dpforge/dpforge/bpf/loader"
 	"github.com/dpforge/dpforge/bpf/manifest"
-
 	"github.com/dpforge/dpforge/features/probe"
+	"github.com/dpforge/dpforge/generator"
 	"github.com/dpforge/dpforge/generator/bindings"
 	"github.com/dpforge/dpforge/generator/compile"
 	"github.com/dpforge/dpforge/generator/errlist"
-
-	"github.com/dpforge/dpforge/generator"
 )
 
 // requireRoot skips privileged tests, loudly, when not root. In CI (root)
@@ -142,14 +141,14 @@ func TestVerifyRejected(t *testing.T) {
 	m := buildManifest(t, d, []compile.Job{job(t, "base", "base", "v1"), job(t, "unverifiable", "unverifiable", "v1")})
 
 	report, err := Verify(context.Background(), d.out, m, Options{NoWrite: true})
-	var ve *VerifyError
+	var ve *loader.ProgramError
 	if !errors.As(err, &ve) {
-		t.Fatalf("error %v, want a *VerifyError", err)
+		t.Fatalf("error %v, want a *loader.ProgramError", err)
 	}
 	if ve.Variant != "unverifiable" || ve.Program != "dp_ingress" {
-		t.Errorf("VerifyError names %q/%q, want unverifiable/dp_ingress", ve.Variant, ve.Program)
+		t.Errorf("ProgramError names %q/%q, want unverifiable/dp_ingress", ve.Variant, ve.Program)
 	}
-	if want := `verifying program "dp_ingress" of variant "unverifiable" on ` + release(t) + `: R0 invalid mem access 'map_value_or_null'`; ve.Error() != want {
+	if want := `loading program "dp_ingress" of variant "unverifiable" on ` + release(t) + `: R0 invalid mem access 'map_value_or_null'`; ve.Error() != want {
 		t.Errorf("Error() = %q\nwant       %q", ve.Error(), want)
 	}
 	full := fmt.Sprintf("%+v", err)
@@ -202,14 +201,8 @@ func TestVerifyUnknownVariant(t *testing.T) {
 	}
 }
 
-func TestErrNotPermitted(t *testing.T) {
-	if !errors.Is(ErrNotPermitted, syscall.EPERM) {
-		t.Errorf("ErrNotPermitted does not wrap EPERM")
-	}
-}
-
 // TestVerifyUnprivileged runs Verify in a child process as user "nobody":
-// it must fail with ErrNotPermitted, which the CLI turns into "verify needs
+// it must fail with loader.ErrNotPermitted, which the CLI turns into "verify needs
 // root".
 func TestVerifyUnprivileged(t *testing.T) {
 	requireRoot(t) // to switch to another user
@@ -259,8 +252,8 @@ func TestHelperVerifyUnprivileged(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Verify(context.Background(), out, m, Options{NoWrite: true})
-	if !errors.Is(err, ErrNotPermitted) || !errors.Is(err, syscall.EPERM) {
-		t.Fatalf("Verify as uid %d: %v, want ErrNotPermitted", os.Geteuid(), err)
+	if !errors.Is(err, loader.ErrNotPermitted) || !errors.Is(err, syscall.EPERM) {
+		t.Fatalf("Verify as uid %d: %v, want loader.ErrNotPermitted", os.Geteuid(), err)
 	}
 	t.Logf("not permitted as expected: %v", err)
 }

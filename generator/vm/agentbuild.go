@@ -16,7 +16,6 @@ import (
 	"strings"
 
 	"github.com/dpforge/dpforge/generator/atomicfile"
-
 	"github.com/dpforge/dpforge/generator/cache"
 )
 

@@ -19,7 +19,7 @@
 //   - Verify writes an initramfs (newc cpio, gzip; written in Go) with the
 //     agent, /dev/console, /boot/config-<release> and the objects, boots it
 //     with qemu under a timeout and returns a Report: per object and
-//     program, the verified instruction count, or a *verify.VerifyError with
+//     program, the verified instruction count, or a *loader.ProgramError with
 //     the full verifier log.
 //
 // Fetch and Verify never touch the machine's own apt configuration or

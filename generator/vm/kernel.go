@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/dpforge/dpforge/generator/atomicfile"
-
 	"github.com/dpforge/dpforge/generator/cache"
 )
 

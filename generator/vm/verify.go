@@ -14,12 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dpforge/dpforge/bpf/loader"
 	"github.com/dpforge/dpforge/bpf/manifest"
-	"github.com/dpforge/dpforge/generator/vm/internal/wire"
-
 	"github.com/dpforge/dpforge/generator/cache"
 	"github.com/dpforge/dpforge/generator/errlist"
-	"github.com/dpforge/dpforge/generator/verify"
+	"github.com/dpforge/dpforge/generator/vm/internal/wire"
 )
 
 // DefaultTimeout is Options.Timeout's default: boot, all loads and power
@@ -104,7 +103,7 @@ type ProgramReport struct {
 	// Source is where the count came from: "info" (bpf_prog_info, 5.16+)
 	// or "log" (the verifier's statistics line, older kernels).
 	Source string
-	// Err is a *verify.VerifyError, with the full verifier log, when the
+	// Err is a *loader.ProgramError, with the full verifier log, when the
 	// kernel rejected the program.
 	Err error
 }
@@ -113,7 +112,7 @@ type ProgramReport struct {
 // the agent and the objects, loads every requested program of every object
 // into the guest kernel, and returns what the verifier said.
 //
-// Rejected programs do not stop the run: each is a *verify.VerifyError in
+// Rejected programs do not stop the run: each is a *loader.ProgramError in
 // its ProgramReport, and all of them, with object and machine failures
 // (*ObjectError, *RunError), are also returned joined as the error; flatten
 // it with errlist.Flatten, print it with %+v for the logs. The report is
@@ -352,7 +351,7 @@ func objectReport(o wire.Object, release string) ObjectReport {
 		pr := ProgramReport{Name: p.Name, Instructions: p.Instructions, Known: p.Instructions > 0, Source: p.Source}
 		if p.Error != "" {
 			pr.Known, pr.Instructions = false, 0
-			pr.Err = &verify.VerifyError{Variant: o.Name, Program: p.Name, Release: release, Log: p.Log, Err: errors.New(p.Error)}
+			pr.Err = &loader.ProgramError{Variant: o.Name, Program: p.Name, Release: release, Log: p.Log, Err: errors.New(p.Error)}
 		}
 		or.Programs = append(or.Programs, pr)
 	}
@@ -425,7 +424,7 @@ func ManifestObjects(outDir string, m *manifest.Manifest, ids ...string) ([]Obje
 
 // Record stores the known counts of r in m, under r.Release, for every
 // object named by a variant id of m; it returns how many counts it stored.
-// Writing m back is the caller's (manifest.Write).
+// Writing m back is the caller's (verify.WriteManifest).
 func (r *Report) Record(m *manifest.Manifest) int {
 	n := 0
 	for _, o := range r.Objects {

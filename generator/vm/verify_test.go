@@ -14,12 +14,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/dpforge/dpforge/bpf/loader"
 	"github.com/dpforge/dpforge/bpf/manifest"
-	"github.com/dpforge/dpforge/generator/vm/internal/wire"
-
 	"github.com/dpforge/dpforge/generator/cache"
 	"github.com/dpforge/dpforge/generator/errlist"
-	"github.com/dpforge/dpforge/generator/verify"
+	"github.com/dpforge/dpforge/generator/vm/internal/wire"
 )
 
 // fakeVM runs Verify with a stand-in for qemu that prints console and then
@@ -88,7 +87,7 @@ func TestVerifyReport(t *testing.T) {
 	if len(errs) != 2 {
 		t.Fatalf("errors %v, want the rejection of a/p2 and object b", errs)
 	}
-	var ve *verify.VerifyError
+	var ve *loader.ProgramError
 	if !errors.As(errs[0], &ve) || ve.Variant != "a" || ve.Program != "p2" || ve.Release != "5.10.0-46-amd64" {
 		t.Errorf("first error %#v", errs[0])
 	}

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// A miniature datapath used as the fixture of package build's tests: two tc
+// A miniature datapath used as the fixture of package compile's tests: two tc
 // programs, two maps and one load-time constant. Its compile-time knobs come
 // from dp_variant.h, which the build writes next to (not into) this tree.
 

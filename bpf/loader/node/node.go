@@ -1,4 +1,4 @@
-package loader
+package node
 
 import (
 	"encoding/json"
@@ -15,6 +15,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/dpforge/dpforge/bpf"
+	"github.com/dpforge/dpforge/bpf/loader"
 )
 
 // A node loader keeps three things: maps pinned under Dir/maps, the
@@ -189,113 +190,7 @@ func nodeValues(s Spec) (map[string]string, error) {
 // change gives them a fresh map instead of a migration.
 var ephemeral = map[string]bool{bpf.MapEvents: true, bpf.MapTrace: true}
 
-// mapPlan says, per map of a new collection, what a load uses.
-type mapPlan struct {
-	replacements map[string]*ebpf.Map
-	// pin are maps to pin (or re-pin) under their name at commit.
-	pin map[string]*ebpf.Map
-	// migrated names maps whose entries were copied into a new layout.
-	migrated []string
-}
-
-func (p *mapPlan) close() {
-	for _, m := range p.replacements {
-		m.Close()
-	}
-}
-
-// planMaps reuses every pinned map the spec is compatible with. A map
-// whose layout changed is migrated when its entries still fit (same key
-// and value size; a new size limit or flags), replaced when it is
-// ephemeral, and refused otherwise.
-func (n *Node) planMaps(spec *ebpf.CollectionSpec) (*mapPlan, error) {
-	p := &mapPlan{replacements: map[string]*ebpf.Map{}, pin: map[string]*ebpf.Map{}}
-	for _, name := range slices.Sorted(maps.Keys(spec.Maps)) {
-		ms := spec.Maps[name].Copy()
-		if strings.HasPrefix(name, ".") {
-			continue
-		}
-		ms.Pinning = ebpf.PinNone
-		old, err := ebpf.LoadPinnedMap(n.mapPath(name), nil)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			p.close()
-			return nil, fmt.Errorf("map %s: loading pin: %w", name, err)
-		}
-		if err == nil && ms.Compatible(old) == nil {
-			p.replacements[name] = old
-			continue
-		}
-		fresh, err := ebpf.NewMap(ms)
-		if err != nil {
-			if old != nil {
-				old.Close()
-			}
-			p.close()
-			return nil, fmt.Errorf("map %s: creating: %w", name, err)
-		}
-		p.replacements[name] = fresh
-		p.pin[name] = fresh
-		if old == nil || ephemeral[name] {
-			if old != nil {
-				old.Close()
-			}
-			continue
-		}
-		err = migrate(old, fresh)
-		old.Close()
-		if err != nil {
-			p.close()
-			return nil, fmt.Errorf("map %s: the new layout (%s, key %d, value %d bytes) is incompatible with the pinned map and cannot be migrated: %w",
-				name, ms.Type, ms.KeySize, ms.ValueSize, err)
-		}
-		p.migrated = append(p.migrated, name)
-	}
-	return p, nil
-}
-
-// migrate copies every entry of old into fresh.
-func migrate(old, fresh *ebpf.Map) error {
-	if old.KeySize() != fresh.KeySize() || old.ValueSize() != fresh.ValueSize() {
-		return fmt.Errorf("key/value size %d/%d would become %d/%d", old.KeySize(), old.ValueSize(), fresh.KeySize(), fresh.ValueSize())
-	}
-	if old.Type() != fresh.Type() && !(compatibleTypes(old.Type(), fresh.Type())) {
-		return fmt.Errorf("map type %s would become %s", old.Type(), fresh.Type())
-	}
-	key := make([]byte, old.KeySize())
-	val := make([]byte, old.ValueSize())
-	it := old.Iterate()
-	for it.Next(&key, &val) {
-		if err := fresh.Put(key, val); err != nil {
-			return fmt.Errorf("copying an entry: %w", err)
-		}
-	}
-	return it.Err()
-}
-
-// compatibleTypes are map types whose entries can be copied between them.
-func compatibleTypes(a, b ebpf.MapType) bool {
-	hashish := func(t ebpf.MapType) bool { return t == ebpf.Hash || t == ebpf.LRUHash }
-	return hashish(a) && hashish(b)
-}
-
-// load loads spec with the planned maps, keeping the verifier's log of a
-// rejected program in the error.
-func load(spec *ebpf.CollectionSpec, plan *mapPlan) (*ebpf.Collection, error) {
-	for _, ms := range spec.Maps {
-		ms.Pinning = ebpf.PinNone
-	}
-	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: plan.replacements})
-	if err != nil {
-		var ve *ebpf.VerifierError
-		if errors.As(err, &ve) {
-			return nil, fmt.Errorf("loading: %+v", ve)
-		}
-		return nil, fmt.Errorf("loading: %w", err)
-	}
-	return coll, nil
-}
-
-func (n *Node) prepare(s Spec) (*ebpf.Collection, *mapPlan, map[string]string, error) {
+func (n *Node) prepare(s Spec) (*ebpf.Collection, *loader.MapPlan, map[string]string, error) {
 	values, err := nodeValues(s)
 	if err != nil {
 		return nil, nil, nil, err
@@ -304,7 +199,7 @@ func (n *Node) prepare(s Spec) (*ebpf.Collection, *mapPlan, map[string]string, e
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := SetValues(spec, values); err != nil {
+	if err := loader.SetValues(spec, values); err != nil {
 		return nil, nil, nil, fmt.Errorf("variant %q: %w", s.Variant, err)
 	}
 	if n.Edit != nil {
@@ -312,14 +207,14 @@ func (n *Node) prepare(s Spec) (*ebpf.Collection, *mapPlan, map[string]string, e
 			return nil, nil, nil, err
 		}
 	}
-	plan, err := n.planMaps(spec)
+	plan, err := loader.PlanPins(spec, filepath.Join(n.Dir, "maps"), func(name string) bool { return ephemeral[name] })
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("variant %q: %w", s.Variant, err)
 	}
-	coll, err := load(spec, plan)
+	coll, err := loader.Load(spec, loader.Options{Variant: s.Variant, MapReplacements: plan.Replacements})
 	if err != nil {
-		plan.close()
-		return nil, nil, nil, fmt.Errorf("variant %q: %w", s.Variant, err)
+		plan.Close()
+		return nil, nil, nil, err
 	}
 	return coll, plan, values, nil
 }
@@ -341,7 +236,7 @@ func (n *Node) Attach(s Spec) (*Record, error) {
 		return nil, err
 	}
 	defer coll.Close()
-	defer plan.close()
+	defer plan.Close()
 
 	var done []Hook
 	undo := func() {
@@ -395,7 +290,7 @@ func (n *Node) attachAll(hooks []Hook, progs map[string]*ebpf.Program, done *[]H
 // record. Everything is first pinned under a temporary name, the step that
 // can fail (a full or read-only bpffs); only then are the pins renamed into
 // place, so a failed commit leaves the previous pins as they were.
-func (n *Node) commit(coll *ebpf.Collection, plan *mapPlan, r *Record) error {
+func (n *Node) commit(coll *ebpf.Collection, plan *loader.MapPlan, r *Record) error {
 	type pin struct{ tmp, path string }
 	var pins []pin
 	cleanup := func() {
@@ -418,8 +313,8 @@ func (n *Node) commit(coll *ebpf.Collection, plan *mapPlan, r *Record) error {
 		pins = append(pins, pin{tmp, path})
 		return nil
 	}
-	for _, name := range slices.Sorted(maps.Keys(plan.pin)) {
-		if err := stage(n.mapPath(name), plan.pin[name].Pin); err != nil {
+	for _, name := range slices.Sorted(maps.Keys(plan.New)) {
+		if err := stage(n.mapPath(name), plan.New[name].Pin); err != nil {
 			cleanup()
 			return fmt.Errorf("pinning map %s: %w", name, err)
 		}
@@ -459,7 +354,7 @@ func (n *Node) Replace(s Spec) (*Record, []string, error) {
 		return nil, nil, err
 	}
 	defer coll.Close()
-	defer plan.close()
+	defer plan.Close()
 
 	oldProgs := map[string]*ebpf.Program{}
 	defer func() {
@@ -507,7 +402,7 @@ func (n *Node) Replace(s Spec) (*Record, []string, error) {
 		}
 		return nil, nil, err
 	}
-	return &r, plan.migrated, nil
+	return &r, plan.Migrated, nil
 }
 
 // Detach removes every hook, pin and the record. It goes on after an

@@ -1,12 +1,12 @@
-package loader
+package node
 
 import (
 	"fmt"
 	"slices"
 	"strings"
 
-	"github.com/dpforge/dpforge/features"
 	"github.com/dpforge/dpforge/bpf/manifest"
+	"github.com/dpforge/dpforge/features"
 )
 
 // Missing is a capability a variant needs and a kernel lacks, with the

@@ -1,7 +1,6 @@
-package loader
+package node
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/dpforge/dpforge/bpf/loader"
 	"github.com/dpforge/dpforge/bpf/manifest"
 )
 
@@ -84,9 +84,9 @@ func (b *Build) Spec(id string) (*ebpf.CollectionSpec, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
+	spec, err := loader.ParseSpec(obj)
 	if err != nil {
-		return nil, fmt.Errorf("parsing variant %q: %w", id, err)
+		return nil, fmt.Errorf("variant %q: %w", id, err)
 	}
 	return spec, nil
 }
