@@ -16,21 +16,7 @@ import (
 // address it came from, so a test can see what SNAT did.
 func whoami(t *testing.T, ns *nsThread, addr netip.AddrPort) {
 	t.Helper()
-	var ln net.Listener
-	if err := ns.do(func() (err error) { ln, err = net.Listen("tcp4", addr.String()); return err }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			fmt.Fprintf(c, "%s\n", c.RemoteAddr())
-			c.Close()
-		}
-	}()
+	serveTCP(t, ns, addr, func(c net.Conn) { fmt.Fprintf(c, "%s\n", c.RemoteAddr()) })
 }
 
 func askWhoami(ns *nsThread, dst netip.AddrPort) (netip.Addr, error) {

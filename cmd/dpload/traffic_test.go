@@ -67,8 +67,9 @@ func udpExchange(ns *nsThread, dst netip.AddrPort) error {
 	return fmt.Errorf("udp: no echo from %v in 3 tries", dst)
 }
 
-// tcpEcho runs a TCP echo server in ns until the test ends.
-func tcpEcho(t *testing.T, ns *nsThread, addr netip.AddrPort) {
+// serveTCP runs a TCP server in ns until the test ends, handling each
+// connection with handle on its own goroutine.
+func serveTCP(t *testing.T, ns *nsThread, addr netip.AddrPort, handle func(net.Conn)) {
 	t.Helper()
 	var ln net.Listener
 	if err := ns.do(func() (err error) { ln, err = net.Listen("tcp4", addr.String()); return err }); err != nil {
@@ -81,9 +82,15 @@ func tcpEcho(t *testing.T, ns *nsThread, addr netip.AddrPort) {
 			if err != nil {
 				return
 			}
-			go func() { io.Copy(c, c); c.Close() }()
+			go func() { handle(c); c.Close() }()
 		}
 	}()
+}
+
+// tcpEcho runs a TCP echo server in ns until the test ends.
+func tcpEcho(t *testing.T, ns *nsThread, addr netip.AddrPort) {
+	t.Helper()
+	serveTCP(t, ns, addr, func(c net.Conn) { io.Copy(c, c) })
 }
 
 func tcpDial(ns *nsThread, dst netip.AddrPort) (net.Conn, error) {
