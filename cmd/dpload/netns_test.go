@@ -339,17 +339,22 @@ func (n *e2eNode) attach(t *testing.T, build, name string, extra ...string) {
 // apply writes st to a file and runs dpload state apply.
 func (n *e2eNode) apply(t *testing.T, st node.State) string {
 	t.Helper()
-	data, err := yaml.Marshal(st)
-	if err != nil {
-		t.Fatal(err)
-	}
 	file := filepath.Join(t.TempDir(), n.name+"-state.yaml")
-	if err := os.WriteFile(file, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeState(t, file, st)
 	out, err := n.dpload("state", "apply", file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+func writeState(t *testing.T, file string, st node.State) {
+	t.Helper()
+	data, err := yaml.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
