@@ -12,6 +12,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/dpforge/dpforge/bpf/loader"
 )
 
 // Map entries are shown the way `cilium map get` shows them: one line per
@@ -108,23 +110,10 @@ const (
 )
 
 func leaf(t btf.Type) (kind, btf.Type) {
+	t, typedefs := loader.Peel(t)
 	name := ""
-	for {
-		switch tt := t.(type) {
-		case *btf.Typedef:
-			if name == "" {
-				name = tt.Name
-			}
-			t = tt.Type
-			continue
-		case *btf.Volatile:
-			t = tt.Type
-			continue
-		case *btf.Const:
-			t = tt.Type
-			continue
-		}
-		break
+	if len(typedefs) > 0 {
+		name = typedefs[0]
 	}
 	switch tt := t.(type) {
 	case *btf.Int:
@@ -152,7 +141,9 @@ func size(t btf.Type) int {
 	return n
 }
 
-func padding(name string) bool { return name == "" || strings.HasPrefix(name, "_") || strings.HasPrefix(name, "pad") }
+func padding(name string) bool {
+	return name == "" || strings.HasPrefix(name, "_") || strings.HasPrefix(name, "pad")
+}
 
 // format renders b laid out as t.
 func format(b []byte, t btf.Type) string {
