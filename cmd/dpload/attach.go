@@ -70,6 +70,7 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&mode, "attach", "tcx or tc (default: tcx where the kernel has it)")
 	fs.StringVar(&c.build, "build", "", "build directory (default: the build embedded in this binary)")
 	values := fs.StringToString("set", nil, "override load-time values, e.g. cfg_node_ipv4=192.168.0.1")
+	mapMax := fs.StringToInt("map-max", nil, "override maps' maximum entries, e.g. dp_services=65536")
 	if code, ok := parse(fs, args, &c, stderr); !ok {
 		return code
 	}
@@ -90,7 +91,7 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "attach", err)
 	}
-	r, err := c.node().Attach(node.Spec{Build: b, Node: *nodeName, Variant: choice.Variant, Devices: *devices, Tunnel: *tunnel, Mode: mode, Values: *values})
+	r, err := c.node().Attach(node.Spec{Build: b, Node: *nodeName, Variant: choice.Variant, Devices: *devices, Tunnel: *tunnel, Mode: mode, Values: *values, MapMax: sizes(*mapMax)})
 	if err != nil {
 		return fail(stderr, "attach", err)
 	}
@@ -114,6 +115,7 @@ func runReplace(args []string, stdout, stderr io.Writer) int {
 	nodeName := fs.String("node", "", "node name in the new build (default: the attached node's)")
 	auto := fs.Bool("auto", false, "pick the variant with the most features this kernel can run")
 	variant := fs.String("variant", "", "variant id to run instead of the node's")
+	mapMax := fs.StringToInt("map-max", nil, "override maps' maximum entries (kept from attach unless given)")
 	if code, ok := parse(fs, args, &c, stderr); !ok {
 		return code
 	}
@@ -139,7 +141,7 @@ func runReplace(args []string, stdout, stderr io.Writer) int {
 		}
 		id, reason = choice.Variant, choice.Reason
 	}
-	r, migrated, err := n.Replace(node.Spec{Build: b, Node: *nodeName, Variant: id, Values: nil})
+	r, migrated, err := n.Replace(node.Spec{Build: b, Node: *nodeName, Variant: id, MapMax: sizes(*mapMax)})
 	if err != nil {
 		return fail(stderr, "replace", fmt.Errorf("%w (the previous datapath, variant %s of build %s, is still attached)", err, old.Variant, old.Build))
 	}
@@ -261,4 +263,15 @@ func runState(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "applied in %s: %d added, %d updated, %d removed, %d unchanged; endpoints attached %q, detached %q\n",
 		took.Round(time.Millisecond), rep.Added, rep.Updated, rep.Removed, rep.Unchanged, rep.Attached, rep.Detached)
 	return exitOK
+}
+
+func sizes(m map[string]int) map[string]uint32 {
+	if len(m) == 0 {
+		return nil
+	}
+	out := map[string]uint32{}
+	for k, v := range m {
+		out[k] = uint32(max(v, 0))
+	}
+	return out
 }

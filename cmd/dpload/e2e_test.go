@@ -139,7 +139,7 @@ func (rc routingCase) attachArgs(t testing.TB, build string) (name string, extra
 
 // setup builds the topology for rc, attaches its variant on both nodes and
 // applies each node's state.
-func setup(t *testing.T, rc routingCase, pods [2]int, extra func(tp *topology, n *e2eNode) node.State) *topology {
+func setup(t testing.TB, rc routingCase, pods [2]int, extra func(tp *topology, n *e2eNode) node.State) *topology {
 	t.Helper()
 	build := buildDir(t)
 	tp := newTopology(t, rc.tunnel, pods)
@@ -225,7 +225,7 @@ func TestSeed000Observation(t *testing.T) {
 
 // logCounters logs every node's datapath counters, forwards and drops,
 // to explain a failure.
-func (tp *topology) logCounters(t *testing.T) {
+func (tp *topology) logCounters(t testing.TB) {
 	t.Helper()
 	for _, n := range tp.nodes {
 		ldr := &node.Node{Dir: n.bpffs}
@@ -274,7 +274,7 @@ var knownDefects = func() map[string]string {
 	return m
 }()
 
-func knownDefect(t *testing.T, path string) {
+func knownDefect(t testing.TB, path string) {
 	t.Helper()
 	if why, ok := knownDefects[path]; ok {
 		t.Skipf("KNOWN DATAPATH DEFECT on %s, skipped until fixed: %s", path, why)

@@ -45,7 +45,7 @@ type nsThread struct {
 	done chan struct{}
 }
 
-func newNSThread(t *testing.T, name string) *nsThread {
+func newNSThread(t testing.TB, name string) *nsThread {
 	t.Helper()
 	ns := &nsThread{name: name, work: make(chan func()), done: make(chan struct{})}
 	ready := make(chan error)
@@ -136,7 +136,7 @@ type e2eNode struct {
 }
 
 type topology struct {
-	t       *testing.T
+	t       testing.TB
 	wire    *nsThread
 	outside *nsThread
 	outIP   netip.Addr
@@ -152,7 +152,7 @@ const (
 // mountBPFFS mounts a fresh bpffs in a temporary directory for the test:
 // `ip netns exec`-style remounts of /sys never see it, and nothing is
 // left under /sys/fs/bpf.
-func mountBPFFS(t *testing.T) string {
+func mountBPFFS(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := unix.Mount("bpffs", dir, "bpf", 0, "mode=0700"); err != nil {
@@ -166,7 +166,7 @@ func mountBPFFS(t *testing.T) string {
 	return dir
 }
 
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("SKIPPED (not root): the netns traffic suite creates namespaces, loads and attaches BPF programs; run `make test` as root")
@@ -177,7 +177,7 @@ func requireRoot(t *testing.T) {
 }
 
 // newTopology builds two nodes with podsPerNode pods each.
-func newTopology(t *testing.T, tunnel bool, podsPerNode [2]int) *topology {
+func newTopology(t testing.TB, tunnel bool, podsPerNode [2]int) *topology {
 	t.Helper()
 	requireRoot(t)
 	bpffs := mountBPFFS(t)
@@ -240,7 +240,7 @@ func newTopology(t *testing.T, tunnel bool, podsPerNode [2]int) *topology {
 // addPod puts pod j behind lxc(j+1), Cilium-style: a /32 on the pod's eth0,
 // a default route via a link-local gateway whose MAC is the host-side
 // veth's; the node routes the /32 to the lxc for legacy routing.
-func (n *e2eNode) addPod(t *testing.T, j int) *e2ePod {
+func (n *e2eNode) addPod(t testing.TB, j int) *e2ePod {
 	t.Helper()
 	ns := n.ns
 	p := &e2ePod{
@@ -319,7 +319,7 @@ func (n *e2eNode) dpload(args ...string) (string, error) {
 
 // attach attaches the node's datapath from build and cleans it up (dpload
 // detach) when the test ends.
-func (n *e2eNode) attach(t *testing.T, build, name string, extra ...string) {
+func (n *e2eNode) attach(t testing.TB, build, name string, extra ...string) {
 	t.Helper()
 	args := []string{"attach", "--node", name, "--devices", strings.Join(n.devices, ","), "--build", build}
 	if n.tunnel {
@@ -337,7 +337,7 @@ func (n *e2eNode) attach(t *testing.T, build, name string, extra ...string) {
 }
 
 // apply writes st to a file and runs dpload state apply.
-func (n *e2eNode) apply(t *testing.T, st node.State) string {
+func (n *e2eNode) apply(t testing.TB, st node.State) string {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), n.name+"-state.yaml")
 	writeState(t, file, st)
@@ -348,7 +348,7 @@ func (n *e2eNode) apply(t *testing.T, st node.State) string {
 	return out
 }
 
-func writeState(t *testing.T, file string, st node.State) {
+func writeState(t testing.TB, file string, st node.State) {
 	t.Helper()
 	data, err := yaml.Marshal(st)
 	if err != nil {

@@ -25,7 +25,7 @@ func secondBuildDir(t testing.TB) string {
 }
 
 // mapKeys returns the keys of a node's pinned map, as strings.
-func (n *e2eNode) mapKeys(t *testing.T, name string) map[string]bool {
+func (n *e2eNode) mapKeys(t testing.TB, name string) map[string]bool {
 	t.Helper()
 	m, err := (&node.Node{Dir: n.bpffs}).PinnedMap(name)
 	if err != nil {
@@ -56,7 +56,7 @@ type load struct {
 	pingErr chan error
 }
 
-func startLoad(t *testing.T, tp *topology) *load {
+func startLoad(t testing.TB, tp *topology) *load {
 	t.Helper()
 	a, c := tp.nodes[0].pods[0], tp.nodes[1].pods[0]
 	tcpEcho(t, c.ns, netip.AddrPortFrom(c.ip, 9001))
@@ -112,7 +112,7 @@ func pingUntil(ns *nsThread, dst netip.Addr, stop <-chan struct{}, count int, de
 }
 
 // finish stops the load and checks that nothing was lost.
-func (l *load) finish(t *testing.T) {
+func (l *load) finish(t testing.TB) {
 	t.Helper()
 	close(l.stop)
 	for i, s := range l.streams {

@@ -33,7 +33,7 @@ func (n *e2eNode) loader() *node.Node {
 	return &node.Node{Dir: n.bpffs, RecordPath: filepath.Join(n.runDir, recordName(n.bpffs))}
 }
 
-func (n *e2eNode) snapshot(t *testing.T) snapshot {
+func (n *e2eNode) snapshot(t testing.TB) snapshot {
 	t.Helper()
 	var s snapshot
 	err := n.ns.do(func() error {
@@ -181,7 +181,7 @@ func TestAttachRollback(t *testing.T) {
 
 // hooksOn lists what is attached to a device: TCX programs per direction,
 // tc filters, a clsact qdisc.
-func (n *e2eNode) hooksOn(t *testing.T, dev string) []string {
+func (n *e2eNode) hooksOn(t testing.TB, dev string) []string {
 	t.Helper()
 	var out []string
 	err := n.ns.do(func() error {

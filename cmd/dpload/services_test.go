@@ -14,7 +14,7 @@ import (
 
 // whoami runs a TCP server in ns that answers every connection with the
 // address it came from, so a test can see what SNAT did.
-func whoami(t *testing.T, ns *nsThread, addr netip.AddrPort) {
+func whoami(t testing.TB, ns *nsThread, addr netip.AddrPort) {
 	t.Helper()
 	serveTCP(t, ns, addr, func(c net.Conn) { fmt.Fprintf(c, "%s\n", c.RemoteAddr()) })
 }

@@ -21,7 +21,7 @@ import (
 // tcpdump binary is needed and nothing leaves the test's namespaces.
 
 // listenIn creates a listener or packet socket on ns's thread.
-func udpEcho(t *testing.T, ns *nsThread, addr netip.AddrPort) {
+func udpEcho(t testing.TB, ns *nsThread, addr netip.AddrPort) {
 	t.Helper()
 	var conn net.PacketConn
 	if err := ns.do(func() (err error) { conn, err = net.ListenPacket("udp4", addr.String()); return err }); err != nil {
@@ -69,7 +69,7 @@ func udpExchange(ns *nsThread, dst netip.AddrPort) error {
 
 // serveTCP runs a TCP server in ns until the test ends, handling each
 // connection with handle on its own goroutine.
-func serveTCP(t *testing.T, ns *nsThread, addr netip.AddrPort, handle func(net.Conn)) {
+func serveTCP(t testing.TB, ns *nsThread, addr netip.AddrPort, handle func(net.Conn)) {
 	t.Helper()
 	var ln net.Listener
 	if err := ns.do(func() (err error) { ln, err = net.Listen("tcp4", addr.String()); return err }); err != nil {
@@ -88,7 +88,7 @@ func serveTCP(t *testing.T, ns *nsThread, addr netip.AddrPort, handle func(net.C
 }
 
 // tcpEcho runs a TCP echo server in ns until the test ends.
-func tcpEcho(t *testing.T, ns *nsThread, addr netip.AddrPort) {
+func tcpEcho(t testing.TB, ns *nsThread, addr netip.AddrPort) {
 	t.Helper()
 	serveTCP(t, ns, addr, func(c net.Conn) { io.Copy(c, c) })
 }
@@ -257,7 +257,7 @@ type sniffer struct {
 	done              chan struct{}
 }
 
-func sniff(t *testing.T, ns *nsThread, dev string) *sniffer {
+func sniff(t testing.TB, ns *nsThread, dev string) *sniffer {
 	t.Helper()
 	ifindex, _, err := ns.link(dev)
 	if err != nil {

@@ -50,6 +50,10 @@ type Record struct {
 	Tunnel  string     `json:"tunnel_device,omitempty"`
 	// Values are the load-time values the programs were loaded with.
 	Values map[string]string `json:"values"`
+	// Overrides and MapMax are what the operator gave (Spec.Values and
+	// Spec.MapMax); a replace keeps them.
+	Overrides map[string]string `json:"overrides,omitempty"`
+	MapMax    map[string]uint32 `json:"map_max,omitempty"`
 	// Hooks, sorted by device then direction.
 	Hooks []Hook `json:"hooks"`
 	// Endpoints are the host-side veths of endpoints a state put hooks on.
@@ -69,6 +73,9 @@ type Spec struct {
 	// manifest; the loader fills in the node address, MAC and ifindexes
 	// from the devices unless given here.
 	Values map[string]string
+	// MapMax overrides maps' maximum number of entries (a pinned map of
+	// another size is migrated into one of the new size).
+	MapMax map[string]uint32
 	// Endpoints are host-side veths to attach the endpoint programs to
 	// (replace keeps the recorded ones).
 	Endpoints []string
@@ -202,6 +209,13 @@ func (n *Node) prepare(s Spec) (*ebpf.Collection, *loader.MapPlan, map[string]st
 	if err := loader.SetValues(spec, values); err != nil {
 		return nil, nil, nil, fmt.Errorf("variant %q: %w", s.Variant, err)
 	}
+	for _, name := range sortedKeys(s.MapMax) {
+		ms := spec.Maps[name]
+		if ms == nil || strings.HasPrefix(name, ".") {
+			return nil, nil, nil, fmt.Errorf("variant %q has no map %q to size", s.Variant, name)
+		}
+		ms.MaxEntries = s.MapMax[name]
+	}
 	if n.Edit != nil {
 		if err := n.Edit(spec); err != nil {
 			return nil, nil, nil, err
@@ -251,6 +265,7 @@ func (n *Node) Attach(s Spec) (*Record, error) {
 	r := &Record{
 		Node: s.Node, Variant: s.Variant, Build: s.Build.ID, Source: s.Build.Source, Mode: s.Mode,
 		Devices: s.Devices, Tunnel: s.Tunnel, Values: values, Hooks: done, Endpoints: s.Endpoints,
+		Overrides: s.Values, MapMax: s.MapMax,
 	}
 	if err := n.commit(coll, plan, r); err != nil {
 		undo()
@@ -349,6 +364,8 @@ func (n *Node) Replace(s Spec) (*Record, []string, error) {
 	if s.Node == "" {
 		s.Node = old.Node
 	}
+	s.Values = mergeNew(old.Overrides, s.Values)
+	s.MapMax = mergeNew(old.MapMax, s.MapMax)
 	coll, plan, values, err := n.prepare(s)
 	if err != nil {
 		return nil, nil, err
@@ -396,6 +413,7 @@ func (n *Node) Replace(s Spec) (*Record, []string, error) {
 	}
 	r := *old
 	r.Node, r.Variant, r.Build, r.Source, r.Values = s.Node, s.Variant, s.Build.ID, s.Build.Source, values
+	r.Overrides, r.MapMax = s.Values, s.MapMax
 	if err := n.commit(coll, plan, &r); err != nil {
 		if rerr := rollback(); rerr != nil {
 			return nil, nil, fmt.Errorf("%w; rolling back: %w", err, rerr)
@@ -430,4 +448,17 @@ func (n *Node) Detach() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// mergeNew returns old with new's entries on top, nil if both are empty.
+func mergeNew[V any](old, new map[string]V) map[string]V {
+	if len(old)+len(new) == 0 {
+		return nil
+	}
+	out := maps.Clone(old)
+	if out == nil {
+		out = map[string]V{}
+	}
+	maps.Copy(out, new)
+	return out
 }
