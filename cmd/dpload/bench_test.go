@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"os"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -116,7 +118,7 @@ func BenchmarkStateApply(b *testing.B) {
 		// 10,000 services of one backend are 20,000 service entries: more
 		// than the datapath's default 16,384, so the node sizes the map.
 		if _, err := n1.dpload("attach", "--node", "native-dsr", "--devices", "eth0", "--build", build,
-			"--map-max", "dp_services=65536,dp_backends=65536,dp_revnat=65536"); err != nil {
+			"--map-max", "dp_services=65536,dp_backends=65536,dp_revnat=65536", "--attach", benchAttachMode); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
@@ -152,3 +154,7 @@ func BenchmarkStateApply(b *testing.B) {
 		}
 	}
 }
+
+// benchAttachMode is the attach mode of BenchmarkStateApply; set
+// DPLOAD_BENCH_ATTACH=tc to measure tc filters instead of TCX links.
+var benchAttachMode = cmp.Or(os.Getenv("DPLOAD_BENCH_ATTACH"), "tcx")

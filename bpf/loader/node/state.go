@@ -513,18 +513,32 @@ func (n *Node) ApplyState(s *State, dev DeviceInfo) (*ApplyReport, error) {
 			defer p.Close()
 			progs[name] = p
 		}
-		for _, v := range added {
-			var done []Hook
-			if err := n.attachAll(hooksFor(Spec{Endpoints: []string{v}, Mode: r.Mode}), progs, &done); err != nil {
-				for i := len(done) - 1; i >= 0; i-- {
-					detachHook(done[i])
-				}
-				n.writeRecord(r)
-				return rep, err
+		done := make([][]Hook, len(added))
+		errs := parallel(len(added), attachWorkers, func(i int) error {
+			return n.attachAll(hooksFor(Spec{Endpoints: added[i : i+1], Mode: r.Mode}), progs, &done[i])
+		})
+		var failed []error
+		for i, v := range added {
+			if errs[i] != nil {
+				failed = append(failed, errs[i])
+				continue
 			}
-			r.Hooks = append(r.Hooks, done...)
+			r.Hooks = append(r.Hooks, done[i]...)
 			r.Endpoints = append(r.Endpoints, v)
 			rep.Attached = append(rep.Attached, v)
+		}
+		if len(failed) > 0 {
+			// What attached stays recorded (a later apply or detach
+			// finds it); the hooks of a failed endpoint are undone.
+			for i := range added {
+				if errs[i] != nil {
+					for j := len(done[i]) - 1; j >= 0; j-- {
+						detachHook(done[i][j])
+					}
+				}
+			}
+			n.writeRecord(r)
+			return rep, errors.Join(failed...)
 		}
 		if err := n.writeRecord(r); err != nil {
 			return rep, err
