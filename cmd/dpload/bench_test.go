@@ -3,8 +3,8 @@ package main
 import (
 	"cmp"
 	"fmt"
-	"os"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
