@@ -59,7 +59,7 @@ type load struct {
 func startLoad(t testing.TB, tp *topology) *load {
 	t.Helper()
 	a, c := tp.nodes[0].pods[0], tp.nodes[1].pods[0]
-	tcpEcho(t, c.ns, netip.AddrPortFrom(c.ip, 9001))
+	tcpEcho(t, c.ns, netip.AddrPortFrom(c.ip, podTCP))
 	outAddr := netip.AddrPortFrom(tp.outIP, 9100)
 	tcpEcho(t, tp.outside, outAddr)
 	l := &load{stop: make(chan struct{}), pings: make(chan *pinger, 1), pingErr: make(chan error, 1)}
@@ -73,7 +73,7 @@ func startLoad(t testing.TB, tp *topology) *load {
 	for _, dst := range []struct {
 		name string
 		addr netip.AddrPort
-	}{{"pod to pod across nodes", netip.AddrPortFrom(c.ip, 9001)}, {"pod to outside (masqueraded)", outAddr}} {
+	}{{"pod to pod across nodes", netip.AddrPortFrom(c.ip, podTCP)}, {"pod to outside (masqueraded)", outAddr}} {
 		s, err := startTCPStream(a.ns, dst.addr, l.stop)
 		if err != nil {
 			t.Fatalf("%s: %v", dst.name, err)
@@ -136,12 +136,37 @@ func (l *load) finish(t testing.TB) {
 	}
 }
 
+// TestReplaceUnderLoad swaps the datapath of both nodes while TCP streams
+// (pod to pod across nodes, pod to the world through masquerading, the
+// world to a NodePort whose backend is on the other node, DSR) and a ping
+// flood across nodes run: to another build of the same variant, to another
+// variant of the node, back, then down to legacy routing and up again. No
+// ping may be lost, no stream broken, no conntrack or NAT entry dropped.
 func TestReplaceUnderLoad(t *testing.T) {
-	rc := routingCases[2] // native routing, eBPF host routing (native-dsr)
-	build2 := secondBuildDir(t)
-	tp := setup(t, rc, [2]int{1, 1}, nil)
+	for _, mode := range []string{"tcx", "tc"} {
+		t.Run(mode, func(t *testing.T) { replaceUnderLoad(t, mode) })
+	}
+}
+
+func replaceUnderLoad(t *testing.T, mode string) {
+	rc := routingCases[2] // native routing, eBPF host routing, DSR (native-dsr)
+	build, build2 := buildDir(t), secondBuildDir(t)
+	tp := newTopology(t, false, [2]int{2, 1})
+	for _, n := range tp.nodes {
+		n.attach(t, build, rc.node, "--attach", mode)
+		n.apply(t, tp.state(n, node.State{Services: services(tp, true)}))
+	}
 	n1 := tp.nodes[0]
 	l := startLoad(t, tp)
+	// The NodePort stream runs through the replaces between variants that
+	// have NodePort with eBPF host routing; legacy routing's NodePort is a
+	// known defect (issue 9 item 2), so it ends before the downgrade.
+	npStop := make(chan struct{})
+	np, err := startTCPStream(tp.outside, netip.AddrPortFrom(n1.ip, 30080), npStop)
+	if err != nil {
+		t.Fatalf("NodePort stream: %v", err)
+	}
+	time.Sleep(200 * time.Millisecond)
 	ct := n1.mapKeys(t, bpf.MapConntrack)
 	snat := n1.mapKeys(t, bpf.MapSNAT)
 	if len(ct) == 0 || len(snat) == 0 {
@@ -156,10 +181,20 @@ func TestReplaceUnderLoad(t *testing.T) {
 	}{
 		{"another build of the same variant", []string{"--build", build2}},
 		{"a different variant of the same node (hybrid DSR)", []string{"--build", build2, "--variant", hybrid}},
+		{"back to the node's own variant and build", []string{"--build", build}},
 		{"a downgrade to legacy routing", []string{"--build", build2, "--variant", legacy}},
-		{"back to the node's own variant", []string{"--build", buildDir(t)}},
+		{"an upgrade back to the node's own variant", []string{"--build", build}},
 	}
-	for _, step := range steps {
+	for i, step := range steps {
+		if i == 3 {
+			close(npStop)
+			<-np.done
+			if np.err != nil || np.bytes == 0 {
+				t.Errorf("NodePort stream (DSR, backend on node2): broken or empty after %d KiB: %v", np.bytes>>10, np.err)
+			} else {
+				t.Logf("NodePort stream (DSR, backend on node2): %d KiB unbroken through 3 replaces", np.bytes>>10)
+			}
+		}
 		for _, n := range tp.nodes {
 			start := time.Now()
 			out, err := n.dpload(append([]string{"replace"}, step.args...)...)
@@ -183,6 +218,8 @@ func TestReplaceUnderLoad(t *testing.T) {
 		}
 		if kept != len(before) {
 			t.Errorf("%s: %d of %d entries kept across the replaces", what, kept, len(before))
+		} else {
+			t.Logf("%s: all %d entries of before the replaces kept", what, kept)
 		}
 	}
 	l.finish(t)
