@@ -100,6 +100,7 @@ func parse(fs *pflag.FlagSet, args []string, c *common, stderr io.Writer) (int, 
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK, false
 		}
+		fmt.Fprintf(stderr, "dpload %s: %v\n", fs.Name(), err)
 		return exitUsage, false
 	}
 	if c.output != "text" && c.output != "json" {

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/dpforge/dpforge/bpf"
+	"github.com/dpforge/dpforge/bpf/loader/node"
+)
+
+// TestStateApplyChurn: an endpoint that leaves the state loses its
+// programs and its map entries, one that comes gets them, and applying
+// the same state twice changes nothing.
+func TestStateApplyChurn(t *testing.T) {
+	tp := setup(t, routingCases[2], [2]int{2, 1}, nil)
+	n1 := tp.nodes[0]
+	a, b := n1.pods[0], n1.pods[1]
+	full := tp.state(n1, node.State{})
+	if out := n1.apply(t, full); !strings.Contains(out, "0 added, 0 updated, 0 removed") {
+		t.Errorf("applying the same state again: %s", out)
+	}
+	// b leaves.
+	without := full
+	without.Endpoints = full.Endpoints[:1]
+	out := n1.apply(t, without)
+	if !strings.Contains(out, `detached ["lxc2"]`) || !strings.Contains(out, "1 removed") {
+		t.Errorf("b leaving: %s", out)
+	}
+	if left := n1.hooksOn(t, b.veth); len(left) != 0 {
+		t.Errorf("%s still has %q after its endpoint left", b.veth, left)
+	}
+	if keys := n1.mapKeys(t, bpf.MapEndpoints); len(keys) != 2 { // a and the host
+		t.Errorf("dp_endpoints has %d entries, want 2", len(keys))
+	}
+	udpEcho(t, b.ns, netip.AddrPortFrom(b.ip, podUDP))
+	// b comes back.
+	out = n1.apply(t, full)
+	if !strings.Contains(out, `attached ["lxc2"]`) {
+		t.Errorf("b coming back: %s", out)
+	}
+	if hooks := n1.hooksOn(t, b.veth); len(hooks) != 2 {
+		t.Errorf("%s has %q, want the two endpoint programs", b.veth, hooks)
+	}
+	if err := udpExchange(a.ns, netip.AddrPortFrom(b.ip, podUDP)); err != nil {
+		t.Errorf("after b came back: %v", err)
+	}
+	st, err := n1.dpload("status")
+	if err != nil || bytes.Count([]byte(st), []byte("NOT ATTACHED")) != 0 {
+		t.Errorf("status: %v\n%s", err, st)
+	}
+}
+
+// TestUsage: exit codes and messages of the command line without a node.
+func TestUsage(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, exitUsage, "usage: dpload"},
+		{[]string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
+		{[]string{"attach", "--node", "x"}, exitUsage, "--devices is required"},
+		{[]string{"attach", "--devices", "eth0"}, exitUsage, "--node NAME, --variant ID or --auto is required"},
+		{[]string{"attach", "--attach", "xdp", "--node", "x", "--devices", "eth0"}, exitUsage, `attach mode "xdp"`},
+		{[]string{"status", "-o", "yaml"}, exitUsage, `-o "yaml"`},
+		{[]string{"status", "--run-dir", dir}, exitProblems, "nothing is attached"},
+		{[]string{"detach", "--run-dir", dir}, exitProblems, "nothing is attached"},
+		{[]string{"state", "apply"}, exitUsage, "want: state apply FILE"},
+		{[]string{"map", "list"}, exitUsage, "want: map list NAME"},
+		{[]string{"attach", "--help"}, exitOK, "example:"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(tc.args, &stdout, &stderr)
+		if code != tc.code || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("dpload %s: exit %d, stderr %q; want exit %d and %q", strings.Join(tc.args, " "), code, stderr.String(), tc.code, tc.want)
+		}
+	}
+}
