@@ -1,6 +1,7 @@
 package bindings
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -78,9 +79,10 @@ func (a *API) names() []string {
 }
 
 // Check compares the API of every variant with the first one's: ids[i]
-// names apis[i], sorted by id. It returns an *APIMismatchError per variant
-// that differs.
-func Check(ids []string, apis []*API) []error {
+// names apis[i] and types[i] (its Types file), sorted by id. It returns an
+// *APIMismatchError per variant whose names differ, else a
+// *TypesMismatchError if its Go types differ.
+func Check(ids []string, apis []*API, types [][]byte) []error {
 	if len(apis) < 2 {
 		return nil
 	}
@@ -89,8 +91,11 @@ func Check(ids []string, apis []*API) []error {
 	for i := 1; i < len(apis); i++ {
 		names := apis[i].names()
 		missing, extra := diffSorted(refNames, names)
-		if len(missing) > 0 || len(extra) > 0 {
+		switch {
+		case len(missing) > 0 || len(extra) > 0:
 			errs = append(errs, &APIMismatchError{Variant: ids[i], Reference: ids[0], Missing: missing, Extra: extra})
+		case !bytes.Equal(types[0], types[i]):
+			errs = append(errs, &TypesMismatchError{Variant: ids[i], Reference: ids[0]})
 		}
 	}
 	return errs

@@ -3,7 +3,9 @@ package bindings
 import (
 	"bytes"
 	"fmt"
+	"go/build/constraint"
 	"go/format"
+	"io"
 	"slices"
 	"strings"
 
@@ -67,6 +69,24 @@ func Variant(id string, target gen.Target, arches gen.GoArches, spec *ebpf.Colle
 	pkg := PackageName(id)
 	base := fileStem + "_" + target.Suffix()
 
+	var buf bytes.Buffer
+	err := gen.Generate(generateArgs(pkg, arches.Constraint(), spec, base+".o", &buf))
+	if err != nil {
+		return nil, fmt.Errorf("generating bindings of variant %q: %w", id, err)
+	}
+	// A file without build constraints, so the package exists (and the
+	// registry's ./... build works) on every architecture, also where the
+	// target's byte order excludes the generated file.
+	doc := fmt.Sprintf("%s\n// Package %s holds the bpf2go bindings of datapath variant %q.\npackage %s\n", banner, pkg, id, pkg)
+	return map[string][]byte{
+		pkg + "/doc.go":          []byte(doc),
+		pkg + "/" + base + ".go": buf.Bytes(),
+		pkg + "/" + base + ".o":  obj,
+	}, nil
+}
+
+// generateArgs describes the bindings of spec to bpf2go's generator.
+func generateArgs(pkg string, constraints constraint.Expr, spec *ebpf.CollectionSpec, objectFile string, out io.Writer) gen.GenerateArgs {
 	var maps, vars, progs []string
 	for name := range spec.Maps {
 		// .rodata, .bss etc. are reached through their variables.
@@ -83,32 +103,18 @@ func Variant(id string, target gen.Target, arches gen.GoArches, spec *ebpf.Colle
 	slices.Sort(maps)
 	slices.Sort(vars)
 	slices.Sort(progs)
-
-	var buf bytes.Buffer
-	err := gen.Generate(gen.GenerateArgs{
+	return gen.GenerateArgs{
 		Package:     pkg,
 		Stem:        bindingsStem,
-		Constraints: arches.Constraint(),
+		Constraints: constraints,
 		Maps:        maps,
 		Variables:   vars,
 		Programs:    progs,
 		Types:       gen.CollectGlobalTypes(spec),
 		// Relative: //go:embed only takes names in the package directory.
-		ObjectFile: base + ".o",
-		Output:     &buf,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("generating bindings of variant %q: %w", id, err)
+		ObjectFile: objectFile,
+		Output:     out,
 	}
-	// A file without build constraints, so the package exists (and the
-	// registry's ./... build works) on every architecture, also where the
-	// target's byte order excludes the generated file.
-	doc := fmt.Sprintf("%s\n// Package %s holds the bpf2go bindings of datapath variant %q.\npackage %s\n", banner, pkg, id, pkg)
-	return map[string][]byte{
-		pkg + "/doc.go":          []byte(doc),
-		pkg + "/" + base + ".go": buf.Bytes(),
-		pkg + "/" + base + ".o":  obj,
-	}, nil
 }
 
 // RegistryEntry is one variant as the registry sees it.
@@ -122,16 +128,30 @@ type RegistryEntry struct {
 // the bindings directory. Variants are grouped by target: each group gets a
 // file with that target's build constraint, since an object of the other
 // byte order can neither be embedded there nor loaded.
-func Registry(importPath string, entries []RegistryEntry) (map[string][]byte, error) {
+//
+// types is the registry's types.go (see Types); nil leaves it out (a build
+// of no variant).
+func Registry(importPath string, entries []RegistryEntry, types []byte) (map[string][]byte, error) {
 	files := map[string][]byte{
 		"go.mod": fmt.Appendf(nil, bindingsGoMod, importPath),
 		"go.sum": []byte(bindingsGoSum),
+	}
+	if types != nil {
+		files[TypesFile] = types
 	}
 
 	main := banner + `
 // Package datapath is the registry of the datapath variants built by dpforge.
 // Each variant's bindings live in the package v_<id> next to this one; this
-// package maps variant ids to their loaders.
+// package maps variant ids to their loaders and holds the Go types every
+// variant shares (types.go): load a variant's spec, then fill a
+// DatapathObjects from the loaded collection:
+//
+//	load, _ := datapath.Lookup(id)
+//	spec, err := load()
+//	coll, err := ebpf.NewCollection(spec) // or dpforge's bpf/loader
+//	var objs datapath.DatapathObjects
+//	err = coll.Assign(&objs)
 package datapath
 
 import (

@@ -55,8 +55,15 @@ func main() {
 			progs = append(progs, name)
 		}
 		slices.Sort(progs)
+		// The registry's types fit every variant.
+		var specs datapath.DatapathSpecs
+		if err := spec.Assign(&specs); err != nil || specs.DpIngress == nil || specs.DpPolicy == nil {
+			panic(fmt.Sprint(id, err))
+		}
 		fmt.Println(id, progs, len(spec.Maps), len(spec.Variables))
 	}
+	var key datapath.DatapathDpPolicyKey
+	key.Node = 1
 	if _, ok := datapath.Lookup("nope"); ok {
 		panic("nope")
 	}
@@ -97,6 +104,9 @@ func main() {
 	cmd.Env = append(os.Environ(), "GOWORK=off", "GOPROXY=off", "GOFLAGS=-mod=readonly", "GOARCH=s390x")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("GOARCH=s390x go vet: %v\n%s", err, out)
+	}
+	if types, err := os.ReadFile(filepath.Join(bindings, "types.go")); err != nil || strings.Contains(string(types), "go:embed") || strings.Contains(string(types), "func LoadDatapath") {
+		t.Errorf("types.go (%v) embeds or loads an object:\n%s", err, types)
 	}
 	reg, _ := os.ReadFile(filepath.Join(bindings, "registry_bpfeb.go"))
 	if !strings.Contains(string(reg), `variants["base-eb"] = v_base_eb.LoadDatapath`) {

@@ -179,6 +179,7 @@ func Build(ctx context.Context, jobs []Job, opts Options) (*Result, error) {
 	res := &Result{Toolchain: b.tc.Toolchain}
 	var errs []error
 	var entries []bindings.RegistryEntry
+	typesOf := map[string][]byte{}
 	outputs := map[string][]byte{}
 	for _, u := range units {
 		for _, j := range u.jobs {
@@ -196,6 +197,7 @@ func Build(ctx context.Context, jobs []Job, opts Options) (*Result, error) {
 				outputs[bindingsDir+"/"+name] = data
 			}
 			entries = append(entries, bindings.RegistryEntry{ID: j.ID, Suffix: u.target.Suffix(), Arches: u.arches})
+			typesOf[j.ID] = u.types
 		}
 		if u.err != nil {
 			errs = append(errs, u.errs...)
@@ -213,10 +215,11 @@ func Build(ctx context.Context, jobs []Job, opts Options) (*Result, error) {
 	}
 	ids := make([]string, len(res.Variants))
 	apis := make([]*bindings.API, len(res.Variants))
+	types := make([][]byte, len(res.Variants))
 	for i := range res.Variants {
-		ids[i], apis[i] = res.Variants[i].ID, &res.Variants[i].API
+		ids[i], apis[i], types[i] = res.Variants[i].ID, &res.Variants[i].API, typesOf[res.Variants[i].ID]
 	}
-	errs = append(errs, bindings.Check(ids, apis)...)
+	errs = append(errs, bindings.Check(ids, apis, types)...)
 
 	if err := ctx.Err(); err != nil {
 		// Don't replace a good output directory with a partial one.
@@ -226,7 +229,11 @@ func Build(ctx context.Context, jobs []Job, opts Options) (*Result, error) {
 		}
 		return res, errlist.Join(errs...)
 	}
-	reg, err := bindings.Registry(b.opts.GoImportPath, entries)
+	var refTypes []byte
+	if len(types) > 0 {
+		refTypes = types[0]
+	}
+	reg, err := bindings.Registry(b.opts.GoImportPath, entries, refTypes)
 	if err != nil {
 		return res, errlist.Join(append(errs, err)...)
 	}
@@ -368,6 +375,7 @@ type unit struct {
 	obj      []byte
 	result   VariantResult
 	bindings map[string]map[string][]byte // job id → files of its package
+	types    []byte                       // the registry's types.go
 	err      error                        // first error
 	errs     []error                      // one per job
 }
@@ -514,7 +522,12 @@ func (b *builder) process(ctx context.Context, index int, u *unit) {
 		}
 		byJob[j.ID] = files
 	}
-	u.obj, u.bindings = obj, byJob
+	types, err := bindings.Types(spec)
+	if err != nil {
+		fail(err, func(j Job) error { return fmt.Errorf("variant %q: %w", j.ID, err) })
+		return
+	}
+	u.obj, u.bindings, u.types = obj, byJob, types
 	u.result = VariantResult{
 		Key:         u.key,
 		SHA256:      cache.SHA256Hex(obj),

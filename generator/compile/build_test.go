@@ -198,6 +198,7 @@ func TestOutputLayout(t *testing.T) {
 		"bindings/go.sum",
 		"bindings/registry.go",
 		"bindings/registry_bpfel.go",
+		"bindings/types.go",
 		"bindings/v_base/datapath_bpfel.go",
 		"bindings/v_base/datapath_bpfel.o",
 		"bindings/v_base/doc.go",
@@ -425,6 +426,20 @@ func TestAPIMismatch(t *testing.T) {
 	}
 }
 
+// TestTypesMismatch: variants with the same names but a map key of another
+// layout cannot share the registry's Go types; the build says which.
+func TestTypesMismatch(t *testing.T) {
+	d := newDirs(t)
+	_, err := Build(context.Background(), []Job{job(t, "base", "base", "v1"), job(t, "widenode", "widenode", "v1")}, d.options())
+	var te *bindings.TypesMismatchError
+	if !errors.As(err, &te) || te.Variant != "widenode" || te.Reference != "base" {
+		t.Fatalf("error %v, want a *TypesMismatchError for widenode", err)
+	}
+	if errors.As(err, new(*bindings.APIMismatchError)) {
+		t.Errorf("the names are the same, yet %v", err)
+	}
+}
+
 func TestStaleOutputsRemoved(t *testing.T) {
 	d := newDirs(t)
 	opts := d.options()
@@ -441,7 +456,7 @@ func TestStaleOutputsRemoved(t *testing.T) {
 	slices.Sort(got)
 	want := []string{
 		".dpforge-outputs",
-		"bindings/go.mod", "bindings/go.sum", "bindings/registry.go", "bindings/registry_bpfel.go",
+		"bindings/go.mod", "bindings/go.sum", "bindings/registry.go", "bindings/registry_bpfel.go", "bindings/types.go",
 		"bindings/v_base/datapath_bpfel.go", "bindings/v_base/datapath_bpfel.o", "bindings/v_base/doc.go",
 		"objects/README", "objects/base.o",
 	}

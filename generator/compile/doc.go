@@ -23,14 +23,16 @@
 //     killed at any moment leaves no half-written entry.
 //   - The API of a variant is its set of program, map and variable names. The
 //     loader uses one API for every variant, so Build checks that all
-//     variants have the same one (generator/bindings, which also writes the
-//     Go bindings and the registry).
+//     variants have the same names and the same Go types of their map keys,
+//     values and variables (generator/bindings, which also writes the Go
+//     bindings and the registry).
 //
 // Build lays out its output directory as:
 //
 //	objects/<id>.o                         the object of each variant
 //	bindings/go.mod, go.sum                a module (Options.GoImportPath)
 //	bindings/registry*.go                  package datapath: Lookup(id), IDs()
+//	bindings/types.go                      its Go types, shared by every variant
 //	bindings/v_<id>/datapath_<target>.go   bpf2go bindings of each variant
 //	bindings/v_<id>/datapath_<target>.o    the embedded copy of the object
 //	.dpforge-outputs                       the files above, so that files of

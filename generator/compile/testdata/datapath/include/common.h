@@ -17,7 +17,11 @@ struct dp_stats {
 
 struct dp_policy_key {
 	__u32 ifindex;
+#ifdef DP_WIDE_NODE
+	__u64 node;	/* same names, other Go types: see TestTypesMismatch */
+#else
 	__u32 node;
+#endif
 };
 
 static __always_inline void dp_count(void *map, __u32 slot, __u32 len)
