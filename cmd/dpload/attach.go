@@ -22,7 +22,7 @@ func kernel() (features.Kernel, error) {
 }
 
 // pick chooses the variant and attach mode.
-func pick(b *node.Build, name string, auto bool, variant string, mode node.AttachMode) (node.Choice, node.AttachMode, error) {
+func pick(b *node.Build, name string, auto bool, variant string, tunnel bool, mode node.AttachMode) (node.Choice, node.AttachMode, error) {
 	k, err := kernel()
 	if err != nil {
 		return node.Choice{}, "", err
@@ -37,7 +37,7 @@ func pick(b *node.Build, name string, auto bool, variant string, mode node.Attac
 			return node.Choice{}, "", fmt.Errorf("variant %s cannot run on kernel %s: %v", variant, k, miss)
 		}
 		choice = node.Choice{Variant: variant, Reason: "given with --variant"}
-	} else if choice, err = node.Pick(b.Manifest, name, k, auto); err != nil {
+	} else if choice, err = node.Pick(b.Manifest, name, k, auto, tunnel); err != nil {
 		return node.Choice{}, "", err
 	}
 	if mode == "" {
@@ -87,7 +87,7 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "attach", err)
 	}
-	choice, mode, err := pick(b, *nodeName, *auto, *variant, mode)
+	choice, mode, err := pick(b, *nodeName, *auto, *variant, *tunnel != "", mode)
 	if err != nil {
 		return fail(stderr, "attach", err)
 	}
@@ -135,7 +135,7 @@ func runReplace(args []string, stdout, stderr io.Writer) int {
 	reason := "given with --variant"
 	id := *variant
 	if id == "" {
-		choice, _, err := pick(b, *nodeName, *auto, "", old.Mode)
+		choice, _, err := pick(b, *nodeName, *auto, "", old.Tunnel != "", old.Mode)
 		if err != nil {
 			return fail(stderr, "replace", err)
 		}

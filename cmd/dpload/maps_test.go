@@ -74,3 +74,46 @@ func TestMapListGet(t *testing.T) {
 		t.Errorf("status: %d of %d hooks attached, want 6 of 6", attached, len(st.Hooks))
 	}
 }
+
+// TestAttachAuto: --auto picks the variant with the most features this
+// kernel runs, for the node's routing mode, and says why.
+func TestAttachAuto(t *testing.T) {
+	build := buildDir(t)
+	for _, tunnel := range []bool{false, true} {
+		t.Run(map[bool]string{false: "native", true: "tunnel"}[tunnel], func(t *testing.T) {
+			tp := newTopology(t, tunnel, [2]int{1, 0})
+			n := tp.nodes[0]
+			args := []string{"attach", "--auto", "--devices", "eth0", "--build", build, "-o", "json"}
+			if tunnel {
+				args = append(args, "--tunnel-device", vxlanDevice)
+			}
+			out, err := n.dpload(args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { n.dpload("detach") })
+			var res struct {
+				Record node.Record
+				Reason string
+			}
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("picked %s: %s", res.Record.Variant, res.Reason)
+			m, err := node.OpenBuild(build)
+			if err != nil {
+				t.Fatal(err)
+			}
+			most := 0
+			for _, v := range m.Manifest.Variants {
+				if _, tm := v.Defines["TUNNEL_MODE"]; tm == tunnel {
+					most = max(most, len(v.Defines))
+				}
+			}
+			got := m.Manifest.Variant(res.Record.Variant)
+			if _, tm := got.Defines["TUNNEL_MODE"]; tm != tunnel || len(got.Defines) != most || !strings.Contains(res.Reason, "most features") {
+				t.Errorf("picked %s (%d defines, tunnel %v), want a variant with %d defines, tunnel %v", got.ID, len(got.Defines), tm, most, tunnel)
+			}
+		})
+	}
+}

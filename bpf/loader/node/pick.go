@@ -70,9 +70,10 @@ type Choice struct {
 // Pick chooses the variant for a node of m on kernel k. Without auto it is
 // the node's variant from the manifest, refused with the missing
 // capabilities if k cannot run it. With auto it is the variant of the
-// manifest with the most features that k can run (ties: the node's own
-// variant, then the smallest id).
-func Pick(m *manifest.Manifest, node string, k features.Kernel, auto bool) (Choice, error) {
+// manifest with the most features that k can run, in tunnel mode if and
+// only if the node has an overlay device (ties: the node's own variant,
+// then the smallest id).
+func Pick(m *manifest.Manifest, node string, k features.Kernel, auto, tunnel bool) (Choice, error) {
 	var own string
 	for _, n := range m.Nodes {
 		if n.Name == node {
@@ -94,8 +95,13 @@ func Pick(m *manifest.Manifest, node string, k features.Kernel, auto bool) (Choi
 	}
 	best, bestN := "", -1
 	var refused []string
+	skipped := 0
 	for i := range m.Variants {
 		v := &m.Variants[i]
+		if _, t := v.Defines["TUNNEL_MODE"]; t != tunnel {
+			skipped++
+			continue
+		}
 		if miss := Requirements(v, k); len(miss) > 0 {
 			refused = append(refused, fmt.Sprintf("%s: %s", v.ID, joinMissing(miss)))
 			continue
@@ -105,8 +111,9 @@ func Pick(m *manifest.Manifest, node string, k features.Kernel, auto bool) (Choi
 			best, bestN = v.ID, n
 		}
 	}
+	mode := map[bool]string{true: "tunnel", false: "native-routing"}[tunnel]
 	if best == "" {
-		return Choice{}, fmt.Errorf("no variant of the build runs on kernel %s: %s", k, strings.Join(refused, "; "))
+		return Choice{}, fmt.Errorf("no %s variant of the build runs on kernel %s: %s", mode, k, strings.Join(refused, "; "))
 	}
 	v := m.Variant(best)
 	var defs []string
@@ -114,8 +121,8 @@ func Pick(m *manifest.Manifest, node string, k features.Kernel, auto bool) (Choi
 		defs = append(defs, d)
 	}
 	slices.Sort(defs)
-	return Choice{best, fmt.Sprintf("the variant with the most features (%d: %s) that kernel %s can run; %d other variants cannot",
-		bestN, strings.Join(defs, " "), k, len(refused))}, nil
+	return Choice{best, fmt.Sprintf("the %s variant with the most features (%d: %s) that kernel %s can run; %d other %s variants cannot",
+		mode, bestN, strings.Join(defs, " "), k, len(refused), mode)}, nil
 }
 
 func joinMissing(ms []Missing) string {

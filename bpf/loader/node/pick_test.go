@@ -14,6 +14,7 @@ func pickManifest() *manifest.Manifest {
 			{ID: "hostrouting", CPU: "v3", Defines: map[string]string{"ENABLE_IPV4": "1", "ENABLE_NODEPORT": "1", "ENABLE_HOST_ROUTING": "1", "HAVE_RINGBUF": "1"}},
 			{ID: "legacy", CPU: "v2", Defines: map[string]string{"ENABLE_IPV4": "1", "ENABLE_NODEPORT": "1"}},
 			{ID: "minimal", CPU: "v2", Defines: map[string]string{"ENABLE_IPV4": "1"}},
+			{ID: "tunnel", CPU: "v2", Defines: map[string]string{"ENABLE_IPV4": "1", "TUNNEL_MODE": "1"}},
 		},
 		Nodes: []manifest.Node{{Name: "new", Variant: "hostrouting"}, {Name: "old", Variant: "legacy"}},
 	}
@@ -36,6 +37,7 @@ func TestPick(t *testing.T) {
 		node    string
 		kernel  string
 		auto    bool
+		tunnel  bool
 		want    string
 		wantErr string
 	}{
@@ -48,10 +50,11 @@ func TestPick(t *testing.T) {
 		// --auto: the most features the kernel runs.
 		{kernel: "6.1.0", auto: true, want: "hostrouting"},
 		{kernel: "5.4.0", auto: true, want: "legacy"},
-		{kernel: "4.9.0", auto: true, wantErr: "no variant of the build runs on kernel"},
+		{kernel: "6.1.0", auto: true, tunnel: true, want: "tunnel"},
+		{kernel: "4.9.0", auto: true, wantErr: "no native-routing variant of the build runs on kernel"},
 		{node: "nosuch", kernel: "6.1.0", wantErr: `node "nosuch" is not in the manifest`},
 	} {
-		c, err := Pick(m, tc.node, kernelAt(t, tc.kernel), tc.auto)
+		c, err := Pick(m, tc.node, kernelAt(t, tc.kernel), tc.auto, tc.tunnel)
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("Pick(%q, %s, auto=%v): error %v, want one containing %q", tc.node, tc.kernel, tc.auto, err, tc.wantErr)
