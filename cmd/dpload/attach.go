@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,8 +92,17 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "attach", err)
 	}
-	r, err := c.node().Attach(node.Spec{Build: b, Node: *nodeName, Variant: choice.Variant, Devices: *devices, Tunnel: *tunnel, Mode: mode, Values: *values, MapMax: sizes(*mapMax)})
-	if err != nil {
+	spec := node.Spec{Build: b, Node: *nodeName, Variant: choice.Variant, Devices: *devices, Tunnel: *tunnel, Mode: mode, Values: *values, MapMax: sizes(*mapMax)}
+	n := c.node()
+	var r *node.Record
+	if old, err := n.LoadRecord(); err == nil && sameDevices(old, spec) {
+		// Attached already, on these devices: a newer loader (or build)
+		// takes over the way replace does, without a gap.
+		if r, _, err = n.Replace(spec); err != nil {
+			return fail(stderr, "attach", fmt.Errorf("%w (the previous datapath, variant %s of build %s, is still attached)", err, old.Variant, old.Build))
+		}
+		choice.Reason += fmt.Sprintf("; replaced variant %s of build %s", old.Variant, old.Build)
+	} else if r, err = n.Attach(spec); err != nil {
 		return fail(stderr, "attach", err)
 	}
 	took := time.Since(start)
@@ -274,4 +284,10 @@ func sizes(m map[string]int) map[string]uint32 {
 		out[k] = uint32(max(v, 0))
 	}
 	return out
+}
+
+// sameDevices reports whether an attach names the devices and attach mode
+// of what is attached.
+func sameDevices(r *node.Record, s node.Spec) bool {
+	return slices.Equal(r.Devices, s.Devices) && r.Tunnel == s.Tunnel && r.Mode == s.Mode
 }

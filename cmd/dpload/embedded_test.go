@@ -80,6 +80,15 @@ func TestEmbeddedLoader(t *testing.T) {
 	if err := udpExchange(a.ns, netip.AddrPortFrom(c.ip, podUDP)); err != nil {
 		t.Error(err)
 	}
+	// A newer loader running attach again on the same devices takes over
+	// without a gap, as replace does; the endpoints stay attached.
+	out, err := exeOn(tp.nodes[0], "attach", "--node", "native-dsr", "--devices", "eth0")
+	if err != nil || !strings.Contains(out, "replaced variant") {
+		t.Errorf("attach over an attached node: %v: %s", err, out)
+	}
+	if err := udpExchange(a.ns, netip.AddrPortFrom(c.ip, podUDP)); err != nil {
+		t.Errorf("after the second attach: %v", err)
+	}
 	for _, n := range tp.nodes {
 		if _, err := exeOn(n, "detach"); err != nil {
 			t.Fatal(err)
