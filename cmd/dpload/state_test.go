@@ -79,3 +79,41 @@ func TestUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestReplaceMigrates: a replace that changes a map's size copies the
+// pinned map's entries into one of the new size, and traffic goes on.
+func TestReplaceMigrates(t *testing.T) {
+	tp := setup(t, routingCases[2], [2]int{1, 1}, nil)
+	n1, a, c := tp.nodes[0], tp.nodes[0].pods[0], tp.nodes[1].pods[0]
+	udpEcho(t, c.ns, netip.AddrPortFrom(c.ip, podUDP))
+	if err := udpExchange(a.ns, netip.AddrPortFrom(c.ip, podUDP)); err != nil {
+		t.Fatal(err)
+	}
+	before := n1.mapKeys(t, bpf.MapConntrack)
+	out, err := n1.dpload("replace", "--build", buildDir(t), "--map-max", "dp_conntrack=131072")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "migrated maps: dp_conntrack") {
+		t.Errorf("replace: %s, want dp_conntrack migrated", out)
+	}
+	after := n1.mapKeys(t, bpf.MapConntrack)
+	for k := range before {
+		if !after[k] {
+			t.Errorf("a conntrack entry was lost in the migration")
+			break
+		}
+	}
+	st, err := n1.dpload("status")
+	if err != nil || !strings.Contains(st, "/131072") {
+		t.Errorf("status after the migration: %v\n%s", err, st)
+	}
+	if err := udpExchange(a.ns, netip.AddrPortFrom(c.ip, podUDP)); err != nil {
+		t.Errorf("after the migration: %v", err)
+	}
+	// A second replace keeps the size (the record remembers it): nothing
+	// to migrate.
+	if out, err := n1.dpload("replace", "--build", buildDir(t)); err != nil || strings.Contains(out, "migrated") {
+		t.Errorf("second replace: %v: %s", err, out)
+	}
+}
