@@ -93,6 +93,9 @@ func TestEmbeddedLoader(t *testing.T) {
 		if _, err := exeOn(n, "detach"); err != nil {
 			t.Fatal(err)
 		}
+		if files, _ := os.ReadDir(n.runDir); len(files) != 0 {
+			t.Errorf("%s: left in the run directory after detach: %v", n.name, files)
+		}
 		if s := n.snapshot(t); s.Record != nil || len(s.Pins) != 0 {
 			t.Errorf("%s: left behind after detach: record %v, pins %q", n.name, s.Record != nil, s.Pins)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/dpforge/dpforge/bpf"
 	"github.com/dpforge/dpforge/bpf/loader"
@@ -81,6 +82,23 @@ type Spec struct {
 	Endpoints []string
 }
 
+// lock takes the node's lock (an exclusive flock beside the record), so
+// that two loaders never change one node at once; a second one waits.
+func (n *Node) lock() (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(n.RecordPath), 0o755); err != nil {
+		return nil, fmt.Errorf("locking the node: %w", err)
+	}
+	f, err := os.OpenFile(n.RecordPath+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("locking the node: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking the node: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
+
 func (n *Node) fault(step string) error {
 	if n.Fault == nil {
 		return nil
@@ -133,7 +151,8 @@ func (n *Node) writeRecord(r *Record) error {
 func (n *Node) mapPath(name string) string  { return filepath.Join(n.Dir, "maps", name) }
 func (n *Node) progPath(name string) string { return filepath.Join(n.Dir, "progs", name) }
 
-// hookProgram is the program for each side of each kind of device.
+// hooksFor lists the hooks of s: each side of each native device, of the
+// overlay device and of each endpoint veth, with its program.
 func hooksFor(s Spec) []Hook {
 	var hooks []Hook
 	add := func(dev, in, out string) {
@@ -237,6 +256,11 @@ func (n *Node) prepare(s Spec) (*ebpf.Collection, *loader.MapPlan, map[string]st
 // returns only when all are attached; if any step fails, everything done
 // so far is undone and nothing stays attached or pinned by this call.
 func (n *Node) Attach(s Spec) (*Record, error) {
+	unlock, err := n.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if r, err := n.LoadRecord(); err == nil {
 		return nil, fmt.Errorf("node %q already has variant %s of build %s attached (replace or detach it)", r.Node, r.Variant, r.Build)
 	} else if !errors.Is(err, ErrNotAttached) {
@@ -355,6 +379,11 @@ func (n *Node) commit(coll *ebpf.Collection, plan *loader.MapPlan, r *Record) er
 // any step fails, the hooks swapped so far get their old program back and
 // the pins are left as they were.
 func (n *Node) Replace(s Spec) (*Record, []string, error) {
+	unlock, err := n.lock()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
 	old, err := n.LoadRecord()
 	if err != nil {
 		return nil, nil, err
@@ -426,6 +455,11 @@ func (n *Node) Replace(s Spec) (*Record, []string, error) {
 // Detach removes every hook, pin and the record. It goes on after an
 // error and reports all of them.
 func (n *Node) Detach() error {
+	unlock, err := n.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	r, err := n.LoadRecord()
 	if err != nil {
 		return err
@@ -447,6 +481,7 @@ func (n *Node) Detach() error {
 	if err := os.Remove(n.RecordPath); err != nil {
 		errs = append(errs, err)
 	}
+	os.Remove(n.RecordPath + ".lock") // held until we return; a waiting loader finds nothing attached
 	return errors.Join(errs...)
 }
 

@@ -448,6 +448,11 @@ func sameValue(mapName string, old, want []byte) bool {
 // New endpoints get their map entries before their programs; endpoints
 // that go lose their programs before their entries.
 func (n *Node) ApplyState(s *State, dev DeviceInfo) (*ApplyReport, error) {
+	unlock, err := n.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	r, err := n.LoadRecord()
 	if err != nil {
 		return nil, err
