@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -115,5 +116,49 @@ func TestReplaceMigrates(t *testing.T) {
 	// to migrate.
 	if out, err := n1.dpload("replace", "--build", buildDir(t)); err != nil || strings.Contains(out, "migrated") {
 		t.Errorf("second replace: %v: %s", err, out)
+	}
+}
+
+// TestStatePolicy: policy from the state file decides real traffic: an
+// endpoint that enforces ingress drops what no entry allows, an allow
+// entry for the sender's identity and port lets it in, and only on that
+// port. A state naming a veth that does not exist is refused before any
+// map changes.
+func TestStatePolicy(t *testing.T) {
+	tp := setup(t, routingCases[2], [2]int{1, 1}, nil)
+	n2, a, c := tp.nodes[1], tp.nodes[0].pods[0], tp.nodes[1].pods[0]
+	udpEcho(t, c.ns, netip.AddrPortFrom(c.ip, podUDP))
+	udpEcho(t, c.ns, netip.AddrPortFrom(c.ip, podUDP+10))
+	enforced := tp.state(n2, node.State{})
+	enforced.Endpoints[0].EnforceIngress = true
+	n2.apply(t, enforced)
+	if err := udpExchange(a.ns, netip.AddrPortFrom(c.ip, podUDP)); err == nil {
+		t.Error("enforcing ingress without an allow entry: traffic passed")
+	}
+	allowed := enforced
+	allowed.Policy = []node.PolicyRule{{Subject: c.identity, Direction: "ingress", Remote: a.identity, Port: podUDP, Protocol: "udp"}}
+	n2.apply(t, allowed)
+	if err := udpExchange(a.ns, netip.AddrPortFrom(c.ip, podUDP)); err != nil {
+		t.Errorf("allowed by identity and port: %v", err)
+	}
+	if err := udpExchange(a.ns, netip.AddrPortFrom(c.ip, podUDP+10)); err == nil {
+		t.Error("another port than the allowed one passed")
+	}
+	drops, err := n2.dpload("status")
+	if err != nil || !strings.Contains(drops, "DROP_POLICY_DENIED") {
+		t.Errorf("status does not count the policy drops: %v\n%s", err, drops)
+	}
+
+	before := n2.mapKeys(t, bpf.MapPolicy)
+	broken := allowed
+	broken.Policy = nil
+	broken.Endpoints = append(slices.Clone(broken.Endpoints), node.Endpoint{IP: "10.0.2.99", Veth: "nosuch0", MAC: "02:00:00:00:00:99", ID: 99, Identity: 9999})
+	file := t.TempDir() + "/broken.yaml"
+	writeState(t, file, broken)
+	if _, err := n2.dpload("state", "apply", file); err == nil || !strings.Contains(err.Error(), `"nosuch0"`) {
+		t.Errorf("a state with a missing veth: %v, want an error naming it", err)
+	}
+	if after := n2.mapKeys(t, bpf.MapPolicy); len(after) != len(before) {
+		t.Errorf("the refused state changed the policy map: %d entries, were %d", len(after), len(before))
 	}
 }
