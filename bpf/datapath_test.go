@@ -20,9 +20,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// clang is the compiler the tests drive; override with DPFORGE_CLANG.
+// clang is the compiler the tests drive; override with DPFORGE_CC, as for
+// dpforge build.
 func clang() string {
-	if cc := os.Getenv("DPFORGE_CLANG"); cc != "" {
+	if cc := os.Getenv("DPFORGE_CC"); cc != "" {
 		return cc
 	}
 	return "clang-19"

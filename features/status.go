@@ -59,6 +59,8 @@ func status(cfg Config, r *Resolution) []StatusLine {
 
 	fam := fmt.Sprintf("[IPv4: %s, IPv6: %s]", enabled(r.On("masquerade-ipv4")), enabled(r.On("masquerade-ipv6")))
 	switch {
+	case r.Decision("bpf-masquerade-ipv4").State == Failed:
+		add("Masquerading", "BPF (failed: "+r.Decision("bpf-masquerade-ipv4").Reason+")")
 	case !r.On("masquerade-ipv4") && !r.On("masquerade-ipv6"):
 		add("Masquerading", "Disabled")
 	case r.On("bpf-masquerade-ipv4") || r.On("bpf-masquerade-ipv6"):
@@ -104,7 +106,7 @@ func status(cfg Config, r *Resolution) []StatusLine {
 	}
 	add("Encryption", enc)
 	attach := "Legacy TC"
-	if ok, _ := r.Kernel.Has(CapTCX); ok {
+	if r.On("tcx") {
 		attach = "TCX"
 	}
 	add("Attach Mode", attach)
