@@ -150,7 +150,7 @@ func startTCPStream(ns *nsThread, dst netip.AddrPort, stop <-chan struct{}) (*tc
 			default:
 			}
 			binary.BigEndian.PutUint64(block, seq)
-			c.SetDeadline(time.Now().Add(3 * time.Second))
+			c.SetDeadline(time.Now().Add(10 * time.Second))
 			if _, err := c.Write(block); err != nil {
 				s.err = fmt.Errorf("tcp stream: block %d: %w", seq, err)
 				return
@@ -321,7 +321,7 @@ func (s *sniffer) counts() (requests, replies int) {
 
 // replyTimeout is the per-reply timeout of the pingers: generous against a
 // loaded machine, short enough that a lost packet is seen.
-func replyTimeout() time.Duration { return 2 * time.Second }
+func replyTimeout() time.Duration { return 5 * time.Second }
 
 func deadlineIn(seconds int) time.Time { return time.Now().Add(time.Duration(seconds) * time.Second) }
 
