@@ -141,6 +141,7 @@ func (rc routingCase) attachArgs(t testing.TB, build string) (name string, extra
 // applies each node's state.
 func setup(t testing.TB, rc routingCase, pods [2]int, extra func(tp *topology, n *e2eNode) node.State) *topology {
 	t.Helper()
+	requireRoot(t)
 	build := buildDir(t)
 	tp := newTopology(t, rc.tunnel, pods)
 	name, args := rc.attachArgs(t, build)

@@ -78,6 +78,7 @@ func TestMapListGet(t *testing.T) {
 // TestAttachAuto: --auto picks the variant with the most features this
 // kernel runs, for the node's routing mode, and says why.
 func TestAttachAuto(t *testing.T) {
+	requireRoot(t)
 	build := buildDir(t)
 	for _, tunnel := range []bool{false, true} {
 		t.Run(map[bool]string{false: "native", true: "tunnel"}[tunnel], func(t *testing.T) {

@@ -150,6 +150,7 @@ func TestReplaceUnderLoad(t *testing.T) {
 
 func replaceUnderLoad(t *testing.T, mode string) {
 	rc := routingCases[2] // native routing, eBPF host routing, DSR (native-dsr)
+	requireRoot(t)
 	build, build2 := buildDir(t), secondBuildDir(t)
 	tp := newTopology(t, false, [2]int{2, 1})
 	for _, n := range tp.nodes {

@@ -75,6 +75,7 @@ func breakProgram(spec *ebpf.CollectionSpec) error {
 // checks that the node is left exactly as it was, still forwarding.
 func TestReplaceRollback(t *testing.T) {
 	rc := routingCases[2]
+	requireRoot(t)
 	build2 := secondBuildDir(t)
 	tp := setup(t, rc, [2]int{2, 1}, nil)
 	n1 := tp.nodes[0]
@@ -158,6 +159,7 @@ func TestReplaceRollback(t *testing.T) {
 func TestAttachRollback(t *testing.T) {
 	for _, mode := range []string{"tcx", "tc"} {
 		t.Run(mode, func(t *testing.T) {
+			requireRoot(t)
 			build := buildDir(t)
 			tp := newTopology(t, false, [2]int{1, 0})
 			n := tp.nodes[0]
