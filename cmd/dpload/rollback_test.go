@@ -96,6 +96,12 @@ func TestReplaceRollback(t *testing.T) {
 		want string
 	}{
 		{name: "verifier rejects a program", want: "invalid bpf_context access", set: func(n *node.Node) { n.Edit = breakProgram }},
+		{name: "incompatible map layout", want: "cannot be migrated", set: func(n *node.Node) {
+			n.Edit = func(spec *ebpf.CollectionSpec) error {
+				spec.Maps[bpf.MapPolicy].ValueSize *= 2 // the entries would not fit
+				return nil
+			}
+		}},
 		{name: "bpffs full while pinning", want: "no space left on device", set: func(n *node.Node) {
 			n.Fault = func(step string) error {
 				if strings.HasPrefix(step, "pin ") && strings.HasSuffix(step, bpf.ProgToContainer) {
