@@ -20,23 +20,21 @@ import (
 	"github.com/dpforge/dpforge/generator/plan"
 )
 
-// buildFixture is a build made once per test binary and removed at exit.
+// buildFixture is a build made once per test binary, under testRoot.
 type buildFixture struct {
 	once sync.Once
 	dir  string
 	err  error
 }
 
-var fixtures []*buildFixture
-
 // get makes the build with mk (into a fresh temporary directory) the
 // first time and returns its directory.
 func (f *buildFixture) get(t testing.TB, what string, mk func(dir string) error) string {
 	t.Helper()
 	f.once.Do(func() {
-		f.dir, f.err = os.MkdirTemp("", "dpload-build-")
+		// Inside testRoot: the output directory's lock file lands beside it.
+		f.dir, f.err = os.MkdirTemp(testRoot, "build-")
 		if f.err == nil {
-			fixtures = append(fixtures, f)
 			f.err = mk(f.dir)
 		}
 	})
@@ -87,9 +85,6 @@ func TestMain(m *testing.M) {
 	testRoot = dir
 	code := m.Run()
 	os.RemoveAll(testRoot)
-	for _, f := range fixtures {
-		os.RemoveAll(f.dir)
-	}
 	os.Exit(code)
 }
 
