@@ -6,7 +6,7 @@ CLANG   ?= clang-19
 STRIP   ?= llvm-strip-19
 OUT     ?= out
 V       ?= 0
-GOTEST_FLAGS ?= -count=1
+GOTEST_FLAGS ?= -count=1 -timeout 30m
 
 ifeq ($(V),1)
   Q :=
@@ -31,6 +31,7 @@ deps:
 	command -v $(STRIP) >/dev/null 2>&1 || missing="$$missing llvm-19"; \
 	[ -f /usr/include/bpf/bpf_helpers.h ] || missing="$$missing libbpf-dev"; \
 	[ -f /usr/include/linux/bpf.h ] || missing="$$missing linux-libc-dev"; \
+	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \

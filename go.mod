@@ -9,4 +9,9 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 )
 
-require golang.org/x/sys v0.43.0
+require (
+	github.com/vishvananda/netlink v1.3.1
+	golang.org/x/sys v0.43.0
+)
+
+require github.com/vishvananda/netns v0.0.5 // indirect

@@ -233,6 +233,9 @@ var mirrors = map[string]any{
 	"egw_value":            EgressGWValue{},
 	"endpoint_info":        EndpointInfo{},
 	"endpoint_key":         EndpointKey{},
+	"event_rate":           EventRate{},
+	"frag_key":             FragKey{},
+	"frag_ports":           FragPorts{},
 	"lpm4_key":             LPM4Key{},
 	"metrics_key":          MetricsKey{},
 	"metrics_value":        MetricsValue{},
@@ -259,10 +262,13 @@ var mapTypes = map[string][2]any{
 	MapConntrack: {Tuple4{}, CTEntry{}},
 	MapEgressGW:  {EgressGWKey{}, EgressGWValue{}},
 	MapEndpoints: {EndpointKey{}, EndpointInfo{}},
+	MapEventRate: {uint32(0), EventRate{}},
+	MapFrags:     {FragKey{}, FragPorts{}},
 	MapIPCache:   {LPM4Key{}, RemoteEndpointInfo{}},
 	MapMetrics:   {MetricsKey{}, MetricsValue{}},
 	MapNonMasq:   {LPM4Key{}, NonMasqValue{}},
 	MapPolicy:    {PolicyKey{}, PolicyEntry{}},
+	MapPolicyRev: {uint32(0), uint32(0)},
 	MapRevNAT:    {RevNATKey{}, RevNATValue{}},
 	MapServices:  {SvcKey{}, SvcValue{}},
 	MapSNAT:      {Tuple4{}, SNATEntry{}},
@@ -273,7 +279,7 @@ var mapTypes = map[string][2]any{
 
 // variableSizes are the C sizes of the load-time variables.
 var variableSizes = map[string]uint32{
-	VarClusterID: 4, VarEncapIfindex: 4, VarMTU: 4, VarNativeIfindex: 4,
+	VarClusterID: 4, VarEncapIfindex: 4, VarEventsBurst: 4, VarEventsRate: 4, VarMTU: 4, VarNativeIfindex: 4,
 	VarNodeIPv4: 4, VarNodeMAC: 6, VarNodePortMax: 2, VarNodePortMin: 2,
 	VarSNATExclIPv4: 4, VarSNATExclIPv4Len: 4, VarSNATPortMax: 2, VarSNATPortMin: 2,
 	VarTrace: 4, VarTunnelPort: 2, VarVTEPMask: 4,

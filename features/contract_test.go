@@ -46,9 +46,9 @@ func TestDefinesAreTheDatapaths(t *testing.T) {
 
 // nodeFacts are the load-time variables the node-side loader fills from
 // the machine it runs on (addresses, interfaces, port ranges of the node's
-// own SNAT, tracing), not from the feature model.
+// own SNAT, tracing, the drop-event rate limit), not from the feature model.
 var nodeFacts = []string{
-	bpf.VarEncapIfindex, bpf.VarNativeIfindex, bpf.VarNodeIPv4, bpf.VarNodeMAC,
+	bpf.VarEncapIfindex, bpf.VarEventsBurst, bpf.VarEventsRate, bpf.VarNativeIfindex, bpf.VarNodeIPv4, bpf.VarNodeMAC,
 	bpf.VarSNATPortMax, bpf.VarSNATPortMin, bpf.VarTrace,
 }
 

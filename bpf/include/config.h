@@ -55,6 +55,14 @@ volatile const __be32 cfg_vtep_mask = bpf_htonl(0xffffff00);
 volatile const __u16 cfg_snat_port_min = 32768;
 volatile const __u16 cfg_snat_port_max = 60999;
 /*
+ * Drop events (dp_events): a token bucket of cfg_events_burst events,
+ * refilled with cfg_events_rate tokens every second (Cilium's
+ * bpf-events-default-rate-limit / -burst-limit). Metrics count every drop
+ * whatever the limit. cfg_events_rate 0 = no limit.
+ */
+volatile const __u32 cfg_events_rate = 1000;
+volatile const __u32 cfg_events_burst = 1000;
+/*
  * Forwarding trace (include/trace.h): non-zero makes every run record its
  * verdict in dp_trace. 0 in production, where the verifier sees the
  * constant and never walks the recording code.

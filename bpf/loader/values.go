@@ -60,26 +60,8 @@ func encode(vs *ebpf.VariableSpec, text string, order binary.ByteOrder) ([]byte,
 		return nil, fmt.Errorf("no BTF type")
 	}
 	size := int(vs.Size())
-	bigEndian := false
-	t := vs.Type.Type
-	for {
-		switch tt := t.(type) {
-		case *btf.Typedef:
-			switch tt.Name {
-			case "__be16", "__be32", "__be64":
-				bigEndian = true
-			}
-			t = tt.Type
-			continue
-		case *btf.Volatile:
-			t = tt.Type
-			continue
-		case *btf.Const:
-			t = tt.Type
-			continue
-		}
-		break
-	}
+	t, typedefs := Peel(vs.Type.Type)
+	bigEndian := slices.ContainsFunc(typedefs, func(n string) bool { return n == "__be16" || n == "__be32" || n == "__be64" })
 	if order == nil {
 		order = binary.NativeEndian
 	}
@@ -148,4 +130,24 @@ func encodeInt(text string, size int, signed bool, order binary.ByteOrder) ([]by
 		return nil, fmt.Errorf("integer of %d bytes", size)
 	}
 	return binary.Append(nil, order, v)
+}
+
+// Peel strips typedefs and qualifiers off t and returns what is under
+// them, with the typedefs' names from the outside in: a __be32 is a
+// typedef of a __u32 typedef of an unsigned int.
+func Peel(t btf.Type) (btf.Type, []string) {
+	var names []string
+	for {
+		switch tt := t.(type) {
+		case *btf.Typedef:
+			names = append(names, tt.Name)
+			t = tt.Type
+		case *btf.Volatile:
+			t = tt.Type
+		case *btf.Const:
+			t = tt.Type
+		default:
+			return t, names
+		}
+	}
 }

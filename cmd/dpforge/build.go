@@ -48,6 +48,8 @@ type buildSummary struct {
 	Failed    []string `json:"failed"`
 	WallMS    int64    `json:"wall_ms"`
 	ClangMS   int64    `json:"clang_ms"`
+	// LoaderBytes is the size of DIR/dpload; 0 with --no-loader.
+	LoaderBytes int64 `json:"loader_bytes"`
 }
 
 func runBuild(args []string, stdout, stderr io.Writer) int {
@@ -58,6 +60,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	jobs := fs.IntP("jobs", "j", runtime.NumCPU(), "parallel compiles")
 	var target targetFlag
 	fs.Var(&target, "target", "byte order for every variant, overriding the kernel profiles' arch")
+	noLoader := fs.Bool("no-loader", false, "do not write DIR/dpload (the node loader with this build embedded)")
 	out := outputFlag(fs)
 	in := addInputFlags(fs, false)
 	if code := fs.parse(args); code >= 0 {
@@ -95,9 +98,16 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpforge build: %v\n", err)
 		return exitProblems
 	}
+	var loaderSize int64
+	if !*noLoader {
+		if _, loaderSize, err = writeLoader(*outDir); err != nil {
+			fmt.Fprintf(stderr, "dpforge build: the objects and manifest are written, but not the loader: %v\n", err)
+			return exitProblems
+		}
+	}
 	res, path := r.Build, r.ManifestPath
 	sum := buildSummary{Manifest: path, Variants: len(res.Variants), Nodes: len(r.Manifest.Nodes), Compiled: res.Compiled,
-		CacheHits: res.CacheHits, Failed: res.Failed, WallMS: res.Wall.Milliseconds(), ClangMS: res.ClangTime.Milliseconds()}
+		CacheHits: res.CacheHits, Failed: res.Failed, WallMS: res.Wall.Milliseconds(), ClangMS: res.ClangTime.Milliseconds(), LoaderBytes: loaderSize}
 	if sum.Failed == nil {
 		sum.Failed = []string{}
 	}
@@ -107,6 +117,9 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "built %s for %s and %s (%d compiled, %d cached) in %s; manifest %s\n",
 			plural(sum.Variants, "variant"), plural(sum.Nodes, "node"), plural(len(p.Entries)-sum.Nodes, "matrix cell"),
 			sum.Compiled, sum.CacheHits, res.Wall.Round(time.Millisecond), path)
+		if loaderSize > 0 {
+			fmt.Fprintf(stdout, "node loader %s (%.1f MiB, the build embedded)\n", filepath.Join(*outDir, loaderName), float64(loaderSize)/(1<<20))
+		}
 	}
 	return exitOK
 }

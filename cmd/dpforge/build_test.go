@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dpforge/dpforge/bpf/loader/node"
 	"github.com/dpforge/dpforge/bpf/manifest"
 	"github.com/dpforge/dpforge/generator/config"
 )
@@ -35,6 +36,18 @@ func TestDefaultMatrixBuildsAndVerifies(t *testing.T) {
 			t.Errorf("variant %s lacks its meaning: %+v", v.ID, v)
 		}
 	}
+	// DIR/dpload is a loader carrying exactly this build.
+	embedded, err := node.OpenBundle(filepath.Join(out, "dpload"))
+	if err != nil || embedded == nil {
+		t.Fatalf("%s/dpload: %v (build %v)", out, err, embedded)
+	}
+	if dirBuild, err := node.OpenBuild(out); err != nil || dirBuild.ID != embedded.ID {
+		t.Errorf("dpload embeds build %s, the directory has %v (%v)", embedded.ID, dirBuild, err)
+	}
+	if fi, err := os.Stat(filepath.Join(out, "dpload")); err != nil || fi.Mode()&0o111 == 0 {
+		t.Errorf("dpload is not executable: %v", err)
+	}
+	loaderBefore, _ := os.ReadFile(filepath.Join(out, "dpload"))
 	// A second build is a no-op and byte-identical.
 	before, _ := os.ReadFile(filepath.Join(out, "manifest.json"))
 	stdout.Reset()
@@ -44,6 +57,9 @@ func TestDefaultMatrixBuildsAndVerifies(t *testing.T) {
 	after, _ := os.ReadFile(filepath.Join(out, "manifest.json"))
 	if !bytes.Equal(before, after) {
 		t.Fatal("manifest changed on a no-op rebuild")
+	}
+	if loaderAfter, _ := os.ReadFile(filepath.Join(out, "dpload")); !bytes.Equal(loaderBefore, loaderAfter) {
+		t.Error("dpload changed on a no-op rebuild")
 	}
 	// The same matrix under another name with a comment added compiles
 	// nothing: the cache key holds only what decides an object, and the

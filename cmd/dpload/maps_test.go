@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/dpforge/dpforge/bpf/loader/node"
+)
+
+// TestMapListGet shows the ipcache and endpoint maps the way the seeds'
+// `cilium bpf tunnel list` and `cilium map get cilium_ipcache` do, decoded
+// through the object's BTF, and status in JSON.
+func TestMapListGet(t *testing.T) {
+	tp := setup(t, routingCases[0], [2]int{1, 1}, nil)
+	n1, c := tp.nodes[0], tp.nodes[1].pods[0]
+	out, err := n1.dpload("map", "list", "dp_ipcache")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("dpload map list dp_ipcache:\n%s", out)
+	want := fmt.Sprintf("%s/32", c.ip)
+	line := ""
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, want+" ") {
+			line = l
+		}
+	}
+	for _, field := range []string{fmt.Sprintf("sec_id=%d", c.identity), "tunnel_ep=" + tp.nodes[1].ip.String()} {
+		if !strings.Contains(line, field) {
+			t.Errorf("map list: the entry of %s is %q, want it to contain %q", want, line, field)
+		}
+	}
+	got, err := n1.dpload("map", "get", "dp_ipcache", c.ip.String(), "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []node.Entry
+	if err := json.Unmarshal([]byte(got), &entries); err != nil || len(entries) != 1 || !strings.Contains(entries[0].Value, "tunnel_ep="+tp.nodes[1].ip.String()) {
+		t.Errorf("map get dp_ipcache %s: %v %q", c.ip, err, got)
+	}
+	a := n1.pods[0]
+	got, err = n1.dpload("map", "get", "dp_endpoints", a.ip.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "mac="+a.mac.String()) {
+		t.Errorf("map get dp_endpoints %s: %q, want the pod's MAC %s", a.ip, got, a.mac)
+	}
+	if _, err := n1.dpload("map", "get", "dp_endpoints", "10.9.9.9"); err == nil || !strings.Contains(err.Error(), "no entry") {
+		t.Errorf("map get of a missing key: %v, want a no-entry error", err)
+	}
+	if _, err := n1.dpload("map", "get", "dp_services", "nosuchfield=1"); err == nil || !strings.Contains(err.Error(), "no field") {
+		t.Errorf("map get with a bad key: %v, want a no-field error", err)
+	}
+
+	js, err := n1.dpload("status", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st node.Status
+	if err := json.Unmarshal([]byte(js), &st); err != nil {
+		t.Fatal(err)
+	}
+	// eth0, cilium_vxlan and one lxc, both directions each.
+	attached := 0
+	for _, h := range st.Hooks {
+		if h.Attached {
+			attached++
+		}
+	}
+	if attached != 6 || len(st.Hooks) != 6 {
+		t.Errorf("status: %d of %d hooks attached, want 6 of 6", attached, len(st.Hooks))
+	}
+}
+
+// TestAttachAuto: --auto picks the variant with the most features this
+// kernel runs, for the node's routing mode, and says why.
+func TestAttachAuto(t *testing.T) {
+	requireRoot(t)
+	build := buildDir(t)
+	for _, tunnel := range []bool{false, true} {
+		t.Run(map[bool]string{false: "native", true: "tunnel"}[tunnel], func(t *testing.T) {
+			tp := newTopology(t, tunnel, [2]int{1, 0})
+			n := tp.nodes[0]
+			args := []string{"attach", "--auto", "--devices", "eth0", "--build", build, "-o", "json"}
+			if tunnel {
+				args = append(args, "--tunnel-device", vxlanDevice)
+			}
+			out, err := n.dpload(args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { n.dpload("detach") })
+			var res struct {
+				Record node.Record
+				Reason string
+			}
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("picked %s: %s", res.Record.Variant, res.Reason)
+			m, err := node.OpenBuild(build)
+			if err != nil {
+				t.Fatal(err)
+			}
+			most := 0
+			for _, v := range m.Manifest.Variants {
+				if _, tm := v.Defines["TUNNEL_MODE"]; tm == tunnel {
+					most = max(most, len(v.Defines))
+				}
+			}
+			got := m.Manifest.Variant(res.Record.Variant)
+			if _, tm := got.Defines["TUNNEL_MODE"]; tm != tunnel || len(got.Defines) != most || !strings.Contains(res.Reason, "most features") {
+				t.Errorf("picked %s (%d defines, tunnel %v), want a variant with %d defines, tunnel %v", got.ID, len(got.Defines), tm, most, tunnel)
+			}
+		})
+	}
+}
