@@ -123,6 +123,12 @@ static __always_inline void cfg_node_mac_copy(__u8 *dst)
 #ifndef SNAT_PORT_MAX
 # define SNAT_PORT_MAX 60999
 #endif
+#ifndef EVENTS_RATE
+# define EVENTS_RATE 1000
+#endif
+#ifndef EVENTS_BURST
+# define EVENTS_BURST 1000
+#endif
 
 #define cfg_mtu			((__u32)MTU)
 #define cfg_cluster_id		((__u32)CLUSTER_ID)
@@ -135,6 +141,8 @@ static __always_inline void cfg_node_mac_copy(__u8 *dst)
 #define cfg_vtep_mask		((__be32)bpf_htonl(VTEP_MASK))
 #define cfg_snat_port_min	((__u16)SNAT_PORT_MIN)
 #define cfg_snat_port_max	((__u16)SNAT_PORT_MAX)
+#define cfg_events_rate		((__u32)EVENTS_RATE)
+#define cfg_events_burst	((__u32)EVENTS_BURST)
 #define cfg_trace		0
 
 /* dp_node_cfg's value; __be32 in network order, the rest host order. */

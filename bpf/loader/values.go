@@ -27,7 +27,15 @@ import (
 //
 // Every problem is reported (unknown names, with the names the object has;
 // malformed values), and spec is changed only when there is none.
+//
+// An object for kernels without global data (no variables, a map
+// StaticConfigMap) has its values compiled in but the node's addresses:
+// those (cfg_node_ipv4, cfg_node_mac, cfg_native_ifindex, cfg_encap_ifindex)
+// become the contents of that map, and any other value is an error.
 func SetValues(spec *ebpf.CollectionSpec, values map[string]string) error {
+	if ms := spec.Maps[StaticConfigMap]; ms != nil && len(spec.Variables) == 0 {
+		return setStaticValues(spec, ms, values)
+	}
 	encoded := map[string][]byte{}
 	var problems []string
 	for _, name := range slices.Sorted(maps.Keys(values)) {

@@ -81,7 +81,7 @@ func (a *API) names() []string {
 // StaticConfigMap is the map that carries a node's own values in objects for
 // kernels without global data (features.StaticConfigDefine): there it takes
 // the place of the load-time variables.
-const StaticConfigMap = "dp_node_cfg"
+const StaticConfigMap = loader.StaticConfigMap
 
 // static reports whether a is the API of a static-configuration object.
 func (a *API) static() bool {
