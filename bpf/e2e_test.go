@@ -193,7 +193,7 @@ func udpEcho(t *testing.T, pod e2ePod, port uint16) {
 	t.Helper()
 	var conn net.PacketConn
 	err := pod.ns.do(func() (err error) {
-		conn, err = net.ListenPacket("udp4", netip.AddrPortFrom(pod.addr, port).String())
+		conn, err = net.ListenPacket("udp", netip.AddrPortFrom(pod.addr, port).String())
 		return err
 	})
 	if err != nil {
@@ -218,7 +218,7 @@ func udpExchange(t *testing.T, pod e2ePod, dst netip.AddrPort) error {
 	t.Helper()
 	var conn *net.UDPConn
 	err := pod.ns.do(func() (err error) {
-		conn, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst))
+		conn, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(dst))
 		return err
 	})
 	if err != nil {
