@@ -18,15 +18,7 @@ func e2eTopology6(t *testing.T, coll *ebpf.Collection) [2]e2ePod {
 	if _, err := os.Stat("/proc/sys/net/ipv6"); err != nil {
 		t.Skip("SKIPPED: the kernel has no IPv6")
 	}
-	node := newNSThread(t)
-	if err := node.ip("link set lo up"); err != nil {
-		t.Fatal(err)
-	}
-	if err := node.do(func() error {
-		return os.WriteFile("/proc/sys/net/ipv6/conf/all/forwarding", []byte("1"), 0o644)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	node := newNodeNS(t, map[string]string{"ipv6/conf/all/forwarding": "1"})
 	var pods [2]e2ePod
 	for i := range pods {
 		lxc := fmt.Sprintf("lxc%d", i+1)

@@ -104,23 +104,9 @@ func e2eTopology(t *testing.T, coll *ebpf.Collection) [2]e2ePod {
 // e2eNode is e2eTopology that also returns the node's namespace.
 func e2eNode(t *testing.T, coll *ebpf.Collection) (*nsThread, [2]e2ePod) {
 	t.Helper()
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("SKIPPED: ip(8) from iproute2 is needed to build the test's namespaces")
-	}
-	node := newNSThread(t)
-	if err := node.ip("link set lo up"); err != nil {
-		t.Fatal(err)
-	}
-	if err := node.do(func() error {
-		for _, f := range []string{"all/forwarding", "all/rp_filter", "default/rp_filter"} {
-			if err := os.WriteFile("/proc/sys/net/ipv4/conf/"+f, []byte(map[bool]string{true: "1", false: "0"}[f == "all/forwarding"]), 0o644); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	node := newNodeNS(t, map[string]string{
+		"ipv4/conf/all/forwarding": "1", "ipv4/conf/all/rp_filter": "0", "ipv4/conf/default/rp_filter": "0",
+	})
 
 	var pods [2]e2ePod
 	for i := range pods {
@@ -157,6 +143,31 @@ func e2eNode(t *testing.T, coll *ebpf.Collection) (*nsThread, [2]e2ePod) {
 		node.attach(t, coll, lxcIndex, ProgFromContainer, ProgToContainer)
 	}
 	return node, pods
+}
+
+// newNodeNS returns a node namespace with lo up and the given
+// /proc/sys/net settings (path below /proc/sys/net -> value), which only
+// ever apply inside it.
+func newNodeNS(t *testing.T, sysctls map[string]string) *nsThread {
+	t.Helper()
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("SKIPPED: ip(8) from iproute2 is needed to build the test's namespaces")
+	}
+	node := newNSThread(t)
+	if err := node.ip("link set lo up"); err != nil {
+		t.Fatal(err)
+	}
+	if err := node.do(func() error {
+		for k, v := range sysctls {
+			if err := os.WriteFile("/proc/sys/net/"+k, []byte(v), 0o644); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return node
 }
 
 // attach attaches ingress and egress (a program name, or "" for none) to
