@@ -59,7 +59,8 @@ struct pkt6 {
 	__u8		proto;		/* upper-layer protocol, after the extension headers */
 	__u8		l4_flags;	/* L4_F_PORTS, L4_F_FRAG */
 	__u8		icmp_type;
-	__u8		pad;
+	__u8		icmp_err;	/* an ICMPv6 error whose quoted TCP/UDP tuple is in quote */
+	struct tuple6	quote;		/* the quoted packet's tuple, as it was sent (scope unset) */
 };
 
 static __always_inline bool ipv6_exthdr(__u8 nh)
@@ -78,6 +79,33 @@ static __always_inline struct frag6_key frag6_key(const struct pkt6 *p, __be32 i
 }
 
 /*
+ * An ICMPv6 error (destination unreachable, packet too big, time exceeded,
+ * parameter problem) quotes the packet that caused it from offset off: a
+ * TCP or UDP one right behind its IPv6 header gives the tuple conntrack
+ * relates the error to. Anything else (cut short, extension headers,
+ * other protocols) leaves the error unrelated, policed as a new flow.
+ */
+static __always_inline void parse_icmp6_quote(struct __sk_buff *ctx, struct pkt6 *p,
+					      __u32 off, __u32 end)
+{
+	struct ip6hdr q;
+	__be16 ports[2];
+
+	if (off + sizeof(q) + sizeof(ports) > end ||
+	    bpf_skb_load_bytes(ctx, off, &q, sizeof(q)) < 0 ||
+	    bpf_skb_load_bytes(ctx, off + sizeof(q), ports, sizeof(ports)) < 0)
+		return;
+	if (q.nexthdr != IPPROTO_TCP && q.nexthdr != IPPROTO_UDP)
+		return;
+	__builtin_memcpy(p->quote.saddr, q.saddr, 16);
+	__builtin_memcpy(p->quote.daddr, q.daddr, 16);
+	p->quote.sport = ports[0];
+	p->quote.dport = ports[1];
+	p->quote.proto = q.nexthdr;
+	p->icmp_err = 1;
+}
+
+/*
  * Validate the IPv6 header and extract what policy needs. Rules:
  * - version other than 6: DROP_INVALID_VERSION; payload beyond the frame:
  *   DROP_INVALID (payload length 0 on a frame beyond 64 KiB is BIG TCP);
@@ -90,7 +118,8 @@ static __always_inline struct frag6_key frag6_key(const struct pkt6 *p, __be32 i
  *   first was not seen, is DROP_FRAG_NOT_FOUND;
  * - TCP, UDP and ICMPv6 echo get ports (L4_F_PORTS; the echo identifier
  *   is the request's source and the reply's destination port); other
- *   ICMPv6 has port 0, other protocols no ports.
+ *   ICMPv6 has port 0, other protocols no ports; ICMPv6 errors also get
+ *   the tuple they quote (parse_icmp6_quote).
  */
 static __always_inline int parse_ipv6(struct __sk_buff *ctx, struct pkt6 *p)
 {
@@ -170,6 +199,8 @@ static __always_inline int parse_ipv6(struct __sk_buff *ctx, struct pkt6 *p)
 		} else if (l4[0] == 129 /* echo reply */) {
 			__builtin_memcpy(&p->dport, &l4[4], 2);
 			p->l4_flags = L4_F_PORTS;
+		} else if (l4[0] >= 1 && l4[0] <= 4) {
+			parse_icmp6_quote(ctx, p, off + 8, end);
 		}
 		break;
 	}
@@ -237,7 +268,32 @@ static __always_inline struct ct_entry *ct6_touch(const struct tuple6 *t)
 	return ct_live(bpf_map_lookup_elem(&dp_conntrack6, t), t->proto);
 }
 
-/* policy_ct4 for IPv6: same statuses, scopes, revisions and lifetimes. */
+/*
+ * An ICMPv6 error about a tracked flow, crossing the endpoint in scope: the
+ * quoted packet went the other way, so it is found as sent in the other
+ * scope (a flow the endpoint opened) or reversed in this one (a flow it
+ * accepted).
+ */
+static __always_inline bool ct6_related(const struct pkt6 *p, __u8 scope)
+{
+	struct tuple6 t = p->quote;
+
+	t.scope = scope == CT_EGRESS ? CT_INGRESS : CT_EGRESS;
+	if (ct6_touch(&t))
+		return true;
+	__builtin_memcpy(t.saddr, p->quote.daddr, 16);
+	__builtin_memcpy(t.daddr, p->quote.saddr, 16);
+	t.sport = p->quote.dport;
+	t.dport = p->quote.sport;
+	t.scope = scope;
+	return ct6_touch(&t);
+}
+
+/*
+ * policy_ct4 for IPv6: same statuses, scopes, revisions and lifetimes. An
+ * ICMPv6 error related to a tracked flow passes as its replies do
+ * (CT_REPLY); path-MTU discovery depends on "packet too big" arriving.
+ */
 static __always_inline int policy_ct6(const struct pkt6 *p, __u32 subject, __u32 remote,
 				      __u8 scope, bool enforce, __u8 deny_reason)
 {
@@ -245,6 +301,8 @@ static __always_inline int policy_ct6(const struct pkt6 *p, __u32 subject, __u32
 	struct tuple6 t;
 	__u16 rev;
 
+	if (p->icmp_err && ct6_related(p, scope))
+		return CT_REPLY;
 	tuple6_from_pkt(&t, p, scope, false);
 	e = ct6_touch(&t);
 	if (e) {
