@@ -37,6 +37,7 @@
 #include "include/nat.h"
 #include "include/edt.h"
 #include "include/forward.h"
+#include "include/ipv6.h"
 
 char _license[] SEC("license") = "Dual BSD/GPL";
 
@@ -472,10 +473,12 @@ static __always_inline int to_overlay_ipv4(struct __sk_buff *ctx, struct pkt4 *p
 #endif /* ENABLE_IPV4 */
 
 /*
- * Non-IPv4 traffic. Pod and overlay devices carry cluster traffic only:
- * what this variant does not handle is dropped. The native device also
- * carries the host's own traffic, which passes unless the host firewall
- * is on (it cannot police what it does not parse).
+ * Traffic neither the IPv4 nor the IPv6 path (include/ipv6.h) takes. Pod
+ * and overlay devices carry cluster traffic only: what this variant does
+ * not handle is dropped, except IPv6 on the overlay devices, which the
+ * datapath never tunnels. The native device also carries the host's own
+ * traffic, which passes unless the host firewall is on (it cannot police
+ * what it does not parse).
  */
 static __always_inline int other_l3(struct __sk_buff *ctx, bool host_dev __maybe_unused,
 				    __u8 *reason)
@@ -513,6 +516,11 @@ int cil_from_container(struct __sk_buff *ctx)
 		ret = from_container_ipv4(ctx, &p, &src_id);
 	else
 #endif
+#ifdef ENABLE_IPV6
+	if (ctx->protocol == bpf_htons(ETH_P_IPV6))
+		ret = handle_ipv6(ctx, HOOK_FROM_CONTAINER, &p, &src_id, &reason);
+	else
+#endif
 		ret = other_l3(ctx, false, &reason);
 	return dp_finish(ctx, &p, src_id, ret, reason, DIR_EGRESS, HOOK_FROM_CONTAINER);
 }
@@ -528,6 +536,11 @@ int cil_to_container(struct __sk_buff *ctx)
 #ifdef ENABLE_IPV4
 	if (ctx->protocol == bpf_htons(ETH_P_IP))
 		ret = to_container_ipv4(ctx, &p, &src_id);
+	else
+#endif
+#ifdef ENABLE_IPV6
+	if (ctx->protocol == bpf_htons(ETH_P_IPV6))
+		ret = handle_ipv6(ctx, HOOK_TO_CONTAINER, &p, &src_id, &reason);
 	else
 #endif
 		ret = other_l3(ctx, false, &reason);
@@ -547,6 +560,11 @@ int cil_from_netdev(struct __sk_buff *ctx)
 		ret = from_netdev_ipv4(ctx, &p, &src_id, &reason);
 	else
 #endif
+#ifdef ENABLE_IPV6
+	if (ctx->protocol == bpf_htons(ETH_P_IPV6))
+		ret = handle_ipv6(ctx, HOOK_FROM_NETDEV, &p, &src_id, &reason);
+	else
+#endif
 		ret = other_l3(ctx, true, &reason);
 	return dp_finish(ctx, &p, src_id, ret, reason, DIR_INGRESS, HOOK_FROM_NETDEV);
 }
@@ -564,14 +582,12 @@ int cil_to_netdev(struct __sk_buff *ctx)
 		ret = to_netdev_ipv4(ctx, &p, &src_id, &reason);
 	else
 #endif
-	{
-		ret = other_l3(ctx, true, &reason);
-#ifdef ENABLE_MASQUERADE_IPV6
-		/* Accepted for configuration parity; IPv6 is not translated. */
-		if (reason == REASON_PASS_IPV6)
-			reason = REASON_IPV6_NOT_MASQUERADED;
+#ifdef ENABLE_IPV6
+	if (ctx->protocol == bpf_htons(ETH_P_IPV6))
+		ret = handle_ipv6(ctx, HOOK_TO_NETDEV, &p, &src_id, &reason);
+	else
 #endif
-	}
+		ret = other_l3(ctx, true, &reason);
 	return dp_finish(ctx, &p, src_id, ret, reason, DIR_EGRESS, HOOK_TO_NETDEV);
 }
 

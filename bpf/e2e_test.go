@@ -104,23 +104,9 @@ func e2eTopology(t *testing.T, coll *ebpf.Collection) [2]e2ePod {
 // e2eNode is e2eTopology that also returns the node's namespace.
 func e2eNode(t *testing.T, coll *ebpf.Collection) (*nsThread, [2]e2ePod) {
 	t.Helper()
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("SKIPPED: ip(8) from iproute2 is needed to build the test's namespaces")
-	}
-	node := newNSThread(t)
-	if err := node.ip("link set lo up"); err != nil {
-		t.Fatal(err)
-	}
-	if err := node.do(func() error {
-		for _, f := range []string{"all/forwarding", "all/rp_filter", "default/rp_filter"} {
-			if err := os.WriteFile("/proc/sys/net/ipv4/conf/"+f, []byte(map[bool]string{true: "1", false: "0"}[f == "all/forwarding"]), 0o644); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	node := newNodeNS(t, map[string]string{
+		"ipv4/conf/all/forwarding": "1", "ipv4/conf/all/rp_filter": "0", "ipv4/conf/default/rp_filter": "0",
+	})
 
 	var pods [2]e2ePod
 	for i := range pods {
@@ -159,6 +145,31 @@ func e2eNode(t *testing.T, coll *ebpf.Collection) (*nsThread, [2]e2ePod) {
 	return node, pods
 }
 
+// newNodeNS returns a node namespace with lo up and the given
+// /proc/sys/net settings (path below /proc/sys/net -> value), which only
+// ever apply inside it.
+func newNodeNS(t *testing.T, sysctls map[string]string) *nsThread {
+	t.Helper()
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("SKIPPED: ip(8) from iproute2 is needed to build the test's namespaces")
+	}
+	node := newNSThread(t)
+	if err := node.ip("link set lo up"); err != nil {
+		t.Fatal(err)
+	}
+	if err := node.do(func() error {
+		for k, v := range sysctls {
+			if err := os.WriteFile("/proc/sys/net/"+k, []byte(v), 0o644); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return node
+}
+
 // attach attaches ingress and egress (a program name, or "" for none) to
 // ifindex with TCX, from inside ns: TCX resolves the ifindex in the
 // caller's namespace. The links close when the test ends.
@@ -193,7 +204,7 @@ func udpEcho(t *testing.T, pod e2ePod, port uint16) {
 	t.Helper()
 	var conn net.PacketConn
 	err := pod.ns.do(func() (err error) {
-		conn, err = net.ListenPacket("udp4", netip.AddrPortFrom(pod.addr, port).String())
+		conn, err = net.ListenPacket("udp", netip.AddrPortFrom(pod.addr, port).String())
 		return err
 	})
 	if err != nil {
@@ -218,7 +229,7 @@ func udpExchange(t *testing.T, pod e2ePod, dst netip.AddrPort) error {
 	t.Helper()
 	var conn *net.UDPConn
 	err := pod.ns.do(func() (err error) {
-		conn, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst))
+		conn, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(dst))
 		return err
 	})
 	if err != nil {

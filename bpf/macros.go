@@ -69,7 +69,7 @@ var Macros = []Macro{
 	},
 	{
 		Name: "ENABLE_IPV6",
-		Doc:  "IPv6 is passed to the stack unprocessed (counted as PASS_IPV6). Without it IPv6 is dropped on pod/overlay devices.",
+		Doc:  "IPv6 gets network policy and the host firewall (include/ipv6.h), then the stack routes it; no load balancing or NAT. Without it IPv6 is dropped on pod/overlay devices.",
 	},
 	{
 		Name:     "ENABLE_IP_MASQ_AGENT_IPV4",
@@ -84,7 +84,7 @@ var Macros = []Macro{
 	{
 		Name:     "ENABLE_MASQUERADE_IPV6",
 		Requires: []string{"ENABLE_IPV6"},
-		Doc:      "Accepted for parity; IPv6 is counted as IPV6_NOT_MASQUERADED, not translated.",
+		Doc:      "Accepted for parity; pods' IPv6 leaving the native device is counted as IPV6_NOT_MASQUERADED, not translated.",
 	},
 	{
 		Name: "ENABLE_NODEPORT",

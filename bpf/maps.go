@@ -68,8 +68,8 @@ var (
 		ProgToContainer, ProgToNetdev, ProgToOverlay,
 	}
 	Maps = []string{
-		MapBackends, MapConntrack, MapEgressGW, MapEndpoints, MapEventRate, MapEvents,
-		MapFrags, MapIPCache, MapMetrics, MapNonMasq, MapPolicy, MapPolicyRev, MapRevNAT,
+		MapBackends, MapConntrack, MapConntrack6, MapEgressGW, MapEndpoints, MapEndpoints6,
+		MapEventRate, MapEvents, MapFrags, MapFrags6, MapIPCache, MapIPCache6, MapMetrics, MapNonMasq, MapPolicy, MapPolicyRev, MapRevNAT,
 		MapServices, MapSNAT, MapThrottle, MapTrace, MapVTEP,
 	}
 	Variables = []string{
@@ -494,12 +494,12 @@ type Reason uint8
 const (
 	ReasonForwarded          Reason = 0 // handled and forwarded (stack or redirect)
 	ReasonPassARP            Reason = 1
-	ReasonPassIPv6           Reason = 2 // ENABLE_IPV6: handed to the stack
+	ReasonPassIPv6           Reason = 2 // IPv6 passed without policy: ND/MLD, overlay devices
 	ReasonPassUnknownL3      Reason = 3 // native device: the host's non-IP traffic
 	ReasonPassFragment       Reason = 4 // netdev/overlay: fragments go to the stack
 	ReasonPassHost           Reason = 5 // native/overlay: for this node, untranslated
 	ReasonPassTunnel         Reason = 6 // native device: encapsulated overlay traffic
-	ReasonIPv6NotMasqueraded Reason = 7 // ENABLE_MASQUERADE_IPV6: counted only
+	ReasonIPv6NotMasqueraded Reason = 7 // ENABLE_MASQUERADE_IPV6: a pod's IPv6 leaves untranslated
 )
 
 // Drop reasons, from DropBase up.

@@ -215,12 +215,15 @@ func TestSmokeIPv6(t *testing.T) {
 		t.Errorf("without ENABLE_IPV6: DROP_UNKNOWN_L3 = %d, want 1", n)
 	}
 
+	// With ENABLE_IPV6 the packet is parsed (next header 59: none) and
+	// its source, ::, is no pod of this node.
+	frame[14+6] = 59
 	coll = newCollection(t, variantByName(t, "ipv4-ipv6"), nil)
-	if ret, _ := run(t, coll, ProgFromContainer, frame); ret != tcActOK {
-		t.Errorf("with ENABLE_IPV6: verdict %d, want TC_ACT_OK", ret)
+	if ret, _ := run(t, coll, ProgFromContainer, frame); ret != tcActShot {
+		t.Errorf("with ENABLE_IPV6: verdict %d, want TC_ACT_SHOT", ret)
 	}
-	if n := metric(t, coll, ReasonPassIPv6, DirEgress, HookFromContainer); n != 1 {
-		t.Errorf("with ENABLE_IPV6: PASS_IPV6 = %d, want 1", n)
+	if n := metric(t, coll, DropInvalidSource, DirEgress, HookFromContainer); n != 1 {
+		t.Errorf("with ENABLE_IPV6: DROP_INVALID_SOURCE = %d, want 1", n)
 	}
 }
 

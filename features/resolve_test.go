@@ -479,3 +479,23 @@ func TestBigTCPOrderFollowsRelease(t *testing.T) {
 		t.Errorf("1.15 on 5.10: %+v", d)
 	}
 }
+
+// explain's IPv6 line names what the datapath does with IPv6: the host
+// firewall only where it is on, never load balancing or NAT.
+func TestIPv6StatusSaysWhatItGets(t *testing.T) {
+	for _, fw := range []string{"false", "true"} {
+		cfg := Config{"enable-ipv6": "true", "enable-host-firewall": fw, "routing-mode": "native", "kube-proxy-replacement": "true"}
+		var got string
+		for _, s := range Resolve(cfg, kernel("6.12.0"), "").Status {
+			if s.Key == "IPv6" {
+				got = s.Value
+			}
+		}
+		if !strings.HasPrefix(got, "Network policy") || !strings.Contains(got, "no load balancing, NAT or masquerading") {
+			t.Errorf("host firewall %s: IPv6 line %q", fw, got)
+		}
+		if hf := strings.Contains(got, "host firewall"); hf != (fw == "true") {
+			t.Errorf("host firewall %s: IPv6 line %q mentions the host firewall: %v", fw, got, hf)
+		}
+	}
+}

@@ -93,14 +93,15 @@ func status(cfg Config, r *Resolution) []StatusLine {
 	fw := "Disabled"
 	if r.On("host-firewall") {
 		fw = "Enabled" + devs
-		if r.On("ipv6") {
-			fw += " (IPv4 only: IPv6 is not filtered)"
-		}
 	}
 	add("Host firewall", fw)
 	if r.On("ipv6") {
 		// What the datapath does with IPv6 today, plainly.
-		add("IPv6", "Passed to the stack untouched: no network policy, host firewall, load balancing or NAT in the datapath")
+		v6 := "Network policy"
+		if r.On("host-firewall") {
+			v6 += " and host firewall"
+		}
+		add("IPv6", v6+" (identity, port, conntrack), then routed by the stack: no load balancing, NAT or masquerading in the datapath")
 	}
 	add("Egress Gateway", enabled(r.On("egress-gateway")))
 	add("VTEP", enabled(r.On("vtep")))

@@ -117,12 +117,12 @@
 enum dp_reason {
 	REASON_FORWARDED		= 0,	/* handled and forwarded (stack or redirect) */
 	REASON_PASS_ARP			= 1,	/* ARP, handed to the stack untouched */
-	REASON_PASS_IPV6		= 2,	/* IPv6 with ENABLE_IPV6: stack, no processing */
+	REASON_PASS_IPV6		= 2,	/* IPv6 passed without policy: ND/MLD, overlay devices */
 	REASON_PASS_UNKNOWN_L3		= 3,	/* netdev: non-IP traffic of the host */
 	REASON_PASS_FRAGMENT		= 4,	/* netdev/overlay: fragment left to the stack */
 	REASON_PASS_HOST		= 5,	/* netdev: addressed to this node, untranslated */
 	REASON_PASS_TUNNEL		= 6,	/* netdev: encapsulated traffic for the tunnel device */
-	REASON_IPV6_NOT_MASQUERADED	= 7,	/* ENABLE_MASQUERADE_IPV6: counted, not translated */
+	REASON_IPV6_NOT_MASQUERADED	= 7,	/* ENABLE_MASQUERADE_IPV6: a pod's IPv6 leaves untranslated */
 
 	DROP_BASE			= 128,
 	DROP_INVALID			= 128,	/* truncated or inconsistent lengths */

@@ -47,23 +47,28 @@ static __always_inline void tuple4_reverse_from_pkt(struct tuple4 *t, const stru
 #define CT_LIFETIME_NONTCP_NS	(60ULL * NSEC_PER_SEC)
 
 /*
- * Find a live entry and refresh it. An entry idle for longer than its
+ * Find a live entry and refresh it (ct_live: the entry a lookup of either
+ * family returned, or NULL). An entry idle for longer than its
  * lifetime counts as absent, so callers treat the flow as new (policy is
  * evaluated again) and overwrite it; the LRU reclaims the rest.
  */
-static __always_inline struct ct_entry *ct_touch(const struct tuple4 *t)
+static __always_inline struct ct_entry *ct_live(struct ct_entry *e, __u8 proto)
 {
-	struct ct_entry *e = bpf_map_lookup_elem(&dp_conntrack, t);
 	__u64 now, lifetime;
 
 	if (!e)
 		return NULL;
 	now = bpf_ktime_get_ns();
-	lifetime = t->proto == IPPROTO_TCP ? CT_LIFETIME_TCP_NS : CT_LIFETIME_NONTCP_NS;
+	lifetime = proto == IPPROTO_TCP ? CT_LIFETIME_TCP_NS : CT_LIFETIME_NONTCP_NS;
 	if (now - e->last_seen > lifetime)
 		return NULL;
 	e->last_seen = now;
 	return e;
+}
+
+static __always_inline struct ct_entry *ct_touch(const struct tuple4 *t)
+{
+	return ct_live(bpf_map_lookup_elem(&dp_conntrack, t), t->proto);
 }
 
 /*

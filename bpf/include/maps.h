@@ -492,4 +492,78 @@ struct {
 } dp_events SEC(".maps");
 #endif
 
+/*
+ * ---- IPv6 (include/ipv6.h) -------------------------------------------
+ * Address-keyed state of the IPv6 path. Endpoint values, ipcache values
+ * and conntrack entries are the IPv4 structs; dp_policy has no address
+ * and serves both families.
+ */
+
+/* dp_endpoints6: local pod (or host, EP_F_HOST) IPv6 -> endpoint. */
+struct endpoint6_key {
+	__u8	addr[16];
+};
+
+/* dp_ipcache6: LPM trie key. */
+struct lpm6_key {
+	__u32	prefixlen;
+	__u8	addr[16];
+};
+
+/* dp_conntrack6: struct tuple4 with 16-byte addresses, same scopes. */
+struct tuple6 {
+	__u8	saddr[16];
+	__u8	daddr[16];
+	__be16	sport;
+	__be16	dport;
+	__u8	proto;
+	__u8	scope;			/* CT_EGRESS / CT_INGRESS */
+	__u16	pad;
+};
+
+/* dp_frags6: an IPv6 datagram by its fragment header's identification. */
+struct frag6_key {
+	__u8	saddr[16];
+	__u8	daddr[16];
+	__be32	id;
+	__u8	proto;
+	__u8	pad[3];
+};
+
+_Static_assert(sizeof(struct tuple6) == 40, "tuple6 layout");
+_Static_assert(sizeof(struct frag6_key) == 40, "frag6_key layout");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct endpoint6_key);
+	__type(value, struct endpoint_info);
+	__uint(max_entries, ENDPOINTS_MAP_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_endpoints6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct lpm6_key);
+	__type(value, struct remote_endpoint_info);
+	__uint(max_entries, IPCACHE_MAP_SIZE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_ipcache6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct tuple6);
+	__type(value, struct ct_entry);
+	__uint(max_entries, CT_MAP_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_conntrack6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct frag6_key);
+	__type(value, struct frag_ports);
+	__uint(max_entries, FRAGS_MAP_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_frags6 SEC(".maps");
+
 #endif /* DP_MAPS_H */

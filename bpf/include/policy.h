@@ -68,15 +68,21 @@ policy_lookup4(__u32 subject, __u32 remote, __be16 dport, __u8 proto, __u8 dir)
 	return policy_probe(&key);
 }
 
-/* The verdict for a packet that is not a reply. */
-static __always_inline bool policy_allows4(const struct pkt4 *p, __u32 subject, __u32 remote,
-					   __u8 scope, bool enforce)
+/* The verdict for a packet that is not a reply (either family). */
+static __always_inline bool policy_allows(__u32 subject, __u32 remote, __be16 dport,
+					  __u8 proto, __u8 scope, bool enforce)
 {
 	enum policy_verdict v;
 
-	v = policy_lookup4(subject, remote, p->dport, p->ip.protocol,
+	v = policy_lookup4(subject, remote, dport, proto,
 			   scope == CT_EGRESS ? POLICY_EGRESS : POLICY_INGRESS);
 	return v == POLICY_ALLOW || (v == POLICY_MISS && !enforce);
+}
+
+static __always_inline bool policy_allows4(const struct pkt4 *p, __u32 subject, __u32 remote,
+					   __u8 scope, bool enforce)
+{
+	return policy_allows(subject, remote, p->dport, p->ip.protocol, scope, enforce);
 }
 
 static __always_inline __u16 policy_rev(void)
