@@ -121,7 +121,7 @@ var routingCases = []routingCase{
 	{name: "tunnel-host-routing", tunnel: true, hostRouting: true, node: "vxlan-worker-1"},
 	{name: "tunnel-legacy", tunnel: true, node: "vxlan-rhel8"},
 	{name: "native-host-routing", hostRouting: true, node: "native-dsr"},
-	{name: "native-legacy", defines: []string{"ENABLE_IPV4", "ENABLE_MASQUERADE_IPV4", "ENABLE_NODEPORT"}},
+	{name: "native-legacy", node: "native-legacy"},
 }
 
 // attachArgs selects the case's variant for dpload attach.

@@ -173,7 +173,7 @@ func replaceUnderLoad(t *testing.T, mode string) {
 	if len(ct) == 0 || len(snat) == 0 {
 		t.Fatalf("before replace: %d conntrack and %d SNAT entries, want some of each", len(ct), len(snat))
 	}
-	legacy := variantWith(t, build2, "ENABLE_IPV4", "ENABLE_MASQUERADE_IPV4", "ENABLE_NODEPORT")
+	legacy := variantWith(t, build2, "ENABLE_IPV4", "ENABLE_MASQUERADE_IPV4", "ENABLE_NODEPORT", "HAVE_RINGBUF")
 	hybrid := variantWith(t, build2, "ENABLE_IPV4", "ENABLE_HOST_ROUTING", "ENABLE_NODEPORT", "ENABLE_MASQUERADE_IPV4",
 		"ENABLE_DSR", "DSR_ENCAP_MODE", "ENABLE_DSR_HYBRID", "HAVE_RINGBUF")
 	steps := []struct {
