@@ -105,6 +105,8 @@ static __always_inline int from_container_ipv4(struct __sk_buff *ctx, struct pkt
 		ret = lb4_rev_nat(ctx, p);
 		if (IS_DROP(ret))
 			return ret;
+		/* A hairpin reply now goes back to the pod that asked. */
+		dst_ep = endpoint_lookup4(p->ip.daddr);
 	}
 #endif
 
@@ -351,11 +353,19 @@ static __always_inline int to_netdev_ipv4(struct __sk_buff *ctx, struct pkt4 *p,
 	}
 #endif
 
+#ifdef DP_HAVE_NAT4
+	snat4_reserve_host(p);
+#endif
 #ifdef ENABLE_MASQUERADE_IPV4
 	if (endpoint_is_pod(src_ep) &&
 	    (!cfg_native_ifindex || ctx->ifindex == cfg_native_ifindex) &&
-	    !snat4_excluded(p->ip.daddr)) {
-		ret = snat4(ctx, p, cfg_node_ipv4);
+	    !snat4_excluded(p->ip.daddr) && !snat4_is_reply(p)) {
+		if (p->icmp_err)
+			ret = snat4_icmp_err(ctx, p);
+		else if (p->ip.protocol == IPPROTO_ICMP && !(p->l4_flags & L4_F_PORTS))
+			ret = 0;	/* other ICMP: nothing to translate */
+		else
+			ret = snat4(ctx, p, cfg_node_ipv4);
 		if (IS_DROP(ret))
 			return ret;
 	}

@@ -63,6 +63,7 @@ var allFeatures = []string{
 	"ENABLE_DSR", "DSR_ENCAP_MODE=DSR_ENCAP_NONE", "ENABLE_MASQUERADE_IPV4",
 	"ENABLE_MASQUERADE_IPV6", "ENABLE_IP_MASQ_AGENT_IPV4", "ENABLE_BANDWIDTH_MANAGER",
 	"ENABLE_HOST_FIREWALL", "ENABLE_EGRESS_GATEWAY", "ENABLE_VTEP", "HAVE_RINGBUF",
+	"ENABLE_SESSION_AFFINITY",
 }
 
 // Everything except host routing: the largest object old kernels
@@ -80,6 +81,8 @@ var variants = []variant{
 		"TUNNEL_PROTOCOL=TUNNEL_PROTOCOL_GENEVE"}, mcpu: "v3", flags: []string{"-std=gnu89"}},
 	{name: "host-routing", macros: []string{"ENABLE_IPV4", "ENABLE_HOST_ROUTING"}, mcpu: "v3"},
 	{name: "nodeport", macros: []string{"ENABLE_IPV4", "ENABLE_NODEPORT"}},
+	{name: "nodeport-maglev-affinity", macros: []string{"ENABLE_IPV4", "ENABLE_NODEPORT",
+		"ENABLE_SESSION_AFFINITY", "LB_SELECTION=LB_SELECTION_MAGLEV", "ENABLE_MASQUERADE_IPV4"}},
 	{name: "dsr-hybrid", macros: []string{"ENABLE_IPV4", "ENABLE_NODEPORT", "ENABLE_DSR",
 		"DSR_ENCAP_MODE=1", "ENABLE_DSR_HYBRID", "ENABLE_MASQUERADE_IPV4"}},
 	{name: "ipv4-ipv6", macros: []string{"ENABLE_IPV4", "ENABLE_IPV6"}},
@@ -225,6 +228,8 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // mirrors maps each C struct to its Go mirror.
 var mirrors = map[string]any{
+	"affinity_key":         AffinityKey{},
+	"affinity_value":       AffinityValue{},
 	"backend_key":          BackendKey{},
 	"backend_value":        BackendValue{},
 	"ct_entry":             CTEntry{},
@@ -233,6 +238,8 @@ var mirrors = map[string]any{
 	"endpoint_info":        EndpointInfo{},
 	"endpoint_key":         EndpointKey{},
 	"lpm4_key":             LPM4Key{},
+	"maglev_key":           MaglevKey{},
+	"maglev_value":         MaglevValue{},
 	"metrics_key":          MetricsKey{},
 	"metrics_value":        MetricsValue{},
 	"nonmasq_value":        NonMasqValue{},
@@ -254,11 +261,13 @@ var mirrors = map[string]any{
 
 // mapTypes gives each map's Go key and value mirror; dp_events has none.
 var mapTypes = map[string][2]any{
+	MapAffinity:  {AffinityKey{}, AffinityValue{}},
 	MapBackends:  {BackendKey{}, BackendValue{}},
 	MapConntrack: {Tuple4{}, CTEntry{}},
 	MapEgressGW:  {EgressGWKey{}, EgressGWValue{}},
 	MapEndpoints: {EndpointKey{}, EndpointInfo{}},
 	MapIPCache:   {LPM4Key{}, RemoteEndpointInfo{}},
+	MapMaglev:    {MaglevKey{}, MaglevValue{}},
 	MapMetrics:   {MetricsKey{}, MetricsValue{}},
 	MapNonMasq:   {LPM4Key{}, NonMasqValue{}},
 	MapPolicy:    {PolicyKey{}, PolicyEntry{}},
@@ -272,7 +281,7 @@ var mapTypes = map[string][2]any{
 
 // variableSizes are the C sizes of the load-time variables.
 var variableSizes = map[string]uint32{
-	VarClusterID: 4, VarEncapIfindex: 4, VarMTU: 4, VarNativeIfindex: 4,
+	VarClusterID: 4, VarEncapIfindex: 4, VarLoopbackIPv4: 4, VarMaglevTableSize: 4, VarMTU: 4, VarNativeIfindex: 4,
 	VarNodeIPv4: 4, VarNodeMAC: 6, VarNodePortMax: 2, VarNodePortMin: 2,
 	VarSNATExclIPv4: 4, VarSNATExclIPv4Len: 4, VarSNATPortMax: 2, VarSNATPortMin: 2,
 	VarTrace: 4, VarTunnelPort: 2, VarVTEPMask: 4,

@@ -47,9 +47,22 @@ volatile const __u32 cfg_snat_excl_ipv4_len = 0;
 volatile const __u32 cfg_cluster_id = 0;
 /* Mask applied to a destination before the VTEP map lookup. */
 volatile const __be32 cfg_vtep_mask = bpf_htonl(0xffffff00);
-/* Source ports handed out by SNAT, inclusive, host order. */
+/*
+ * Source ports handed out by SNAT, inclusive, host order: Cilium's
+ * NODEPORT_PORT_MIN_NAT (NodePort max + 1) to NODEPORT_PORT_MAX_NAT. The
+ * range overlaps Linux's ephemeral ports; the node's own connections from
+ * cfg_node_ipv4 reserve their ports in dp_snat (include/nat.h) so that no
+ * mapping takes them.
+ */
 volatile const __u16 cfg_snat_port_min = 32768;
-volatile const __u16 cfg_snat_port_max = 60999;
+volatile const __u16 cfg_snat_port_max = 65535;
+/*
+ * Source of a hairpin connection, a pod reaching itself through a service
+ * (Cilium's service loopback address, IPV4_LOOPBACK, 169.254.42.1).
+ */
+volatile const __be32 cfg_loopback_ipv4 = bpf_htonl(0xa9fe2a01);
+/* Maglev lookup table size per service (one of Cilium's primes), LB_SELECTION_MAGLEV. */
+volatile const __u32 cfg_maglev_table_size = 16381;
 /*
  * Forwarding trace (include/trace.h): non-zero makes every run record its
  * verdict in dp_trace. 0 in production, where the verifier sees the
