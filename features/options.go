@@ -91,15 +91,26 @@ var optionTable = []Option{
 	{Name: "cluster-name", Kind: KindString, Default: "default", Doc: "cluster name"},
 	{Name: "devices", Kind: KindList, Doc: "native devices the datapath attaches to"},
 	{Name: "mtu", Kind: KindInt, Default: "0", Min: 0, Max: 65535, Doc: "device MTU (0: detect)"},
+	// Load balancing and datapath state sizes.
+	{Name: "bpf-lb-algorithm", Kind: KindEnum, Default: "random", Values: []string{"random", "maglev"}, Doc: "backend selection for new flows"},
+	{Name: "bpf-lb-maglev-table-size", Kind: KindInt, Default: "16381", Min: 251, Max: 131071, Doc: "Maglev lookup table size per service (a prime listed by Cilium)"},
+	{Name: "enable-session-affinity", Kind: KindBool, Default: "false", Doc: "ClientIP session affinity of services"},
+	{Name: "bpf-ct-global-tcp-max", Kind: KindInt, Default: "524288", Min: 1 << 10, Max: 1 << 24, Doc: "conntrack entries for TCP"},
+	{Name: "bpf-ct-global-any-max", Kind: KindInt, Default: "262144", Min: 1 << 10, Max: 1 << 24, Doc: "conntrack entries for other protocols"},
+	{Name: "bpf-nat-global-max", Kind: KindInt, Default: "524288", Min: 1 << 10, Max: 1 << 24, Doc: "NAT mapping entries"},
 }
+
+// MaglevTableSizes are the Maglev table sizes Cilium accepts (primes, so
+// that every backend's permutation covers the table).
+var MaglevTableSizes = []int{251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071}
 
 // unmodeledOptions are options Cilium has that dpforge does not model: they
 // are reported as warnings, never silently ignored, and never "misspelt".
 var unmodeledOptions = []string{
 	"agent-health-port", "agent-not-ready-taint-key", "arping-refresh-period", "auto-create-cilium-node-resource",
-	"bpf-ct-global-any-max", "bpf-ct-global-tcp-max", "bpf-filter-priority", "bpf-lb-acceleration", "bpf-lb-algorithm",
+	"bpf-filter-priority", "bpf-lb-acceleration",
 	"bpf-lb-external-clusterip", "bpf-lb-map-max", "bpf-lb-sock", "bpf-lb-sock-hostns-only", "bpf-map-dynamic-size-ratio",
-	"bpf-nat-global-max", "bpf-neigh-global-max", "bpf-policy-map-max", "bpf-root", "cgroup-root",
+	"bpf-neigh-global-max", "bpf-policy-map-max", "bpf-root", "cgroup-root",
 	"cilium-endpoint-gc-interval", "cluster-pool-ipv4-cidr", "cluster-pool-ipv4-mask-size", "cni-chaining-mode",
 	"cni-exclusive", "cni-log-file", "cni-uninstall", "custom-cni-conf", "datapath-mode", "debug", "debug-verbose",
 	"direct-routing-device", "disable-cnp-status-updates", "disable-endpoint-crd", "dnsproxy-enable-transparent-mode",
@@ -109,7 +120,7 @@ var unmodeledOptions = []string{
 	"enable-hubble", "enable-identity-mark", "enable-ipv4-big-tcp-gso-max-size", "enable-k8s-networkpolicy",
 	"enable-k8s-terminating-endpoint", "enable-l2-announcements", "enable-l2-neigh-discovery", "enable-local-node-route",
 	"enable-local-redirect-policy", "enable-metrics", "enable-node-selector-labels", "enable-policy",
-	"enable-remote-node-identity", "enable-runtime-device-detection", "enable-sctp", "enable-session-affinity",
+	"enable-remote-node-identity", "enable-runtime-device-detection", "enable-sctp",
 	"enable-socket-lb", "enable-svc-source-range-check", "enable-tcx", "enable-unreachable-routes",
 	"enable-well-known-identities", "enable-xt-socket-fallback", "encryption-node-encryption", "external-envoy-proxy",
 	"hubble-disable-tls", "hubble-export-file-max-backups", "hubble-listen-address", "hubble-metrics",
