@@ -102,11 +102,14 @@ static __always_inline int from_container_ipv4(struct __sk_buff *ctx, struct pkt
 	 * needs the tuple its own egress recorded.
 	 */
 	if (!svc_hit && !endpoint_is_pod(dst_ep)) {
+		__be32 daddr = p->ip.daddr;
+
 		ret = lb4_rev_nat(ctx, p);
 		if (IS_DROP(ret))
 			return ret;
 		/* A hairpin reply now goes back to the pod that asked. */
-		dst_ep = endpoint_lookup4(p->ip.daddr);
+		if (p->ip.daddr != daddr)
+			dst_ep = endpoint_lookup4(p->ip.daddr);
 	}
 #endif
 

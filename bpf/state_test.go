@@ -3,6 +3,7 @@ package bpf
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -393,5 +394,29 @@ func TestSNATMappingExpires(t *testing.T) {
 	}
 	if ret, p := send(podB); ret != tcActOK || p.src != nodeIP || p.sport != 40000 {
 		t.Errorf("B after A's mapping expired: verdict %d, %v:%d, want %v:40000", ret, p.src, p.sport, nodeIP)
+	}
+}
+
+// TestMaglevTableInputs: the table depends on the set of backends only,
+// and bad input is an error.
+func TestMaglevTableInputs(t *testing.T) {
+	a, err := MaglevTable([]uint32{3, 1, 2}, 509)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := MaglevTable([]uint32{2, 3, 1}, 509)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a, b) {
+		t.Error("the table depends on the order of the backends")
+	}
+	for _, tc := range []struct {
+		backends []uint32
+		size     uint32
+	}{{[]uint32{1}, 500}, {nil, 251}, {[]uint32{1, 1}, 251}, {[]uint32{1}, 1}} {
+		if _, err := MaglevTable(tc.backends, tc.size); err == nil {
+			t.Errorf("MaglevTable(%v, %d): no error", tc.backends, tc.size)
+		}
 	}
 }

@@ -20,10 +20,10 @@
 #ifdef DP_HAVE_NAT4
 
 /*
- * Free-port search: the first try keeps the source port when it is in the
- * range (Cilium's __snat_try_keep_port), the others are random, so that
- * one busy destination (every port towards it taken) costs a bounded
- * number of probes instead of failing after a fixed short sequence.
+ * Free-port search, as Cilium's: the first try keeps the source port when
+ * it is in the range (__snat_try_keep_port), the second is random and the
+ * rest follow it, so that flows to one busy destination spread over the
+ * whole range instead of competing for the few ports one hash names.
  * Unrolled, as bounded loops need kernel 5.3. Cilium makes 32 tries
  * without the large instruction limit; 16 keep the largest programs of the
  * legacy variants under the old 4096-instruction limit.
@@ -134,7 +134,8 @@ static __always_inline int snat4(struct __sk_buff *ctx, struct pkt4 *p, __be32 n
 			found = true;
 			break;
 		}
-		port = min + bpf_get_prandom_u32() % range;
+		/* Then a random start, then its successors. */
+		port = i ? min + (port - min + 1) % range : min + bpf_get_prandom_u32() % range;
 	}
 	if (!found)
 		return DROP(DROP_NAT_NO_MAPPING);
