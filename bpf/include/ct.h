@@ -124,21 +124,22 @@ static __always_inline struct ct_entry *ct_touch_pkt(const struct tuple4 *t,
 						     const struct pkt4 *p, bool reply)
 {
 	struct ct_entry *e = ct_find(t, true);
-	__u8 f = p->tcp_flags, st;
+	__u32 f = p->tcp_flags, st, reopen;
 
 	if (!e || p->ip.protocol != IPPROTO_TCP)
 		return e;
+	/*
+	 * Branch-free, so that the verifier walks one path, not one per
+	 * combination of flags: bit 0 <- no SYN, bit 3 <- RST, bit 1 or 2
+	 * (by direction) <- FIN; a SYN without ACK clears a closing state.
+	 */
 	st = e->tcp_state;
-	if ((f & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN && ct_tcp_closing(st))
-		st = 0;
-	if (!(f & TCP_FLAG_SYN))
-		st |= CT_TCP_NON_SYN;
-	if (f & TCP_FLAG_RST)
-		st |= CT_TCP_RST;
-	if (f & TCP_FLAG_FIN)
-		st |= reply ? CT_TCP_FIN_REV : CT_TCP_FIN_FWD;
-	if (st != e->tcp_state)
-		e->tcp_state = st;
+	reopen = ((f & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN) & ct_tcp_closing((__u8)st);
+	st &= reopen - 1;
+	st |= (~f >> 1) & CT_TCP_NON_SYN;
+	st |= (f & TCP_FLAG_RST) << 1;
+	st |= (f & TCP_FLAG_FIN) << (1 + reply);
+	e->tcp_state = (__u8)st;
 	return e;
 }
 
