@@ -36,8 +36,8 @@ var Macros = []Macro{
 	},
 	{
 		Name:     "ENABLE_DSR",
-		Requires: []string{"ENABLE_NODEPORT", "DSR_ENCAP_MODE"},
-		Doc:      "Direct server return for services flagged ServiceDSR with remote backends.",
+		Requires: []string{"DSR_ENCAP_MODE"},
+		Doc:      "Direct server return for services flagged ServiceDSR with remote backends. That it needs NodePort is a rule of the feature table (features/feature.go); the generated dp_variant.h guards it.",
 	},
 	{
 		Name:     "ENABLE_DSR_HYBRID",

@@ -48,9 +48,6 @@
 # error "TUNNEL_PROTOCOL is only meaningful with TUNNEL_MODE"
 #endif
 
-#if defined(ENABLE_DSR) && !defined(ENABLE_NODEPORT)
-# error "ENABLE_DSR requires ENABLE_NODEPORT"
-#endif
 #ifdef ENABLE_DSR
 # ifndef DSR_ENCAP_MODE
 #  error "ENABLE_DSR requires DSR_ENCAP_MODE"

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/dpforge/dpforge/bpf/loader"
 	"github.com/dpforge/dpforge/bpf/packet"
 )
 
@@ -27,9 +28,11 @@ type LoadError struct {
 
 func (e *LoadError) Error() string {
 	msg := fmt.Sprintf("loading object for scenario %q: %v", e.Scenario, e.Err)
-	var ve *ebpf.VerifierError
-	if errors.As(e.Err, &ve) {
-		msg += fmt.Sprintf("\nverifier log:\n%+v", ve)
+	var le *loader.LoadError
+	if errors.As(e.Err, &le) {
+		for _, pe := range le.Programs {
+			msg += fmt.Sprintf("\nverifier log of %s:\n%s", pe.Program, strings.Join(pe.Log, "\n"))
+		}
 	}
 	return msg
 }
@@ -124,32 +127,16 @@ func BenchmarkProgram(prog *ebpf.Program, data []byte, repeat int) (Verdict, tim
 	return Verdict(ret), total / time.Duration(max(repeat, 1)), nil
 }
 
-// load loads a copy of spec for the plan.
+// load loads a copy of spec for the plan through bpf/loader: maps
+// unpinned, only the programs the scenario runs, the scenario's values set.
 func (p *plan) load(spec *ebpf.CollectionSpec, s *Scenario) (*ebpf.Collection, error) {
 	cs := spec.Copy()
-	keep := map[string]bool{}
-	for _, name := range p.programs {
-		keep[name] = true
-	}
-	for _, ms := range cs.Maps {
-		ms.Pinning = ebpf.PinNone
-		for _, kv := range ms.Contents {
-			if name, ok := kv.Value.(string); ok {
-				keep[name] = true // a program or inner map a map refers to
-			}
-		}
-	}
-	for name := range cs.Programs {
-		if !keep[name] {
-			delete(cs.Programs, name)
-		}
-	}
 	for _, v := range p.vars {
 		if err := cs.Variables[v.name].Set(v.b); err != nil {
 			return nil, fmt.Errorf("setting variable %q: %w", v.name, err)
 		}
 	}
-	coll, err := ebpf.NewCollectionWithOptions(cs, ebpf.CollectionOptions{})
+	coll, err := loader.Load(cs, loader.Options{Programs: p.programs})
 	if err != nil {
 		return nil, &LoadError{Scenario: s.Name, Err: err}
 	}

@@ -239,7 +239,7 @@ func TestRunErrors(t *testing.T) {
 			t.Fatalf("got %v (%T), want a *LoadError wrapping a *ebpf.VerifierError", err, err)
 		}
 		// The full log, not only its last line: it starts at instruction 0.
-		if msg := err.Error(); !strings.Contains(msg, "verifier log:") || !strings.Contains(msg, "0: (") ||
+		if msg := err.Error(); !strings.Contains(msg, "verifier log of unchecked:") || !strings.Contains(msg, "0: (") ||
 			!strings.Contains(msg, "invalid access to packet") {
 			t.Errorf("error lacks the full verifier log:\n%s", msg)
 		}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	gocmp "github.com/google/go-cmp/cmp"
+
+	"github.com/dpforge/dpforge/bpf/loader"
 )
 
 var update = flag.Bool("update", false, "rewrite the want files of testdata/fail and testdata/invalid")
@@ -35,7 +37,7 @@ func buildObject(t testing.TB, name string) *ebpf.CollectionSpec {
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("compiling %s: %v\n%s", name, err, msg)
 	}
-	spec, err := ebpf.LoadCollectionSpec(out)
+	spec, err := loader.LoadSpec(out)
 	if err != nil {
 		t.Fatal(err)
 	}

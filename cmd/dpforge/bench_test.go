@@ -14,14 +14,15 @@ import (
 
 	"github.com/cilium/ebpf"
 
-	"github.com/dpforge/dpforge/bpf"
+	"github.com/dpforge/dpforge/bpf/loader"
 	"github.com/dpforge/dpforge/bpf/packet"
 	"github.com/dpforge/dpforge/bpf/scenario"
 	"github.com/dpforge/dpforge/features"
-	"github.com/dpforge/dpforge/generator/build"
+	"github.com/dpforge/dpforge/generator"
 	"github.com/dpforge/dpforge/generator/config"
 	"github.com/dpforge/dpforge/generator/header"
 	"github.com/dpforge/dpforge/generator/plan"
+	"github.com/dpforge/dpforge/generator/verify"
 )
 
 // inventory writes a deterministic 1,000-node matrix: eight kernels and six
@@ -73,8 +74,7 @@ func BenchmarkInventory(b *testing.B) {
 				b.Fatalf("inventory does not resolve: %v", d)
 			}
 		}
-		jobs, err := buildJobs(p)
-		if err != nil {
+		if _, err := generator.Jobs(p); err != nil {
 			b.Fatal(err)
 		}
 		for _, e := range p.Nodes() {
@@ -85,19 +85,20 @@ func BenchmarkInventory(b *testing.B) {
 		genTime := time.Since(start)
 
 		dir := b.TempDir()
-		opts := build.Options{Source: bpf.Source, MainFile: bpf.MainFile, OutDir: filepath.Join(dir, "out"), CacheDir: filepath.Join(dir, "cache")}
-		cold, err := build.Build(context.Background(), jobs, opts)
+		opts := generator.Options{OutDir: filepath.Join(dir, "out"), CacheDir: filepath.Join(dir, "cache")}
+		coldRes, err := generator.Execute(context.Background(), p, opts)
 		if err != nil {
 			b.Fatalf("%+v", err)
 		}
-		noop, err := build.Build(context.Background(), jobs, opts)
-		if err != nil || noop.Compiled != 0 {
-			b.Fatalf("no-op rebuild compiled %d: %v", noop.Compiled, err)
+		noopRes, err := generator.Execute(context.Background(), p, opts)
+		if err != nil || noopRes.Build.Compiled != 0 {
+			b.Fatalf("no-op rebuild: %v", err)
 		}
+		cold, noop := coldRes.Build, noopRes.Build
 		perCompile := cold.ClangTime / time.Duration(cold.Compiled)
 		perNode := perCompile * 1000 / time.Duration(runtime.NumCPU())
 		b.ReportMetric(float64(len(p.Nodes())), "nodes")
-		b.ReportMetric(float64(len(jobs)), "variants")
+		b.ReportMetric(float64(len(p.Variants)), "variants")
 		b.ReportMetric(float64(genTime.Milliseconds()), "gen-ms")
 		b.ReportMetric(float64(cold.ClangTime.Milliseconds()), "clang-ms")
 		b.ReportMetric(float64(cold.Wall.Milliseconds()), "cold-ms")
@@ -137,25 +138,13 @@ func BenchmarkSpecialization(b *testing.B) {
 					b.Fatalf("%s: %s", c.name, pr.Message)
 				}
 			}
-			m := &config.Matrix{File: "bench", Hash: "bench"}
-			p := &plan.Plan{Matrix: m}
-			v := &plan.Variant{Variant: r.Variant}
-			h, err := header.VariantHeader(p, v)
-			if err != nil {
-				b.Fatal(err)
-			}
 			dir := b.TempDir()
-			res, err := build.Build(context.Background(), []build.Job{{ID: r.Variant.ID, Header: h, CPU: r.Variant.CPU, Target: r.Variant.Target}},
-				build.Options{Source: bpf.Source, MainFile: bpf.MainFile, OutDir: filepath.Join(dir, "out"), CacheDir: filepath.Join(dir, "cache")})
-			if err != nil {
-				b.Fatalf("%+v", err)
-			}
-			b.ReportMetric(float64(res.Variants[0].Size), c.name+"-bytes")
+			res := executeOne(b, dir, r.Variant)
+			b.ReportMetric(float64(res.Build.Variants[0].Size), c.name+"-bytes")
 			if os.Geteuid() != 0 {
 				continue
 			}
-			mf := res.Manifest("bench")
-			rep, err := build.Verify(context.Background(), filepath.Join(dir, "out"), mf, build.VerifyOptions{NoWrite: true})
+			rep, err := verify.Verify(context.Background(), filepath.Join(dir, "out"), res.Manifest, verify.Options{NoWrite: true})
 			if err != nil {
 				b.Fatalf("%+v", err)
 			}
@@ -164,6 +153,18 @@ func BenchmarkSpecialization(b *testing.B) {
 			}
 		}
 	}
+}
+
+// executeOne builds the one variant v into dir/out, with its own cache in
+// dir/cache.
+func executeOne(b *testing.B, dir string, v features.Variant) *generator.Result {
+	b.Helper()
+	p := &plan.Plan{Matrix: &config.Matrix{File: "bench", Hash: "bench"}, Variants: []*plan.Variant{{Variant: v}}}
+	res, err := generator.Execute(context.Background(), p, generator.Options{OutDir: filepath.Join(dir, "out"), CacheDir: filepath.Join(dir, "cache")})
+	if err != nil {
+		b.Fatalf("%+v", err)
+	}
+	return res
 }
 
 // floorProgram is the cheapest tc program: it returns TC_ACT_OK. Its time
@@ -196,7 +197,7 @@ func compileFloor(b *testing.B) *ebpf.CollectionSpec {
 	if out, err := exec.Command(cc, "-O2", "-g", "-target", "bpfel", "-I/usr/include/x86_64-linux-gnu", "-c", src, "-o", obj).CombinedOutput(); err != nil {
 		b.Fatalf("compiling the floor program: %v\n%s", err, out)
 	}
-	spec, err := ebpf.LoadCollectionSpec(obj)
+	spec, err := loader.LoadSpec(obj)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -207,18 +208,9 @@ func compileFloor(b *testing.B) *ebpf.CollectionSpec {
 // and defines.
 func buildOne(b *testing.B, cfg features.Config) (*ebpf.CollectionSpec, map[string]string) {
 	r := features.Resolve(cfg, features.Kernel{Name: "6.12", Version: features.V(6, 12, 0)}, "")
-	p := &plan.Plan{Matrix: &config.Matrix{File: "bench", Hash: "bench"}}
-	h, err := header.VariantHeader(p, &plan.Variant{Variant: r.Variant})
-	if err != nil {
-		b.Fatal(err)
-	}
 	dir := b.TempDir()
-	res, err := build.Build(context.Background(), []build.Job{{ID: r.Variant.ID, Header: h, CPU: r.Variant.CPU, Target: r.Variant.Target}},
-		build.Options{Source: bpf.Source, MainFile: bpf.MainFile, OutDir: filepath.Join(dir, "out"), CacheDir: filepath.Join(dir, "cache")})
-	if err != nil {
-		b.Fatalf("%+v", err)
-	}
-	spec, err := ebpf.LoadCollectionSpec(filepath.Join(dir, "out", res.Variants[0].ObjectPath))
+	res := executeOne(b, dir, r.Variant)
+	spec, err := loader.VariantSpec(filepath.Join(dir, "out"), &res.Manifest.Variants[0])
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -245,7 +237,7 @@ func BenchmarkPackets(b *testing.B) {
 	}{{"specialized", specialized}, {"all-features", allFeatures()}}
 	for i := 0; i < b.N; i++ {
 		floor := compileFloor(b)
-		coll, err := ebpf.NewCollection(floor)
+		coll, err := loader.Load(floor, loader.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -11,13 +11,15 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/dpforge/dpforge/bpf"
+	"github.com/dpforge/dpforge/bpf/loader"
+	"github.com/dpforge/dpforge/bpf/manifest"
 	"github.com/dpforge/dpforge/features"
-	"github.com/dpforge/dpforge/generator/build"
+	"github.com/dpforge/dpforge/generator"
+	"github.com/dpforge/dpforge/generator/compile"
 	"github.com/dpforge/dpforge/generator/config"
-	"github.com/dpforge/dpforge/generator/header"
-	"github.com/dpforge/dpforge/generator/manifest"
+	"github.com/dpforge/dpforge/generator/errlist"
 	"github.com/dpforge/dpforge/generator/plan"
+	"github.com/dpforge/dpforge/generator/verify"
 	"github.com/dpforge/dpforge/generator/vm"
 )
 
@@ -79,13 +81,13 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	m, res, err := buildPlan(ctx, p, *outDir, *jobs, stderr)
+	r, err := execute(ctx, p, *outDir, *jobs, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "dpforge build: %v\n", err)
 		return exitProblems
 	}
-	path := filepath.Join(*outDir, "manifest.json")
-	sum := buildSummary{Manifest: path, Variants: len(res.Variants), Nodes: len(m.Nodes), Compiled: res.Compiled,
+	res, path := r.Build, r.ManifestPath
+	sum := buildSummary{Manifest: path, Variants: len(res.Variants), Nodes: len(r.Manifest.Nodes), Compiled: res.Compiled,
 		CacheHits: res.CacheHits, Failed: res.Failed, WallMS: res.Wall.Milliseconds(), ClangMS: res.ClangTime.Milliseconds()}
 	if sum.Failed == nil {
 		sum.Failed = []string{}
@@ -100,80 +102,22 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// buildPlan compiles every variant of a plan into outDir and writes its
-// manifest, carrying verifier counts over from the previous one. Compile
-// errors are printed in full (%+v); no manifest is written then.
-func buildPlan(ctx context.Context, p *plan.Plan, outDir string, jobs int, stderr io.Writer) (*manifest.Manifest, *build.Result, error) {
-	jobList, err := buildJobs(p)
-	if err != nil {
-		return nil, nil, err
-	}
-	progress := newProgress(stderr, len(jobList))
-	res, err := build.Build(ctx, jobList, build.Options{
-		Source: bpf.Source, MainFile: bpf.MainFile, OutDir: outDir, Jobs: jobs,
-		CC: os.Getenv("DPFORGE_CC"), Strip: os.Getenv("DPFORGE_STRIP"), Progress: progress.event,
+// execute runs the pipeline's execute step on p into outDir, showing
+// progress on a terminal. Compile errors are printed in full (%+v); no
+// manifest is written then.
+func execute(ctx context.Context, p *plan.Plan, outDir string, jobs int, stderr io.Writer) (*generator.Result, error) {
+	progress := newProgress(stderr, len(p.Variants))
+	res, err := generator.Execute(ctx, p, generator.Options{
+		OutDir: outDir, Jobs: jobs, CC: os.Getenv("DPFORGE_CC"), Strip: os.Getenv("DPFORGE_STRIP"), Progress: progress.event,
 	})
 	progress.done()
-	if err != nil {
-		for _, e := range build.Errors(err) {
+	if err != nil && res != nil && res.Manifest == nil {
+		for _, e := range errlist.Flatten(err) {
 			fmt.Fprintf(stderr, "dpforge: %+v\n", e)
 		}
-		return nil, nil, fmt.Errorf("build failed; manifest not written")
+		return nil, fmt.Errorf("build failed; manifest not written")
 	}
-	m := makeManifest(p, res)
-	path := filepath.Join(outDir, "manifest.json")
-	if prev, err := manifest.Load(path); err == nil {
-		m.CarryVerified(prev)
-	}
-	if err := manifest.Write(path, m); err != nil {
-		return nil, nil, err
-	}
-	return m, res, nil
-}
-
-// buildJobs renders each variant's header into a build job.
-func buildJobs(p *plan.Plan) ([]build.Job, error) {
-	var jobs []build.Job
-	for _, v := range p.Variants {
-		h, err := header.VariantHeader(p, v)
-		if err != nil {
-			return nil, err
-		}
-		jobs = append(jobs, build.Job{ID: v.ID, Header: h, CPU: v.CPU, Target: v.Target})
-	}
-	return jobs, nil
-}
-
-// makeManifest joins the build result with the plan's meaning of each
-// variant and the nodes' load-time values.
-func makeManifest(p *plan.Plan, res *build.Result) *manifest.Manifest {
-	m := res.Manifest(p.Matrix.Hash)
-	for i := range m.Variants {
-		v := p.Variant(m.Variants[i].ID)
-		if v == nil {
-			continue
-		}
-		m.Variants[i].Defines = map[string]string{}
-		for _, d := range v.Defines {
-			m.Variants[i].Defines[d.Name] = d.Value
-		}
-		m.Variants[i].Kernels = v.Kernels
-	}
-	for _, e := range p.Nodes() {
-		n := manifest.Node{Name: e.Name, Kernel: e.Kernel, Variant: e.Resolution.Variant.ID, Values: map[string]string{}}
-		for _, v := range e.Resolution.Values {
-			n.Values[v.Var] = v.Value
-		}
-		if len(e.Resolution.MapSizes) > 0 {
-			n.MapSizes = map[string]uint32{}
-			for _, ms := range e.Resolution.MapSizes {
-				n.MapSizes[ms.Map] = ms.Entries
-			}
-		}
-		m.Nodes = append(m.Nodes, n)
-	}
-	m.Normalize()
-	return m
+	return res, err
 }
 
 // progress renders build events on a terminal and stays quiet otherwise.
@@ -190,12 +134,12 @@ func newProgress(w io.Writer, total int) *progress {
 	return &progress{w: w, tty: isTerminal(w), total: total}
 }
 
-func (p *progress) event(e build.Event) {
+func (p *progress) event(e compile.Event) {
 	switch e.Kind {
-	case build.VariantCached:
+	case compile.VariantCached:
 		p.cached++
 		p.finished++
-	case build.VariantCompiled, build.VariantFailed:
+	case compile.VariantCompiled, compile.VariantFailed:
 		p.finished++
 	default:
 		return
@@ -245,15 +189,15 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	if len(*vms) > 0 {
 		return verifyVMs(dir, path, m, *vms, stdout, stderr)
 	}
-	rep, err := build.Verify(context.Background(), dir, m, build.VerifyOptions{ManifestPath: path})
-	if errors.Is(err, build.ErrNotPermitted) {
+	rep, err := verify.Verify(context.Background(), dir, m, verify.Options{ManifestPath: path})
+	if errors.Is(err, loader.ErrNotPermitted) {
 		fmt.Fprintf(stderr, "dpforge verify: %v\n", err)
 		return exitProblems
 	}
 	failed := false
 	if err != nil {
 		failed = true
-		for _, e := range build.Errors(err) {
+		for _, e := range errlist.Flatten(err) {
 			fmt.Fprintf(stderr, "dpforge verify: %+v\n", e)
 		}
 	}
@@ -302,7 +246,7 @@ func verifyVMs(dir, path string, m *manifest.Manifest, series []string, stdout, 
 		rep, err := vm.Verify(ctx, k, objects, vm.Options{})
 		if err != nil {
 			failed = true
-			for _, e := range build.Errors(err) {
+			for _, e := range errlist.Flatten(err) {
 				fmt.Fprintf(stderr, "dpforge verify: %+v\n", e)
 			}
 		}
@@ -312,7 +256,7 @@ func verifyVMs(dir, path string, m *manifest.Manifest, series []string, stdout, 
 		n := rep.Record(m)
 		fmt.Fprintf(stdout, "kernel %s (%s): %d programs verified in %s\n", s, rep.Release, n, rep.Total.Round(time.Millisecond))
 	}
-	if err := manifest.Write(path, m); err != nil {
+	if err := verify.WriteManifest(path, m); err != nil {
 		fmt.Fprintf(stderr, "dpforge verify: %v\n", err)
 		return exitProblems
 	}

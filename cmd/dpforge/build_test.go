@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dpforge/dpforge/generator/manifest"
+	"github.com/dpforge/dpforge/bpf/manifest"
 )
 
 // TestDefaultMatrixBuildsAndVerifies is make run's job as a test: every

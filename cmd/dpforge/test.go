@@ -6,15 +6,15 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
 
 	"github.com/cilium/ebpf"
 
+	"github.com/dpforge/dpforge/bpf/loader"
+	"github.com/dpforge/dpforge/bpf/manifest"
 	"github.com/dpforge/dpforge/bpf/scenario"
-	"github.com/dpforge/dpforge/generator/manifest"
 )
 
 // defaultScenarios is where `dpforge test` looks for scenarios when none
@@ -66,11 +66,12 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	m, _, err := buildPlan(ctx, p, *outDir, *jobs, stderr)
+	r, err := execute(ctx, p, *outDir, *jobs, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "dpforge test: %v\n", err)
 		return exitProblems
 	}
+	m := r.Manifest
 	results, unused := runScenarios(*outDir, m, scenarios)
 	failed := 0
 	for _, r := range results {
@@ -137,7 +138,7 @@ func runScenarios(outDir string, m *manifest.Manifest, scenarios []*scenario.Sce
 			}
 			applied[s.Name] = true
 			if spec == nil && loadErr == nil {
-				spec, loadErr = ebpf.LoadCollectionSpec(filepath.Join(outDir, filepath.FromSlash(v.Object)))
+				spec, loadErr = loader.VariantSpec(outDir, &v)
 			}
 			tr := testResult{Scenario: s.Name, File: s.File, Variant: v.ID}
 			if loadErr != nil {

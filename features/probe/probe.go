@@ -44,11 +44,10 @@ func check(err error) (bool, error) {
 
 // Run probes the running kernel.
 func Run() (*Result, error) {
-	release, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	rel, err := KernelRelease()
 	if err != nil {
-		return nil, fmt.Errorf("reading kernel release: %w", err)
+		return nil, err
 	}
-	rel := strings.TrimSpace(string(release))
 	v, err := features.ParseVersion(rel)
 	if err != nil {
 		return nil, fmt.Errorf("parsing kernel release: %w", err)
@@ -113,3 +112,12 @@ func enumValue(enum, value string) error {
 
 // Arch is the running machine's architecture, as a probe file records it.
 func Arch() string { return runtime.GOARCH }
+
+// KernelRelease returns the running kernel's release, as uname -r prints it.
+func KernelRelease() (string, error) {
+	data, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "", fmt.Errorf("reading kernel release: %w", err)
+	}
+	return strings.TrimSpace(string(data)), nil
+}

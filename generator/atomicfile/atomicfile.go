@@ -4,6 +4,7 @@
 package atomicfile
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -99,3 +100,14 @@ func Local(name string) bool {
 
 // IsTemp reports whether a file name is one of our temporary files.
 func IsTemp(name string) bool { return strings.HasPrefix(filepath.Base(name), tempPrefix) }
+
+// WriteFileIfChanged replaces path atomically (a temporary file in the same
+// directory, synced and renamed), skipped when path already holds data, so a
+// no-op build keeps modification times (and go build's and make's view of
+// them) unchanged.
+func WriteFileIfChanged(path string, data []byte, perm os.FileMode) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	return WriteFile(path, data, perm)
+}

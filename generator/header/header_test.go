@@ -75,7 +75,10 @@ func TestGuardsFire(t *testing.T) {
 	if err == nil {
 		t.Fatalf("an impossible header compiled")
 	}
-	for _, want := range []string{"BPF host routing requires kube-proxy-replacement=true", "mode requires geneve dispatch"} {
+	// DSR without NodePort: the rule lives only in the feature table, and this
+	// guard is what stops a hand-edited header.
+	for _, want := range []string{"BPF host routing requires kube-proxy-replacement=true", "mode requires geneve dispatch",
+		`Node Port \"dsr\" mode requires kube-proxy replacement (BPF NodePort).`} {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("clang output lacks %q:\n%s", want, out)
 		}

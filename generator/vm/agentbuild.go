@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/dpforge/dpforge/generator/atomicfile"
+	"github.com/dpforge/dpforge/generator/cache"
 )
 
 // AgentPackage is the import path of the in-VM agent.
@@ -72,7 +73,7 @@ func agentBinary(ctx context.Context, cacheDir string) (string, error) {
 	if agentEntryValid(bin) {
 		return bin, nil
 	}
-	unlock, err := lockFile(ctx, filepath.Join(cacheDir, "agent", "lock"))
+	unlock, err := cache.Lock(ctx, filepath.Join(cacheDir, "agent", "lock"))
 	if err != nil {
 		return "", err
 	}
@@ -98,7 +99,7 @@ func agentBinary(ctx context.Context, cacheDir string) (string, error) {
 		return "", err
 	}
 	// The record is written last: a binary without it is not an entry.
-	if err := atomicfile.WriteFile(bin+".sha256", []byte(sha256Hex(data)+"\n"), 0o644); err != nil {
+	if err := atomicfile.WriteFile(bin+".sha256", []byte(cache.SHA256Hex(data)+"\n"), 0o644); err != nil {
 		return "", err
 	}
 	return bin, nil
@@ -110,7 +111,7 @@ func agentEntryValid(bin string) bool {
 		return false
 	}
 	data, err := os.ReadFile(bin)
-	return err == nil && sha256Hex(data) == strings.TrimSpace(string(want))
+	return err == nil && cache.SHA256Hex(data) == strings.TrimSpace(string(want))
 }
 
 // listAgent runs go list on the agent from the working directory, then from
@@ -163,7 +164,7 @@ func agentKey(goVersion string, pkgs []goPackage) (string, error) {
 				if err != nil {
 					return "", fmt.Errorf("hashing the VM agent's source: %w", err)
 				}
-				fmt.Fprintf(h, "file %s %s\n", f, sha256Hex(data))
+				fmt.Fprintf(h, "file %s %s\n", f, cache.SHA256Hex(data))
 			}
 		}
 	}
@@ -181,9 +182,4 @@ func goOutput(ctx context.Context, dir string, args ...string) ([]byte, error) {
 		return nil, fmt.Errorf("go %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.Bytes(), nil
-}
-
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }

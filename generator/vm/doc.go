@@ -8,7 +8,7 @@
 //     to its newest release in the package index.
 //   - A release is what uname -r prints in the guest, e.g. "6.1.0-56-amd64"
 //     or "6.12.118+deb13-amd64"; counts are recorded under it, as
-//     generator/build.Verify records them under the host's. Its version is
+//     generator/verify.Verify records them under the host's. Its version is
 //     the Debian package version, "6.1.192-2".
 //   - A Kernel is a release ready to boot: the ELF vmlinux decompressed
 //     from the package's bzImage (booting it spares the guest the
@@ -19,7 +19,7 @@
 //   - Verify writes an initramfs (newc cpio, gzip; written in Go) with the
 //     agent, /dev/console, /boot/config-<release> and the objects, boots it
 //     with qemu under a timeout and returns a Report: per object and
-//     program, the verified instruction count, or a *build.VerifyError with
+//     program, the verified instruction count, or a *loader.ProgramError with
 //     the full verifier log.
 //
 // Fetch and Verify never touch the machine's own apt configuration or
@@ -57,3 +57,5 @@
 // with the agent's first record takes about 2–3 s; loading the ten
 // variants of the default matrix about 3–4 s more.
 package vm
+
+import ()

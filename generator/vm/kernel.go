@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/dpforge/dpforge/generator/atomicfile"
-	"github.com/dpforge/dpforge/generator/build"
+	"github.com/dpforge/dpforge/generator/cache"
 )
 
 // Kernel is a Debian kernel ready to boot: its decompressed ELF vmlinux and
@@ -58,9 +58,9 @@ type kernelRecord struct {
 
 // DefaultCacheDir is where Fetch and Verify keep kernels and the agent when
 // the caller gives no directory: the "vm" directory of dpforge's cache
-// (build.DefaultCacheDir: $DPFORGE_CACHE_DIR, else the user cache directory).
+// (cache.DefaultDir: $DPFORGE_CACHE_DIR, else the user cache directory).
 func DefaultCacheDir() (string, error) {
-	dir, err := build.DefaultCacheDir()
+	dir, err := cache.DefaultDir()
 	if err != nil {
 		return "", err
 	}
@@ -125,7 +125,7 @@ func Cached(cacheDir, release string) (*Kernel, error) {
 
 // resolveSeries refreshes the index if needed and picks the release.
 func (a apt) resolveSeries(ctx context.Context, series string) (resolved, error) {
-	unlock, err := lockFile(ctx, filepath.Join(a.dir, "lock"))
+	unlock, err := cache.Lock(ctx, filepath.Join(a.dir, "lock"))
 	if err != nil {
 		return resolved{}, err
 	}
@@ -157,7 +157,7 @@ func (a apt) resolveSeries(ctx context.Context, series string) (resolved, error)
 
 // download fetches one package into dir and returns the .deb's path.
 func (a apt) download(ctx context.Context, dir, pkg string) (string, error) {
-	unlock, err := lockFile(ctx, filepath.Join(a.dir, "lock"))
+	unlock, err := cache.Lock(ctx, filepath.Join(a.dir, "lock"))
 	if err != nil {
 		return "", err
 	}
@@ -177,7 +177,7 @@ func (a apt) download(ctx context.Context, dir, pkg string) (string, error) {
 
 // fetchRelease returns the cache entry of r, creating it if needed.
 func fetchRelease(ctx context.Context, a apt, kernelsDir string, r resolved) (*Kernel, error) {
-	unlock, err := lockFile(ctx, filepath.Join(kernelsDir, r.Release+".lock"))
+	unlock, err := cache.Lock(ctx, filepath.Join(kernelsDir, r.Release+".lock"))
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // tool is a program Fetch or Verify runs and the Debian package that has it.
@@ -68,4 +70,16 @@ func EnsureTools(ctx context.Context) error {
 		return fmt.Errorf("installing tools: still missing %s", strings.Join(still, ", "))
 	}
 	return nil
+}
+
+// command is exec.CommandContext for the tools this package runs, in their
+// own process group: cancelling kills the whole group, so a helper a tool
+// forked (dpkg-deb's decompressor) dies too instead of holding the output
+// pipe open, and Wait gives up on the pipes soon after.
+func command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
 }

@@ -14,8 +14,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dpforge/dpforge/generator/build"
-	"github.com/dpforge/dpforge/generator/manifest"
+	"github.com/dpforge/dpforge/bpf/loader"
+	"github.com/dpforge/dpforge/bpf/manifest"
+	"github.com/dpforge/dpforge/generator/cache"
+	"github.com/dpforge/dpforge/generator/errlist"
 	"github.com/dpforge/dpforge/generator/vm/internal/wire"
 )
 
@@ -101,7 +103,7 @@ type ProgramReport struct {
 	// Source is where the count came from: "info" (bpf_prog_info, 5.16+)
 	// or "log" (the verifier's statistics line, older kernels).
 	Source string
-	// Err is a *build.VerifyError, with the full verifier log, when the
+	// Err is a *loader.ProgramError, with the full verifier log, when the
 	// kernel rejected the program.
 	Err error
 }
@@ -110,10 +112,10 @@ type ProgramReport struct {
 // the agent and the objects, loads every requested program of every object
 // into the guest kernel, and returns what the verifier said.
 //
-// Rejected programs do not stop the run: each is a *build.VerifyError in
+// Rejected programs do not stop the run: each is a *loader.ProgramError in
 // its ProgramReport, and all of them, with object and machine failures
 // (*ObjectError, *RunError), are also returned joined as the error; flatten
-// it with build.Errors, print it with %+v for the logs. The report is
+// it with errlist.Flatten, print it with %+v for the logs. The report is
 // returned, possibly partial, whenever the machine said anything.
 //
 // Verify needs qemu-system-x86_64 (see EnsureTools) and, without
@@ -320,9 +322,9 @@ func run(ctx context.Context, k *Kernel, initrd string, objects []Object, opts O
 		errs = append(errs, runErr(fmt.Errorf("machine stopped before the agent finished%s (qemu: %v%s)", whileLoading(loading), waitErr, stderrSuffix(stderr.String()))))
 	}
 	if !sawHello && len(report.Objects) == 0 {
-		return nil, join(errs...)
+		return nil, errlist.Join(errs...)
 	}
-	return report, join(errs...)
+	return report, errlist.Join(errs...)
 }
 
 func whileLoading(name string) string {
@@ -349,7 +351,7 @@ func objectReport(o wire.Object, release string) ObjectReport {
 		pr := ProgramReport{Name: p.Name, Instructions: p.Instructions, Known: p.Instructions > 0, Source: p.Source}
 		if p.Error != "" {
 			pr.Known, pr.Instructions = false, 0
-			pr.Err = &build.VerifyError{Variant: o.Name, Program: p.Name, Release: release, Log: p.Log, Err: errors.New(p.Error)}
+			pr.Err = &loader.ProgramError{Variant: o.Name, Program: p.Name, Release: release, Log: p.Log, Err: errors.New(p.Error)}
 		}
 		or.Programs = append(or.Programs, pr)
 	}
@@ -408,7 +410,7 @@ func ManifestObjects(outDir string, m *manifest.Manifest, ids ...string) ([]Obje
 		if err != nil {
 			return nil, fmt.Errorf("variant %q: %w", v.ID, err)
 		}
-		if sum := sha256Hex(data); sum != v.SHA256 {
+		if sum := cache.SHA256Hex(data); sum != v.SHA256 {
 			return nil, fmt.Errorf("variant %q: %s has sha256 %s, the manifest says %s (rebuild)", v.ID, v.Object, sum, v.SHA256)
 		}
 		o := Object{Name: v.ID, Path: p}
@@ -422,7 +424,7 @@ func ManifestObjects(outDir string, m *manifest.Manifest, ids ...string) ([]Obje
 
 // Record stores the known counts of r in m, under r.Release, for every
 // object named by a variant id of m; it returns how many counts it stored.
-// Writing m back is the caller's (manifest.Write).
+// Writing m back is the caller's (verify.WriteManifest).
 func (r *Report) Record(m *manifest.Manifest) int {
 	n := 0
 	for _, o := range r.Objects {

@@ -14,8 +14,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/dpforge/dpforge/generator/build"
-	"github.com/dpforge/dpforge/generator/manifest"
+	"github.com/dpforge/dpforge/bpf/loader"
+	"github.com/dpforge/dpforge/bpf/manifest"
+	"github.com/dpforge/dpforge/generator/cache"
+	"github.com/dpforge/dpforge/generator/errlist"
 	"github.com/dpforge/dpforge/generator/vm/internal/wire"
 )
 
@@ -81,11 +83,11 @@ func TestVerifyReport(t *testing.T) {
 		t.Errorf("report (-want +got):\n%s", diff)
 	}
 
-	errs := build.Errors(err)
+	errs := errlist.Flatten(err)
 	if len(errs) != 2 {
 		t.Fatalf("errors %v, want the rejection of a/p2 and object b", errs)
 	}
-	var ve *build.VerifyError
+	var ve *loader.ProgramError
 	if !errors.As(errs[0], &ve) || ve.Variant != "a" || ve.Program != "p2" || ve.Release != "5.10.0-46-amd64" {
 		t.Errorf("first error %#v", errs[0])
 	}
@@ -179,8 +181,8 @@ func TestManifestObjects(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "objects", "a.o"), []byte("A"), 0o644)
 	os.WriteFile(filepath.Join(dir, "objects", "b.o"), []byte("B"), 0o644)
 	m := &manifest.Manifest{Variants: []manifest.Variant{
-		{ID: "a", Object: "objects/a.o", SHA256: sha256Hex([]byte("A")), Programs: []manifest.Program{{Name: "p"}, {Name: "q"}}},
-		{ID: "b", Object: "objects/b.o", SHA256: sha256Hex([]byte("stale"))},
+		{ID: "a", Object: "objects/a.o", SHA256: cache.SHA256Hex([]byte("A")), Programs: []manifest.Program{{Name: "p"}, {Name: "q"}}},
+		{ID: "b", Object: "objects/b.o", SHA256: cache.SHA256Hex([]byte("stale"))},
 	}}
 	got, err := ManifestObjects(dir, m, "a")
 	if err != nil {

@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dpforge/dpforge/generator/build"
+	"github.com/dpforge/dpforge/bpf/loader"
+	"github.com/dpforge/dpforge/generator/errlist"
 )
 
 // kernelsEnv lists the series TestVM boots, e.g. "5.10 6.1 6.12".
@@ -83,9 +84,9 @@ func TestVM(t *testing.T) {
 				t.Errorf("guest release %q, package release %q", report.Release, k.Release)
 			}
 			// The only error must be the rejection of "reject".
-			var rejected []*build.VerifyError
-			for _, e := range build.Errors(err) {
-				var ve *build.VerifyError
+			var rejected []*loader.ProgramError
+			for _, e := range errlist.Flatten(err) {
+				var ve *loader.ProgramError
 				if !errors.As(e, &ve) {
 					t.Errorf("unexpected error: %+v", e)
 					continue

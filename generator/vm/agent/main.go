@@ -35,13 +35,9 @@ import (
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/dpforge/dpforge/bpf/loader"
 	"github.com/dpforge/dpforge/generator/vm/internal/wire"
 )
-
-// failureLogSize is the verifier log buffer for explaining a rejected
-// program, as in generator/build: cilium/ebpf grows it on ENOSPC, starting
-// large saves retries for the long logs of a real datapath.
-const failureLogSize = 16 << 20
 
 // setupWarnings collects what went wrong while preparing the machine; they
 // are reported in the Hello record rather than aborting.
@@ -156,16 +152,16 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
-// loadObject loads the requested programs of one object. It first loads
-// them together, as a loader would; if that fails it loads each on its own,
-// so that the programs the kernel accepts still get a count and each
-// rejected one gets its own verifier log.
+// loadObject loads the requested programs of one object through
+// bpf/loader, as a node would. It first loads them together; if that fails
+// it loads each on its own, so that the programs the kernel accepts still
+// get a count and each rejected one gets its own verifier log.
 func loadObject(o wire.ObjectRequest) (res wire.Object) {
 	start := time.Now()
 	res.Name = o.Name
 	defer func() { res.Millis = time.Since(start).Milliseconds() }()
 
-	spec, err := loadSpec(o.Path)
+	spec, err := loader.LoadSpec(o.Path)
 	if err != nil {
 		res.Error = err.Error()
 		return res
@@ -181,61 +177,33 @@ func loadObject(o wire.ObjectRequest) (res wire.Object) {
 		}
 	}
 
-	if counts, err := load(spec, names, ebpf.LogLevelStats, 0); err == nil {
+	if counts, err := load(spec, names); err == nil {
 		for _, n := range names {
 			res.Programs = append(res.Programs, counts[n])
 		}
 		return res
 	}
 	for _, n := range names {
-		counts, err := load(spec, []string{n}, ebpf.LogLevelStats, 0)
+		counts, err := load(spec, []string{n})
 		if err == nil {
-			res.Programs = append(res.Programs, counts[n])
-			continue
-		}
-		// Again with the branch log, to explain the rejection.
-		counts, err = load(spec, []string{n}, ebpf.LogLevelBranch|ebpf.LogLevelStats, failureLogSize)
-		if err == nil {
-			// Accepted this time (a transient failure such as
-			// ENOMEM): report the count.
 			res.Programs = append(res.Programs, counts[n])
 			continue
 		}
 		p := wire.Program{Name: n, Error: err.Error()}
-		var ve *ebpf.VerifierError
-		if errors.As(err, &ve) {
-			p.Log = ve.Log
+		var pe *loader.ProgramError
+		if errors.As(err, &pe) {
+			p.Error, p.Log = pe.Err.Error(), pe.Log
 		}
 		res.Programs = append(res.Programs, p)
 	}
 	return res
 }
 
-// loadSpec parses an object and clears the pinning of its maps, so that
-// loading never touches bpffs.
-func loadSpec(path string) (*ebpf.CollectionSpec, error) {
-	spec, err := ebpf.LoadCollectionSpec(path)
-	if err != nil {
-		return nil, fmt.Errorf("parsing object: %w", err)
-	}
-	for _, m := range spec.Maps {
-		m.Pinning = ebpf.PinNone
-	}
-	return spec, nil
-}
-
-// load creates a collection holding only the named programs and returns
-// each one's count.
-func load(base *ebpf.CollectionSpec, names []string, level ebpf.LogLevel, logSize uint32) (map[string]wire.Program, error) {
-	spec := base.Copy()
-	for n := range spec.Programs {
-		if !slices.Contains(names, n) {
-			delete(spec.Programs, n)
-		}
-	}
-	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
-		Programs: ebpf.ProgramOptions{LogLevel: level, LogSizeStart: logSize},
-	})
+// load loads the named programs, maps unpinned, and returns each one's
+// count. The statistics log is kept for kernels whose program info lacks
+// the count.
+func load(spec *ebpf.CollectionSpec, names []string) (map[string]wire.Program, error) {
+	coll, err := loader.Load(spec, loader.Options{Programs: names, LogLevel: ebpf.LogLevelStats})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,245 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+)
+
+// SchemaVersion is the version of the manifest format written by this
+// package. Bump it on any change that an older reader would misread.
+const SchemaVersion = 1
+
+// ErrSchemaVersion is returned (wrapped) by [Load] and [Unmarshal] for a
+// manifest written with a schema version this package does not read.
+var ErrSchemaVersion = errors.New("unsupported manifest schema version")
+
+// Manifest is the content of OUTDIR/manifest.json.
+type Manifest struct {
+	SchemaVersion int `json:"schema_version"`
+	// Inputs is the sha256 of the input matrix, given by the caller, so a
+	// stale manifest can be told from a current one.
+	Inputs    string    `json:"inputs"`
+	Toolchain Toolchain `json:"toolchain"`
+	// Variants, sorted by ID.
+	Variants []Variant `json:"variants"`
+	// Nodes, sorted by Name.
+	Nodes []Node `json:"nodes"`
+}
+
+// Toolchain identifies the compiler and flags the objects were built with.
+type Toolchain struct {
+	// Compiler is the first line of "clang --version".
+	Compiler string `json:"compiler"`
+	// Strip is the first line of "llvm-strip --version".
+	Strip string `json:"strip"`
+	// Flags are the compiler flags common to every variant; the per-variant
+	// -mcpu and -target are recorded as Variant.CPU and Variant.Target.
+	Flags []string `json:"flags"`
+}
+
+// Variant is one compiled datapath object.
+type Variant struct {
+	ID string `json:"id"`
+	// Defines are the compile-time #defines of the variant header.
+	Defines map[string]string `json:"defines"`
+	CPU     string            `json:"cpu"`
+	Target  string            `json:"target"`
+	// Kernels are the names of the kernel profiles this variant serves.
+	Kernels []string `json:"kernels"`
+	// Object is the path of the object file, relative to the directory of
+	// the manifest, with forward slashes.
+	Object    string    `json:"object"`
+	SHA256    string    `json:"sha256"`
+	Size      int64     `json:"size"`
+	Programs  []Program `json:"programs"`
+	Maps      []Map     `json:"maps"`
+	Variables []string  `json:"variables"`
+}
+
+// Program is one BPF program of a variant.
+type Program struct {
+	Name string `json:"name"`
+	// Type is the program type as printed by cilium/ebpf, e.g. "SchedCLS".
+	Type string `json:"type"`
+	// Section is the ELF section the program was found in, e.g. "tc".
+	Section string `json:"section,omitempty"`
+	// Verified maps a kernel release (uname -r) to the number of
+	// instructions the verifier processed on it.
+	Verified map[string]uint32 `json:"verified,omitempty"`
+}
+
+// Map is one BPF map of a variant. Internal maps (.rodata, .bss, ...) are not
+// listed; their variables are.
+type Map struct {
+	Name       string `json:"name"`
+	Type       string `json:"type"`
+	KeySize    uint32 `json:"key_size"`
+	ValueSize  uint32 `json:"value_size"`
+	MaxEntries uint32 `json:"max_entries"`
+}
+
+// Node is one machine of the input matrix.
+type Node struct {
+	Name    string `json:"name"`
+	Kernel  string `json:"kernel"`
+	Variant string `json:"variant"`
+	// Values are the load-time values: variable name to value, as text.
+	Values map[string]string `json:"values,omitempty"`
+	// MapSizes are map-creation values: map name to the MaxEntries the
+	// loader sets on its MapSpec before creating the map (from Cilium's
+	// bpf-ct-global-*-max and bpf-nat-global-max). A map not listed keeps
+	// the object's size.
+	MapSizes map[string]uint32 `json:"map_sizes,omitempty"`
+}
+
+// Variant returns the variant with the given id, or nil.
+func (m *Manifest) Variant(id string) *Variant {
+	i, ok := slices.BinarySearchFunc(m.Variants, id, func(v Variant, id string) int {
+		return strings.Compare(v.ID, id)
+	})
+	if ok {
+		return &m.Variants[i]
+	}
+	// Not normalized yet: fall back to a scan.
+	for i := range m.Variants {
+		if m.Variants[i].ID == id {
+			return &m.Variants[i]
+		}
+	}
+	return nil
+}
+
+// CarryVerified copies the verifier counts of prev into m for every variant
+// whose object is byte-identical (same SHA256) in both. A rebuilt object
+// loses them: its counts have to be measured again.
+func (m *Manifest) CarryVerified(prev *Manifest) {
+	if prev == nil {
+		return
+	}
+	for i := range m.Variants {
+		v := &m.Variants[i]
+		old := prev.Variant(v.ID)
+		if old == nil || old.SHA256 != v.SHA256 {
+			continue
+		}
+		for j := range v.Programs {
+			p := &v.Programs[j]
+			for _, op := range old.Programs {
+				if op.Name != p.Name || len(op.Verified) == 0 {
+					continue
+				}
+				if p.Verified == nil {
+					p.Verified = make(map[string]uint32, len(op.Verified))
+				}
+				for rel, n := range op.Verified {
+					if _, ok := p.Verified[rel]; !ok {
+						p.Verified[rel] = n
+					}
+				}
+			}
+		}
+	}
+}
+
+// Normalize sorts every slice of m into the canonical order and replaces
+// nil slices and maps by empty ones, so that encoding is deterministic and a
+// Load of a written manifest compares equal to what was written.
+func (m *Manifest) Normalize() {
+	if m.Toolchain.Flags == nil {
+		m.Toolchain.Flags = []string{}
+	}
+	m.Variants = nonNil(m.Variants)
+	m.Nodes = nonNil(m.Nodes)
+	// Flags keep their order: it is the compiler's command line.
+	slices.SortFunc(m.Variants, func(a, b Variant) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(m.Nodes, func(a, b Node) int { return strings.Compare(a.Name, b.Name) })
+	for i := range m.Variants {
+		v := &m.Variants[i]
+		if v.Defines == nil {
+			v.Defines = map[string]string{}
+		}
+		v.Kernels = nonNil(v.Kernels)
+		v.Programs = nonNil(v.Programs)
+		v.Maps = nonNil(v.Maps)
+		v.Variables = nonNil(v.Variables)
+		slices.Sort(v.Kernels)
+		slices.Sort(v.Variables)
+		slices.SortFunc(v.Programs, func(a, b Program) int { return strings.Compare(a.Name, b.Name) })
+		slices.SortFunc(v.Maps, func(a, b Map) int { return strings.Compare(a.Name, b.Name) })
+		for j := range v.Programs {
+			if len(v.Programs[j].Verified) == 0 {
+				v.Programs[j].Verified = nil
+			}
+		}
+	}
+	for i := range m.Nodes {
+		if len(m.Nodes[i].Values) == 0 {
+			m.Nodes[i].Values = nil
+		}
+	}
+}
+
+func nonNil[S ~[]E, E any](s S) S {
+	if s == nil {
+		return S{}
+	}
+	return s
+}
+
+// Marshal returns the canonical encoding of m. It normalizes m in place and
+// sets SchemaVersion if it is zero.
+func Marshal(m *Manifest) ([]byte, error) {
+	if m.SchemaVersion == 0 {
+		m.SchemaVersion = SchemaVersion
+	}
+	m.Normalize()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// Keep '<', '>' and '&' readable in defines such as "(1 << 3)".
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m); err != nil { // Encode ends with the newline.
+		return nil, fmt.Errorf("encoding manifest: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Unmarshal decodes a manifest, rejecting unknown fields and unsupported
+// schema versions, and normalizes it.
+func Unmarshal(data []byte) (*Manifest, error) {
+	var probe struct {
+		SchemaVersion int `json:"schema_version"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return nil, fmt.Errorf("decoding manifest: %w", err)
+	}
+	if probe.SchemaVersion != SchemaVersion {
+		return nil, fmt.Errorf("schema version %d, want %d: %w", probe.SchemaVersion, SchemaVersion, ErrSchemaVersion)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var m Manifest
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("decoding manifest: %w", err)
+	}
+	m.Normalize()
+	return &m, nil
+}
+
+// Load reads and decodes the manifest at path.
+func Load(path string) (*Manifest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest: %w", err)
+	}
+	m, err := Unmarshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
