@@ -120,6 +120,8 @@ static __always_inline void lb4_affinity_put(__be32 client, const struct svc_val
  * gone (or the entry belongs to an older service at the same frontend), a
  * new one is chosen and stored, as Cilium does; the old connection's
  * packets then reach a backend that does not know them and are reset.
+ * The entry sees the client's packets only: it closes on RST, while the
+ * client's FIN alone leaves it established.
  */
 static __always_inline int lb4_select(const struct pkt4 *p, bool external,
 				      struct lb4_backend *be)
