@@ -44,10 +44,10 @@ bin/dpforge: deps $(shell find . -name '*.go' -o -name '*.c' -o -name '*.h' -o -
 # variant, then (as root) load each into this kernel's verifier and run the
 # packet scenarios through every variant they apply to.
 run: bin/dpforge
-	$(Q)./bin/dpforge validate $(if $(MATRIX),$(MATRIX),generator/config/default.yaml)
+	$(Q)./bin/dpforge validate -f $(if $(MATRIX),$(MATRIX),generator/config/default.yaml)
 	$(Q)./bin/dpforge build --out $(OUT) $(if $(MATRIX),-f $(MATRIX))
 	$(Q)if [ "$$(id -u)" = 0 ]; then \
-		./bin/dpforge verify $(OUT) && ./bin/dpforge test --out $(OUT) $(if $(MATRIX),-f $(MATRIX)); \
+		./bin/dpforge verify --out $(OUT) && ./bin/dpforge test --out $(OUT) $(if $(MATRIX),-f $(MATRIX)); \
 	else echo "dpforge verify and test skipped: loading programs into the kernel needs root"; fi
 
 test: deps
@@ -61,11 +61,12 @@ fuzz: deps
 	$(Q)$(GO) test -run '^$$' -fuzz FuzzPipeline -fuzztime 30s ./generator/header
 
 generate: bin/dpforge
-	$(Q)./bin/dpforge gen -o $(OUT)/headers generator/config/default.yaml
+	$(Q)./bin/dpforge gen --out $(OUT)/headers -f generator/config/default.yaml
 
 lint: deps
 	$(Q)test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(Q)$(GO) vet ./...
 
+# The output directory's lock and any staged copy live beside it.
 clean:
-	rm -rf bin $(OUT)
+	rm -rf bin $(OUT) $(dir $(OUT)).$(notdir $(OUT)).lock $(dir $(OUT)).$(notdir $(OUT)).stage-*

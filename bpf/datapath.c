@@ -59,7 +59,7 @@ static __always_inline int from_container_ipv4(struct __sk_buff *ctx, struct pkt
 {
 	const struct endpoint_info *src_ep, *dst_ep;
 	bool svc_hit __maybe_unused = false;
-	int ret;
+	int ret, ct;
 
 	ret = parse_ipv4(ctx, p);
 	if (IS_DROP(ret))
@@ -72,8 +72,10 @@ static __always_inline int from_container_ipv4(struct __sk_buff *ctx, struct pkt
 	if (!(p->l4_flags & L4_F_PORTS) && p->ip.protocol != IPPROTO_ICMP)
 		return DROP(DROP_UNKNOWN_L4);
 
+	dst_ep = endpoint_lookup4(p->ip.daddr);
 #ifdef ENABLE_NODEPORT
-	{
+	/* A pod's address is never a service frontend: skip the lookup. */
+	if (!endpoint_is_pod(dst_ep)) {
 		struct lb4_backend be = {};
 
 		ret = lb4_select(p, false, &be);
@@ -84,15 +86,15 @@ static __always_inline int from_container_ipv4(struct __sk_buff *ctx, struct pkt
 			if (IS_DROP(ret))
 				return ret;
 			svc_hit = true;
+			dst_ep = endpoint_lookup4(p->ip.daddr);
 		}
 	}
 #endif
 
-	dst_ep = endpoint_lookup4(p->ip.daddr);
-	ret = policy_ct4(p, src_ep->sec_id, dst_id4(dst_ep, p->ip.daddr), CT_EGRESS,
-			 src_ep->flags & EP_F_ENFORCE_EGRESS, DROP_POLICY_DENIED);
-	if (IS_DROP(ret))
-		return ret;
+	ct = policy_ct4(p, src_ep->sec_id, dst_id4(dst_ep, p->ip.daddr), CT_EGRESS,
+			src_ep->flags & EP_F_ENFORCE_EGRESS, DROP_POLICY_DENIED);
+	if (IS_DROP(ct))
+		return ct;
 
 #ifdef ENABLE_NODEPORT
 	/*
@@ -113,7 +115,7 @@ static __always_inline int from_container_ipv4(struct __sk_buff *ctx, struct pkt
 	}
 #endif
 
-	return forward4(ctx, p, dst_ep, src_ep, *src_id, HOOK_FROM_CONTAINER);
+	return forward4(ctx, p, dst_ep, src_ep, *src_id, HOOK_FROM_CONTAINER, ct == CT_REPLY);
 }
 
 /* Packets the stack delivers to a pod (legacy routing, host traffic). */
@@ -165,6 +167,19 @@ static __always_inline int nodeport_lb4(struct __sk_buff *ctx, struct pkt4 *p,
 	if (!local && lb4_use_dsr(p, be)) {
 		dsr = true;
 		flags = 0;
+		/*
+		 * The option would push this packet over the MTU: tell the
+		 * client, so path-MTU discovery shrinks its packets, rather
+		 * than dropping it silently (Cilium: ENABLE_DSR_ICMP_ERRORS).
+		 */
+		if ((p->ip.protocol == IPPROTO_UDP || tcp_is_syn(p)) &&
+		    bpf_ntohs(p->ip.tot_len) + IPV4_DSR_OPT_LEN > cfg_mtu) {
+			ret = icmp4_frag_needed_reply(ctx, p, faddr,
+						      (__u16)(cfg_mtu - IPV4_DSR_OPT_LEN));
+			if (IS_DROP(ret))
+				return ret;
+			return dp_redirect(ctx->ifindex, 0, 0);
+		}
 	}
 # endif
 	ret = lb4_dnat(ctx, p, be, src_id, flags, 0, 0);
@@ -216,8 +231,8 @@ static __always_inline int from_netdev_ipv4(struct __sk_buff *ctx, struct pkt4 *
 	ret = parse_ipv4(ctx, p);
 	if (IS_DROP(ret)) {
 #ifndef ENABLE_HOST_FIREWALL
-		/* Reassembly is the stack's job; see parse_ipv4. */
-		if (ret == DROP(DROP_FRAG_NOT_SUPPORTED)) {
+		/* A fragment without its first: the stack may still reassemble it. */
+		if (ret == DROP(DROP_FRAG_NOT_FOUND)) {
 			*reason = REASON_PASS_FRAGMENT;
 			return TC_ACT_OK;
 		}
@@ -255,7 +270,8 @@ static __always_inline int from_netdev_ipv4(struct __sk_buff *ctx, struct pkt4 *
 			tuple4_from_pkt(&host_ct, p, CT_INGRESS);
 # endif
 			ret = nodeport_lb4(ctx, p, &be, *src_id);
-			if (IS_DROP(ret))
+			/* A drop, or an ICMP error on its way back to the client. */
+			if (IS_DROP(ret) || ret == TC_ACT_REDIRECT)
 				return ret;
 			translated = true;
 # ifdef ENABLE_HOST_FIREWALL
@@ -293,7 +309,7 @@ static __always_inline int from_netdev_ipv4(struct __sk_buff *ctx, struct pkt4 *
 	if (!translated && !endpoint_is_pod(ep))
 		return TC_ACT_OK;
 #endif
-	return forward4(ctx, p, ep, NULL, *src_id, HOOK_FROM_NETDEV);
+	return forward4(ctx, p, ep, NULL, *src_id, HOOK_FROM_NETDEV, false);
 }
 
 /*
@@ -310,7 +326,7 @@ static __always_inline int to_netdev_ipv4(struct __sk_buff *ctx, struct pkt4 *p,
 	ret = parse_ipv4(ctx, p);
 	if (IS_DROP(ret)) {
 #ifndef ENABLE_HOST_FIREWALL
-		if (ret == DROP(DROP_FRAG_NOT_SUPPORTED)) {
+		if (ret == DROP(DROP_FRAG_NOT_FOUND)) {
 			*reason = REASON_PASS_FRAGMENT;
 			return TC_ACT_OK;
 		}
@@ -349,7 +365,13 @@ static __always_inline int to_netdev_ipv4(struct __sk_buff *ctx, struct pkt4 *p,
 		};
 		const struct egw_value *gw = bpf_map_lookup_elem(&dp_egress_gw, &gkey);
 
-		if (gw && gw->gateway_ip == cfg_node_ipv4) {
+		/*
+		 * This node is the gateway: its own pods' traffic and remote
+		 * pods' traffic tunnelled here leave with the egress IP. Replies
+		 * of connections into a local pod leave as they came.
+		 */
+		if (gw && gw->gateway_ip == cfg_node_ipv4 &&
+		    ct_lookup4(p, CT_EGRESS) != CT_REPLY) {
 			ret = snat4(ctx, p, gw->egress_ip ? gw->egress_ip : cfg_node_ipv4);
 			return IS_DROP(ret) ? ret : TC_ACT_OK;
 		}
@@ -385,16 +407,34 @@ static __always_inline int from_overlay_ipv4(struct __sk_buff *ctx, struct pkt4 
 	int ret;
 
 	ret = parse_ipv4(ctx, p);
-	if (ret == DROP(DROP_FRAG_NOT_SUPPORTED)) {
-		*reason = REASON_PASS_FRAGMENT;
-		return TC_ACT_OK;
-	}
 	if (IS_DROP(ret))
 		return ret;
 
 	if (bpf_skb_get_tunnel_key(ctx, &key, TUNNEL_KEY_SIZE, 0) < 0)
 		return DROP(DROP_NO_TUNNEL_KEY);
 	*src_id = key.tunnel_id;
+	/* No other node speaks for this one; Cilium drops the claim too. */
+	if (*src_id == HOST_ID)
+		return DROP(DROP_INVALID_IDENTITY);
+#ifdef ENABLE_VTEP
+	{
+		/* A VTEP has no identities of its own to send: only WORLD. */
+		struct vtep_key vkey = { .addr = p->ip.saddr & cfg_vtep_mask };
+		const struct vtep_value *vtep = bpf_map_lookup_elem(&dp_vtep, &vkey);
+
+		if (vtep && vtep->tunnel_ep && *src_id != WORLD_ID)
+			return DROP(DROP_INVALID_VNI);
+	}
+#endif
+	/*
+	 * The inner destination MAC is whatever the sender wrote (a pod's
+	 * lxc MAC on its node), so the overlay device marked the packet
+	 * PACKET_OTHERHOST, and ip_rcv drops such packets: those handed to
+	 * the stack here, and before Linux 6.15 also those bpf_redirect_peer
+	 * hands to a pod. Everything this program passes on is for this node.
+	 */
+	if (bpf_skb_change_type(ctx, PACKET_HOST) < 0)
+		return DROP(DROP_WRITE_ERROR);
 
 #ifdef DP_HAVE_NAT4
 	/* Replies of SNATed flows can come back through the tunnel too. */
@@ -407,20 +447,39 @@ static __always_inline int from_overlay_ipv4(struct __sk_buff *ctx, struct pkt4 
 		return TC_ACT_OK;
 	}
 	return forward4(ctx, p, endpoint_lookup4(p->ip.daddr), NULL, *src_id,
-			HOOK_FROM_OVERLAY);
+			HOOK_FROM_OVERLAY, false);
 }
 
-/* Traffic entering the tunnel: validated and counted. */
+/*
+ * Traffic entering the tunnel: validated and counted, and a throttled
+ * pod's packets paced here, where the inner source still names the pod
+ * (as Cilium's cil_to_overlay does): on the native device the packet
+ * carries the node's address.
+ */
 static __always_inline int to_overlay_ipv4(struct __sk_buff *ctx, struct pkt4 *p,
-					   __u8 *reason)
+					   __u32 *src_id __maybe_unused, __u8 *reason)
 {
 	int ret = parse_ipv4(ctx, p);
 
-	if (ret == DROP(DROP_FRAG_NOT_SUPPORTED)) {
+	if (ret == DROP(DROP_FRAG_NOT_FOUND)) {
 		*reason = REASON_PASS_FRAGMENT;
 		return TC_ACT_OK;
 	}
-	return IS_DROP(ret) ? ret : TC_ACT_OK;
+	if (IS_DROP(ret))
+		return ret;
+#ifdef ENABLE_BANDWIDTH_MANAGER
+	{
+		const struct endpoint_info *src_ep = endpoint_lookup4(p->ip.saddr);
+
+		if (endpoint_is_pod(src_ep)) {
+			*src_id = src_ep->sec_id;
+			ret = edt_sched_departure(ctx, src_ep->ep_id);
+			if (IS_DROP(ret))
+				return ret;
+		}
+	}
+#endif
+	return TC_ACT_OK;
 }
 
 #endif /* ENABLE_IPV4 */
@@ -551,13 +610,14 @@ int cil_to_overlay(struct __sk_buff *ctx)
 {
 	__u8 reason = REASON_FORWARDED;
 	struct pkt4 p = {};
+	__u32 src_id = 0;
 	int ret;
 
 #ifdef ENABLE_IPV4
 	if (ctx->protocol == bpf_htons(ETH_P_IP))
-		ret = to_overlay_ipv4(ctx, &p, &reason);
+		ret = to_overlay_ipv4(ctx, &p, &src_id, &reason);
 	else
 #endif
 		ret = other_l3(ctx, false, &reason);
-	return dp_finish(ctx, &p, 0, ret, reason, DIR_EGRESS, HOOK_TO_OVERLAY);
+	return dp_finish(ctx, &p, src_id, ret, reason, DIR_EGRESS, HOOK_TO_OVERLAY);
 }

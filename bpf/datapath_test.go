@@ -20,9 +20,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// clang is the compiler the tests drive; override with DPFORGE_CLANG.
+// clang is the compiler the tests drive; override with DPFORGE_CC, as for
+// dpforge build.
 func clang() string {
-	if cc := os.Getenv("DPFORGE_CLANG"); cc != "" {
+	if cc := os.Getenv("DPFORGE_CC"); cc != "" {
 		return cc
 	}
 	return "clang-19"
@@ -237,6 +238,9 @@ var mirrors = map[string]any{
 	"egw_value":            EgressGWValue{},
 	"endpoint_info":        EndpointInfo{},
 	"endpoint_key":         EndpointKey{},
+	"event_rate":           EventRate{},
+	"frag_key":             FragKey{},
+	"frag_ports":           FragPorts{},
 	"lpm4_key":             LPM4Key{},
 	"maglev_key":           MaglevKey{},
 	"maglev_value":         MaglevValue{},
@@ -266,11 +270,14 @@ var mapTypes = map[string][2]any{
 	MapConntrack: {Tuple4{}, CTEntry{}},
 	MapEgressGW:  {EgressGWKey{}, EgressGWValue{}},
 	MapEndpoints: {EndpointKey{}, EndpointInfo{}},
+	MapEventRate: {uint32(0), EventRate{}},
+	MapFrags:     {FragKey{}, FragPorts{}},
 	MapIPCache:   {LPM4Key{}, RemoteEndpointInfo{}},
 	MapMaglev:    {MaglevKey{}, MaglevValue{}},
 	MapMetrics:   {MetricsKey{}, MetricsValue{}},
 	MapNonMasq:   {LPM4Key{}, NonMasqValue{}},
 	MapPolicy:    {PolicyKey{}, PolicyEntry{}},
+	MapPolicyRev: {uint32(0), uint32(0)},
 	MapRevNAT:    {RevNATKey{}, RevNATValue{}},
 	MapServices:  {SvcKey{}, SvcValue{}},
 	MapSNAT:      {Tuple4{}, SNATEntry{}},
@@ -281,7 +288,8 @@ var mapTypes = map[string][2]any{
 
 // variableSizes are the C sizes of the load-time variables.
 var variableSizes = map[string]uint32{
-	VarClusterID: 4, VarEncapIfindex: 4, VarLoopbackIPv4: 4, VarMaglevTableSize: 4, VarMTU: 4, VarNativeIfindex: 4,
+	VarClusterID: 4, VarEncapIfindex: 4, VarEventsBurst: 4, VarEventsRate: 4, VarLoopbackIPv4: 4, VarMaglevTableSize: 4,
+	VarMTU: 4, VarNativeIfindex: 4,
 	VarNodeIPv4: 4, VarNodeMAC: 6, VarNodePortMax: 2, VarNodePortMin: 2,
 	VarSNATExclIPv4: 4, VarSNATExclIPv4Len: 4, VarSNATPortMax: 2, VarSNATPortMin: 2,
 	VarTrace: 4, VarTunnelPort: 2, VarVTEPMask: 4,

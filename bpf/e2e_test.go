@@ -97,6 +97,13 @@ type e2ePod struct {
 // the legacy path. It fills dp_endpoints and attaches the lxc programs.
 func e2eTopology(t *testing.T, coll *ebpf.Collection) [2]e2ePod {
 	t.Helper()
+	_, pods := e2eNode(t, coll)
+	return pods
+}
+
+// e2eNode is e2eTopology that also returns the node's namespace.
+func e2eNode(t *testing.T, coll *ebpf.Collection) (*nsThread, [2]e2ePod) {
+	t.Helper()
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("SKIPPED: ip(8) from iproute2 is needed to build the test's namespaces")
 	}
@@ -147,28 +154,38 @@ func e2eTopology(t *testing.T, coll *ebpf.Collection) [2]e2ePod {
 		put(t, coll, MapEndpoints, EndpointKey{Addr: pod.addr.As4()},
 			EndpointInfo{Ifindex: uint32(lxcIndex), MAC: podMAC, NodeMAC: lxcMAC, EpID: uint16(i + 1), SecID: uint32(1001 + i)})
 
-		// TCX links resolve the ifindex in the caller's namespace: attach from the node.
-		err = node.do(func() error {
-			for _, a := range []struct {
-				prog   string
-				attach ebpf.AttachType
-			}{{ProgFromContainer, ebpf.AttachTCXIngress}, {ProgToContainer, ebpf.AttachTCXEgress}} {
-				l, err := link.AttachTCX(link.TCXOptions{Interface: lxcIndex, Program: coll.Programs[a.prog], Attach: a.attach})
-				if err != nil {
-					return fmt.Errorf("attaching %s to %s: %w", a.prog, lxc, err)
-				}
-				t.Cleanup(func() { l.Close() })
-			}
-			return nil
-		})
-		if errors.Is(err, ebpf.ErrNotSupported) {
-			t.Skipf("SKIPPED: TCX is not supported by this kernel: %v", err)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		node.attach(t, coll, lxcIndex, ProgFromContainer, ProgToContainer)
 	}
-	return pods
+	return node, pods
+}
+
+// attach attaches ingress and egress (a program name, or "" for none) to
+// ifindex with TCX, from inside ns: TCX resolves the ifindex in the
+// caller's namespace. The links close when the test ends.
+func (ns *nsThread) attach(t *testing.T, coll *ebpf.Collection, ifindex int, ingress, egress string) {
+	t.Helper()
+	err := ns.do(func() error {
+		for _, a := range []struct {
+			prog   string
+			attach ebpf.AttachType
+		}{{ingress, ebpf.AttachTCXIngress}, {egress, ebpf.AttachTCXEgress}} {
+			if a.prog == "" {
+				continue
+			}
+			l, err := link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: coll.Programs[a.prog], Attach: a.attach})
+			if err != nil {
+				return fmt.Errorf("attaching %s to ifindex %d: %w", a.prog, ifindex, err)
+			}
+			t.Cleanup(func() { l.Close() })
+		}
+		return nil
+	})
+	if errors.Is(err, ebpf.ErrNotSupported) {
+		t.Skipf("SKIPPED: TCX is not supported by this kernel: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // udpEcho runs a UDP echo server in pod on port until the test ends.
@@ -227,8 +244,9 @@ func udpExchange(t *testing.T, pod e2ePod, dst netip.AddrPort) error {
 }
 
 func TestE2EPodToPod(t *testing.T) {
-	// Legacy routing goes through the node's stack; host routing hands the
-	// packet straight to the peer with bpf_redirect_peer.
+	// Legacy routing redirects to the destination's lxc device, whose
+	// egress runs cil_to_container; host routing hands the packet straight
+	// into the pod with bpf_redirect_peer.
 	for _, name := range []string{"minimal", "host-routing"} {
 		t.Run(name, func(t *testing.T) {
 			coll := newCollection(t, variantByName(t, name), nil)
@@ -241,12 +259,12 @@ func TestE2EPodToPod(t *testing.T) {
 				t.Errorf("cil_from_container forwarded %d packets, want at least 2", n)
 			}
 			// bpf_redirect_peer skips the host-side veth's egress, so
-			// cil_to_container only sees what the stack delivers.
+			// cil_to_container only sees what is redirected to that egress.
 			toContainer := metric(t, coll, ReasonForwarded, DirIngress, HookToContainer)
 			if hostRouting := name == "host-routing"; hostRouting && toContainer != 0 {
 				t.Errorf("host routing: cil_to_container saw %d packets, want 0 (delivered by bpf_redirect_peer)", toContainer)
 			} else if !hostRouting && toContainer < 2 {
-				t.Errorf("legacy routing: cil_to_container saw %d packets, want at least 2 (delivered by the stack)", toContainer)
+				t.Errorf("legacy routing: cil_to_container saw %d packets, want at least 2 (redirected to the lxc device)", toContainer)
 			}
 		})
 	}
@@ -268,5 +286,52 @@ func TestE2EClusterIP(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestE2ENodePortLegacyLocalBackend: a client outside the node reaches a
+// NodePort whose backend is a local pod, with legacy routing. The pod's
+// reply leaves cil_from_container with the node's address as source (the
+// frontend again); handed to the stack it would arrive on the lxc device
+// with a local source address and be dropped as a martian, so the
+// datapath forwards it itself: FIB lookup, MACs, redirect out of the
+// native device.
+func TestE2ENodePortLegacyLocalBackend(t *testing.T) {
+	nodeAddr := netip.MustParseAddr("192.168.90.1")
+	clientAddr := netip.MustParseAddr("192.168.90.2")
+	coll := newCollection(t, variantByName(t, "nodeport"), map[string]any{VarNodeIPv4: nodeAddr.As4()})
+	node, pods := e2eNode(t, coll)
+	client := newNSThread(t)
+	if err := node.ip(fmt.Sprintf("link add np0 type veth peer name eth0 netns %d", client.tid),
+		"addr add "+nodeAddr.String()+"/24 dev np0", "link set np0 up"); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.ip("link set lo up", "addr add "+clientAddr.String()+"/24 dev eth0", "link set eth0 up"); err != nil {
+		t.Fatal(err)
+	}
+	np0, _, err := node.link("np0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, clientMAC, err := client.link("eth0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := node.ip(fmt.Sprintf("neigh add %s lladdr %s dev np0 nud permanent", clientAddr, net.HardwareAddr(clientMAC[:]))); err != nil {
+		t.Fatal(err)
+	}
+	node.attach(t, coll, np0, ProgFromNetdev, ProgToNetdev)
+	put(t, coll, MapServices, SvcKey{Dport: PortOf(30080), Proto: protoUDP}, SvcValue{Count: 1, RevNATIndex: 2, Flags: ServiceNodePort})
+	put(t, coll, MapServices, SvcKey{Dport: PortOf(30080), Proto: protoUDP, Slot: 1}, SvcValue{BackendID: 2})
+	put(t, coll, MapBackends, BackendKey{ID: 2}, BackendValue{Addr: pods[1].addr.As4(), Port: PortOf(9000), Proto: protoUDP})
+	put(t, coll, MapRevNAT, RevNATKey{Index: 2}, RevNATValue{Port: PortOf(30080)})
+	udpEcho(t, pods[1], 9000)
+
+	// The client's connected socket accepts the echo only from the frontend.
+	if err := udpExchange(t, e2ePod{ns: client, addr: clientAddr}, netip.AddrPortFrom(nodeAddr, 30080)); err != nil {
+		t.Fatal(err)
+	}
+	if n := metric(t, coll, ReasonForwarded, DirEgress, HookFromContainer); n == 0 {
+		t.Error("the backend's replies were not forwarded by cil_from_container")
 	}
 }

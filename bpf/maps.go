@@ -17,23 +17,26 @@ const (
 
 // Map names, identical in every variant. All maps are pinned by name.
 const (
-	MapBackends  = "dp_backends"  // BackendKey -> BackendValue
-	MapConntrack = "dp_conntrack" // LRU: Tuple4 -> CTEntry
-	MapEgressGW  = "dp_egress_gw" // LPM: EgressGWKey -> EgressGWValue
-	MapEndpoints = "dp_endpoints" // EndpointKey -> EndpointInfo
-	MapEvents    = "dp_events"    // ring buffer or perf event array of DropEvent
-	MapIPCache   = "dp_ipcache"   // LPM: LPM4Key -> RemoteEndpointInfo
-	MapMaglev    = "dp_maglev"    // MaglevKey -> MaglevValue (Maglev lookup tables)
-	MapAffinity  = "dp_affinity"  // LRU: AffinityKey -> AffinityValue
-	MapMetrics   = "dp_metrics"   // MetricsKey -> MetricsValue
-	MapNonMasq   = "dp_nonmasq"   // LPM: LPM4Key -> NonMasqValue
-	MapPolicy    = "dp_policy"    // PolicyKey -> PolicyEntry
-	MapRevNAT    = "dp_revnat"    // RevNATKey -> RevNATValue
-	MapServices  = "dp_services"  // SvcKey -> SvcValue
-	MapSNAT      = "dp_snat"      // LRU: Tuple4 -> SNATEntry
-	MapThrottle  = "dp_throttle"  // ThrottleKey -> ThrottleValue
-	MapTrace     = "dp_trace"     // array of 1: uint32 0 -> TraceInfo
-	MapVTEP      = "dp_vtep"      // VTEPKey -> VTEPValue
+	MapAffinity  = "dp_affinity"   // LRU: AffinityKey -> AffinityValue
+	MapBackends  = "dp_backends"   // BackendKey -> BackendValue
+	MapConntrack = "dp_conntrack"  // LRU: Tuple4 -> CTEntry
+	MapEgressGW  = "dp_egress_gw"  // LPM: EgressGWKey -> EgressGWValue
+	MapEndpoints = "dp_endpoints"  // EndpointKey -> EndpointInfo
+	MapEventRate = "dp_event_rate" // array of 1: uint32 0 -> EventRate, the drop-event token bucket
+	MapEvents    = "dp_events"     // ring buffer or perf event array of DropEvent
+	MapFrags     = "dp_frags"      // LRU: FragKey -> FragPorts, ports of fragmented datagrams
+	MapIPCache   = "dp_ipcache"    // LPM: LPM4Key -> RemoteEndpointInfo
+	MapMaglev    = "dp_maglev"     // MaglevKey -> MaglevValue (Maglev lookup tables)
+	MapMetrics   = "dp_metrics"    // MetricsKey -> MetricsValue per CPU (sum them)
+	MapNonMasq   = "dp_nonmasq"    // LPM: LPM4Key -> NonMasqValue
+	MapPolicy    = "dp_policy"     // PolicyKey -> PolicyEntry
+	MapPolicyRev = "dp_policy_rev" // array of 1: uint32 0 -> uint32 revision; increment after changing MapPolicy or enforcement flags
+	MapRevNAT    = "dp_revnat"     // RevNATKey -> RevNATValue
+	MapServices  = "dp_services"   // SvcKey -> SvcValue
+	MapSNAT      = "dp_snat"       // LRU: Tuple4 -> SNATEntry
+	MapThrottle  = "dp_throttle"   // ThrottleKey -> ThrottleValue
+	MapTrace     = "dp_trace"      // array of 1: uint32 0 -> TraceInfo
+	MapVTEP      = "dp_vtep"       // VTEPKey -> VTEPValue
 )
 
 // Load-time variable names and the Go types to pass to VariableSpec.Set.
@@ -42,6 +45,8 @@ const (
 const (
 	VarClusterID       = "cfg_cluster_id"         // uint32
 	VarEncapIfindex    = "cfg_encap_ifindex"      // uint32
+	VarEventsBurst     = "cfg_events_burst"       // uint32 drop events in a burst
+	VarEventsRate      = "cfg_events_rate"        // uint32 drop events per second, 0 = no limit
 	VarLoopbackIPv4    = "cfg_loopback_ipv4"      // [4]byte, hairpin source (169.254.42.1)
 	VarMaglevTableSize = "cfg_maglev_table_size"  // uint32, slots per service in MapMaglev
 	VarMTU             = "cfg_mtu"                // uint32
@@ -67,12 +72,13 @@ var (
 		ProgToContainer, ProgToNetdev, ProgToOverlay,
 	}
 	Maps = []string{
-		MapAffinity, MapBackends, MapConntrack, MapEgressGW, MapEndpoints, MapEvents,
-		MapIPCache, MapMaglev, MapMetrics, MapNonMasq, MapPolicy, MapRevNAT,
+		MapAffinity, MapBackends, MapConntrack, MapEgressGW, MapEndpoints, MapEventRate, MapEvents,
+		MapFrags, MapIPCache, MapMaglev, MapMetrics, MapNonMasq, MapPolicy, MapPolicyRev, MapRevNAT,
 		MapServices, MapSNAT, MapThrottle, MapTrace, MapVTEP,
 	}
 	Variables = []string{
-		VarClusterID, VarEncapIfindex, VarLoopbackIPv4, VarMaglevTableSize, VarMTU, VarNativeIfindex,
+		VarClusterID, VarEncapIfindex, VarEventsBurst, VarEventsRate, VarLoopbackIPv4, VarMaglevTableSize,
+		VarMTU, VarNativeIfindex,
 		VarNodeIPv4, VarNodeMAC, VarNodePortMax, VarNodePortMin,
 		VarSNATExclIPv4, VarSNATExclIPv4Len, VarSNATPortMax, VarSNATPortMin,
 		VarTrace, VarTunnelPort, VarVTEPMask,
@@ -200,10 +206,11 @@ type CTEntry struct {
 	Flags       uint16
 	DSRAddr     [4]byte
 	DSRPort     NetPort
-	TCPState    uint8 // CTTCP* bits
+	PolicyRev   uint16 // low 16 bits of MapPolicyRev when the flow was last allowed
+	TCPState    uint8  // CTTCP* bits
 	_           uint8
+	_           uint16
 	BackendID   uint32 // CTLB: the flow's backend
-	_           uint32
 }
 
 // SNATHost marks an [SNATEntry] reserving a port of the node's own connection.
@@ -308,8 +315,14 @@ type EgressGWKey struct {
 // EgressGWValue is the value of [MapEgressGW].
 type EgressGWValue struct {
 	EgressIP  [4]byte // SNAT source on the gateway; zero = its node address
-	GatewayIP [4]byte
+	GatewayIP [4]byte // node doing the SNAT; EgressGWNoGateway or EgressGWExcludedCIDR
 }
+
+// Special GatewayIP values (Cilium's, in 0.0.0.0/8).
+var (
+	EgressGWNoGateway    = [4]byte{}           // the policy selects no gateway: drop (DROP_NO_EGRESS_GATEWAY)
+	EgressGWExcludedCIDR = [4]byte{0, 0, 0, 1} // excluded destination: the ordinary path
+)
 
 // VTEPKey is the key of [MapVTEP]: destination & cfg_vtep_mask.
 type VTEPKey struct {
@@ -319,7 +332,7 @@ type VTEPKey struct {
 // VTEPValue is the value of [MapVTEP]. A zero VNI sends IdentityWorld.
 type VTEPValue struct {
 	TunnelEP [4]byte
-	VNI      uint32
+	VNI      uint32 // reserved: frames to a VTEP carry WORLD, as Cilium sends
 	MAC      [6]byte
 	_        [2]byte
 }
@@ -418,6 +431,27 @@ func (h Hook) String() string {
 	return fmt.Sprintf("Hook(%d)", uint8(h))
 }
 
+// FragKey is the key of [MapFrags]: one IPv4 datagram.
+type FragKey struct {
+	Saddr [4]byte
+	Daddr [4]byte
+	ID    [2]byte // network byte order
+	Proto uint8
+	_     uint8
+}
+
+// FragPorts is the value of [MapFrags]: the ports its first fragment carried.
+type FragPorts struct {
+	Sport NetPort
+	Dport NetPort
+}
+
+// EventRate is the value of [MapEventRate]: the drop-event token bucket.
+type EventRate struct {
+	LastTopup uint64 // bpf_ktime_get_ns of the last refill; 0 = full bucket
+	Tokens    uint64
+}
+
 // MetricsKey is the key of [MapMetrics].
 type MetricsKey struct {
 	Reason Reason
@@ -426,7 +460,8 @@ type MetricsKey struct {
 	_      uint8
 }
 
-// MetricsValue is the value of [MapMetrics].
+// MetricsValue is the value of [MapMetrics], one per CPU: the map is a
+// per-CPU hash, so a lookup fills a []MetricsValue whose sum is the count.
 type MetricsValue struct {
 	Packets uint64
 	Bytes   uint64
@@ -469,7 +504,7 @@ type TraceInfo struct {
 	Kind         TraceKind
 	Reason       Reason
 	Hook         Hook
-	_            uint8
+	PktType      uint8 // skb->pkt_type when the program returned (0 = PACKET_HOST)
 	TunnelRemote [4]byte
 	TunnelID     uint32
 	SecID        uint32 // source identity the program used; 0 if it dropped before knowing it
@@ -541,6 +576,14 @@ const (
 	DropFIBUnreachable   Reason = 143
 	DropFragNeeded       Reason = 144
 	DropInvalidVersion   Reason = 145
+
+	// Numbered as Cilium numbers the same drop.
+	DropUnroutable      Reason = 151 // must be tunnelled, but there is no overlay device (cfg_encap_ifindex 0)
+	DropInvalidIdentity Reason = 171 // overlay: tunnel key claims the host identity
+	DropIsClusterIP     Reason = 174 // a ClusterIP reached from outside the cluster
+	DropFragNotFound    Reason = 175 // a later fragment whose first was not seen
+	DropInvalidVNI      Reason = 183 // overlay: VTEP source with a VNI other than WORLD
+	DropNoEgressGateway Reason = 194 // egress-gateway policy without a gateway
 )
 
 var reasonNames = map[Reason]string{
@@ -570,6 +613,12 @@ var reasonNames = map[Reason]string{
 	DropFIBUnreachable:       "DROP_FIB_UNREACHABLE",
 	DropFragNeeded:           "DROP_FRAG_NEEDED",
 	DropInvalidVersion:       "DROP_INVALID_VERSION",
+	DropUnroutable:           "DROP_UNROUTABLE",
+	DropInvalidIdentity:      "DROP_INVALID_IDENTITY",
+	DropIsClusterIP:          "DROP_IS_CLUSTER_IP",
+	DropFragNotFound:         "DROP_FRAG_NOT_FOUND",
+	DropInvalidVNI:           "DROP_INVALID_VNI",
+	DropNoEgressGateway:      "DROP_NO_EGRESS_GATEWAY",
 }
 
 // String returns the C enumerator's name without its REASON_ prefix,

@@ -40,34 +40,41 @@ func netnsSetup(t *testing.T, cmds ...string) bool {
 	return true
 }
 
+// inRoutedNetns runs fn in a new network namespace set up by the ip(8)
+// commands cmds, with forwarding on (bpf_fib_lookup checks it on the input
+// device, lo for BPF_PROG_TEST_RUN). It skips without ip(8).
+func inRoutedNetns(t *testing.T, cmds []string, fn func()) {
+	t.Helper()
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("SKIPPED: ip(8) from iproute2 is needed to build the test's routing table")
+	}
+	inNetns(t, func() {
+		if !netnsSetup(t, cmds...) {
+			return
+		}
+		if err := os.WriteFile("/proc/sys/net/ipv4/conf/all/forwarding", []byte("1"), 0o644); err != nil {
+			t.Errorf("enabling forwarding: %v", err)
+			return
+		}
+		fn()
+	})
+}
+
 // TestSmokeHostRoutingFIB drives fib_redirect4 against a real routing
 // table: a resolved neighbour, an unresolved one, and an unreachable route.
 func TestSmokeHostRoutingFIB(t *testing.T) {
 	coll := newCollection(t, variantByName(t, "host-routing"), nil)
 	addEndpoints(t, coll)
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("SKIPPED: ip(8) from iproute2 is needed to build the test's routing table")
-	}
 	gwMAC := [6]byte{0x02, 0, 0, 0, 0x50, 0x02}
-	inNetns(t, func() {
-		ok := netnsSetup(t,
-			"link set lo up",
-			"link add dp0 address 02:00:00:00:50:01 type veth peer name dp1",
-			"addr add 192.168.50.1/24 dev dp0",
-			"link set dp1 up",
-			"link set dp0 up",
-			"neigh add 192.168.50.2 lladdr 02:00:00:00:50:02 dev dp0 nud permanent",
-			"route add unreachable 10.99.0.0/16",
-		)
-		if !ok {
-			return
-		}
-		// bpf_fib_lookup checks forwarding on the input device (lo here).
-		if err := os.WriteFile("/proc/sys/net/ipv4/conf/all/forwarding", []byte("1"), 0o644); err != nil {
-			t.Errorf("enabling forwarding: %v", err)
-			return
-		}
-
+	inRoutedNetns(t, []string{
+		"link set lo up",
+		"link add dp0 address 02:00:00:00:50:01 type veth peer name dp1",
+		"addr add 192.168.50.1/24 dev dp0",
+		"link set dp1 up",
+		"link set dp0 up",
+		"neigh add 192.168.50.2 lladdr 02:00:00:00:50:02 dev dp0 nud permanent",
+		"route add unreachable 10.99.0.0/16",
+	}, func() {
 		frame := func(dst string) []byte {
 			return ipv4TCP(podANode, podAMAC, podA, netip.MustParseAddr(dst), 64, nil, tcpSeg{40000, 80, 0x02}, nil)
 		}

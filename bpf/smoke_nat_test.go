@@ -60,8 +60,10 @@ func TestSmokeDSR(t *testing.T) {
 		t.Error("LB: option added to a non-SYN segment")
 	}
 
-	// The backend node, where the pod is local.
-	bn := newCollection(t, variantByName(t, "dsr-hybrid"), nodeVars)
+	// The backend node, where the pod is local, with an address of its own:
+	// the reply's source (the frontend) is then not this node's, and the
+	// stack routes it.
+	bn := newCollection(t, variantByName(t, "dsr-hybrid"), withVars(nodeVars, VarNodeIPv4, netip.MustParseAddr("192.168.1.16").As4()))
 	put(t, bn, MapEndpoints, EndpointKey{Addr: backend.As4()},
 		EndpointInfo{Ifindex: 13, MAC: podBMAC, NodeMAC: podBNode, EpID: 3, SecID: 1003})
 	if ret, _ := run(t, bn, ProgToContainer, synOut); ret != tcActOK {
@@ -98,43 +100,69 @@ func TestSmokeNodePortSNAT(t *testing.T) {
 	put(t, coll, MapBackends, BackendKey{ID: 10}, BackendValue{Addr: backend.As4(), Port: PortOf(53), Proto: protoUDP})
 	put(t, coll, MapRevNAT, RevNATKey{Index: 4}, RevNATValue{Port: PortOf(30053)})
 
-	ret, out := run(t, coll, ProgFromNetdev, ipv4UDP(nodeMAC, podAMAC, client, nodeIP, 7777, 30053, []byte("q")))
-	if ret != tcActOK {
-		t.Fatalf("request: verdict %d", ret)
-	}
-	p := parseIPv4L4(t, out)
-	if p.src != nodeIP || !inRange(p.sport, 32768, 60999) || p.dst != backend || p.dport != 53 || len(p.opts) != 0 {
-		t.Fatalf("request: %v:%d > %v:%d opts %x, want %v:<snat port> > %v:53", p.src, p.sport, p.dst, p.dport, p.opts, nodeIP, backend)
-	}
-	if !p.ipOK || !p.l4OK {
-		t.Errorf("request checksums: ip %v udp %v", p.ipOK, p.l4OK)
-	}
+	// The translated packets carry the node's address as source, so the
+	// datapath forwards them by FIB lookup: in a namespace of the test's
+	// own with routes to the backend's and the client's networks.
+	backendMAC, clientMAC := [6]byte{0x02, 0, 0, 0, 0x52, 0x02}, [6]byte{0x02, 0, 0, 0, 0x53, 0x02}
+	inRoutedNetns(t, []string{
+		"link set lo up",
+		"link add dp0 address 02:00:00:00:52:01 type veth peer name dp1",
+		"addr add 10.0.2.1/24 dev dp0",
+		"addr add 203.0.113.1/24 dev dp0",
+		"link set dp1 up",
+		"link set dp0 up",
+		"neigh add 10.0.2.8 lladdr 02:00:00:00:52:02 dev dp0 nud permanent",
+		"neigh add 203.0.113.9 lladdr 02:00:00:00:53:02 dev dp0 nud permanent",
+	}, func() {
+		ret, out := run(t, coll, ProgFromNetdev, ipv4UDP(nodeMAC, podAMAC, client, nodeIP, 7777, 30053, []byte("q")))
+		p := parseIPv4L4(t, out)
+		if ret != tcActRedirect || p.dmac != backendMAC {
+			t.Errorf("request: verdict %d to %x, want TC_ACT_REDIRECT to the backend's neighbour %x", ret, p.dmac, backendMAC)
+			return
+		}
+		if p.src != nodeIP || !inRange(p.sport, 32768, 60999) || p.dst != backend || p.dport != 53 || len(p.opts) != 0 {
+			t.Errorf("request: %v:%d > %v:%d opts %x, want %v:<snat port> > %v:53", p.src, p.sport, p.dst, p.dport, p.opts, nodeIP, backend)
+			return
+		}
+		if !p.ipOK || !p.l4OK {
+			t.Errorf("request checksums: ip %v udp %v", p.ipOK, p.l4OK)
+		}
 
-	ret, out = run(t, coll, ProgFromNetdev, ipv4UDP(nodeMAC, podAMAC, backend, nodeIP, 53, p.sport, []byte("a")))
-	if ret != tcActOK {
-		t.Fatalf("reply: verdict %d", ret)
-	}
-	r := parseIPv4L4(t, out)
-	if r.src != nodeIP || r.sport != 30053 || r.dst != client || r.dport != 7777 || !r.ipOK || !r.l4OK {
-		t.Errorf("reply: %v:%d > %v:%d (ip %v udp %v), want %v:30053 > %v:7777", r.src, r.sport, r.dst, r.dport, r.ipOK, r.l4OK, nodeIP, client)
-	}
+		reply := ipv4UDP(nodeMAC, podAMAC, backend, nodeIP, 53, p.sport, []byte("a"))
+		ret, out = run(t, coll, ProgFromNetdev, reply)
+		r := parseIPv4L4(t, out)
+		if ret != tcActRedirect || r.dmac != clientMAC {
+			t.Errorf("reply: verdict %d to %x, want TC_ACT_REDIRECT to the client's neighbour %x", ret, r.dmac, clientMAC)
+		}
+		if r.src != nodeIP || r.sport != 30053 || r.dst != client || r.dport != 7777 || !r.ipOK || !r.l4OK {
+			t.Errorf("reply: %v:%d > %v:%d (ip %v udp %v), want %v:30053 > %v:7777", r.src, r.sport, r.dst, r.dport, r.ipOK, r.l4OK, nodeIP, client)
+		}
 
-	// A service entry idle for longer than the UDP lifetime (60s) is gone.
-	svc := Tuple4{Saddr: client.As4(), Daddr: backend.As4(), Sport: PortOf(7777), Dport: PortOf(53), Proto: protoUDP, Scope: CTService}
-	var ct CTEntry
-	if err := coll.Maps[MapConntrack].Lookup(svc, &ct); err != nil {
-		t.Fatalf("service conntrack entry: %v", err)
-	}
-	const minute = uint64(61 * time.Second)
-	if ct.LastSeen < minute {
-		t.Skip("SKIPPED: the machine booted less than a minute ago; cannot age an entry")
-	}
-	ct.LastSeen -= minute
-	put(t, coll, MapConntrack, svc, ct)
-	_, out = run(t, coll, ProgFromNetdev, ipv4UDP(nodeMAC, podAMAC, backend, nodeIP, 53, p.sport, []byte("a")))
-	if r := parseIPv4L4(t, out); r.src != backend || r.dst != client {
-		t.Errorf("reply after expiry: %v > %v, want the untranslated source %v", r.src, r.dst, backend)
-	}
+		// The service entry lives 60 s after its last packet (UDP lifetime);
+		// last_seen is set against CLOCK_MONOTONIC, so this holds at any uptime.
+		svc := Tuple4{Saddr: client.As4(), Daddr: backend.As4(), Sport: PortOf(7777), Dport: PortOf(53), Proto: protoUDP, Scope: CTService}
+		var ct CTEntry
+		if err := coll.Maps[MapConntrack].Lookup(svc, &ct); err != nil {
+			t.Errorf("service conntrack entry: %v", err)
+			return
+		}
+		ct.LastSeen = monotonicNow(t) - uint64(30*time.Second)
+		put(t, coll, MapConntrack, svc, ct)
+		if r := parseIPv4L4(t, runOut(t, coll, ProgFromNetdev, reply)); r.src != nodeIP || r.dst != client {
+			t.Errorf("reply 30 s after the last packet: %v > %v, want %v > %v", r.src, r.dst, nodeIP, client)
+		}
+		ct.LastSeen = monotonicNow(t) - uint64(61*time.Second)
+		put(t, coll, MapConntrack, svc, ct)
+		if r := parseIPv4L4(t, runOut(t, coll, ProgFromNetdev, reply)); r.src != backend || r.dst != client {
+			t.Errorf("reply 61 s after the last packet: %v > %v, want the untranslated source %v", r.src, r.dst, backend)
+		}
+	})
+}
+
+func runOut(t *testing.T, coll *ebpf.Collection, prog string, frame []byte) []byte {
+	t.Helper()
+	_, out := run(t, coll, prog, frame)
+	return out
 }
 
 func TestSmokeMasquerade(t *testing.T) {
@@ -155,9 +183,10 @@ func TestSmokeMasquerade(t *testing.T) {
 		t.Errorf("second packet got port %d, first %d", q.sport, p.sport)
 	}
 
+	// Translated back to the pod, which the datapath delivers (its lxc device).
 	ret, out = run(t, coll, ProgFromNetdev, ipv4TCP(nodeMAC, podAMAC, outside, nodeIP, 50, nil, tcpSeg{443, p.sport, 0x12}, nil))
-	if ret != tcActOK {
-		t.Fatalf("reply: verdict %d", ret)
+	if ret != tcActRedirect {
+		t.Fatalf("reply: verdict %d, want TC_ACT_REDIRECT", ret)
 	}
 	r := parseIPv4L4(t, out)
 	if r.dst != podA || r.dport != 41000 || r.ttl != 49 || r.dmac != podAMAC || !r.ipOK || !r.l4OK {
@@ -218,23 +247,39 @@ func TestSmokeHostFirewall(t *testing.T) {
 	if ret, _ := run(t, coll, ProgToNetdev, dns); ret != tcActShot {
 		t.Errorf("host egress without policy: verdict %d, want TC_ACT_SHOT", ret)
 	}
-	// ...but service replies of a local NodePort backend are not host traffic.
+	// ...but service replies of a local NodePort backend are not host
+	// traffic. They carry the node's address as source, so legacy routing
+	// forwards them by FIB lookup (the stack would drop them as martians):
+	// in a namespace of the test's own, with a route to the client.
 	backend := podB
 	addEndpoints(t, coll)
 	put(t, coll, MapServices, SvcKey{Dport: PortOf(30080), Proto: protoTCP}, SvcValue{Count: 1, RevNATIndex: 3, Flags: ServiceNodePort})
 	put(t, coll, MapServices, SvcKey{Dport: PortOf(30080), Proto: protoTCP, Slot: 1}, SvcValue{BackendID: 9})
 	put(t, coll, MapBackends, BackendKey{ID: 9}, BackendValue{Addr: backend.As4(), Port: PortOf(8080), Proto: protoTCP})
 	put(t, coll, MapRevNAT, RevNATKey{Index: 3}, RevNATValue{Port: PortOf(30080)})
-	if ret, _ := run(t, coll, ProgFromNetdev, ipv4TCP(nodeMAC, podAMAC, client, nodeIP, 60, nil, tcpSeg{6000, 30080, 0x02}, nil)); ret != tcActOK {
-		t.Fatalf("NodePort request: verdict %d", ret)
-	}
-	ret, out := run(t, coll, ProgFromContainer, ipv4TCP(podBNode, podBMAC, backend, client, 64, nil, tcpSeg{8080, 6000, 0x12}, nil))
-	if p := parseIPv4L4(t, out); ret != tcActOK || p.src != nodeIP || p.sport != 30080 {
-		t.Fatalf("NodePort reply: verdict %d, source %v:%d", ret, p.src, p.sport)
-	}
-	if ret, _ := run(t, coll, ProgToNetdev, out); ret != tcActOK {
-		t.Errorf("NodePort reply leaving the node: verdict %d, want TC_ACT_OK", ret)
-	}
+	clientMAC := [6]byte{0x02, 0, 0, 0, 0x51, 0x02}
+	inRoutedNetns(t, []string{
+		"link set lo up",
+		"link add dp0 address 02:00:00:00:51:01 type veth peer name dp1",
+		"addr add 203.0.113.1/24 dev dp0",
+		"link set dp1 up",
+		"link set dp0 up",
+		"neigh add 203.0.113.9 lladdr 02:00:00:00:51:02 dev dp0 nud permanent",
+	}, func() {
+		if ret, _ := run(t, coll, ProgFromNetdev, ipv4TCP(nodeMAC, podAMAC, client, nodeIP, 60, nil, tcpSeg{6000, 30080, 0x02}, nil)); ret != tcActRedirect {
+			t.Errorf("NodePort request: verdict %d, want TC_ACT_REDIRECT into the backend's lxc device", ret)
+			return
+		}
+		ret, out := run(t, coll, ProgFromContainer, ipv4TCP(podBNode, podBMAC, backend, client, 64, nil, tcpSeg{8080, 6000, 0x12}, nil))
+		p := parseIPv4L4(t, out)
+		if ret != tcActRedirect || p.src != nodeIP || p.sport != 30080 || p.dmac != clientMAC || p.ttl != 63 || !p.ipOK || !p.l4OK {
+			t.Errorf("NodePort reply: verdict %d, %v:%d to %x ttl %d, want TC_ACT_REDIRECT from %v:30080 to %x (the FIB's neighbour), ttl 63",
+				ret, p.src, p.sport, p.dmac, p.ttl, nodeIP, clientMAC)
+		}
+		if ret, _ := run(t, coll, ProgToNetdev, out); ret != tcActOK {
+			t.Errorf("NodePort reply leaving the node: verdict %d, want TC_ACT_OK", ret)
+		}
+	})
 }
 
 // skbContext is struct __sk_buff (192 bytes since 5.16) with only
@@ -259,20 +304,49 @@ func TestSmokeBandwidth(t *testing.T) {
 		return ret, out.Tstamp
 	}
 
-	// 1 Mbit/s: 1054 bytes take ~8.4ms, so a back-to-back packet is delayed.
-	put(t, coll, MapThrottle, ThrottleKey{EpID: 1}, ThrottleValue{RateBps: 1_000_000})
-	if ret, ts := runCtx(); ret != tcActOK || ts != 0 {
-		t.Errorf("first packet: verdict %d tstamp %d, want TC_ACT_OK and no delay", ret, ts)
+	// Every schedule is set against CLOCK_MONOTONIC (the clock of
+	// bpf_ktime_get_ns) and leaves 28 s of slack for a slow machine.
+	const rate = 1_000_000 // 1 Mbit/s
+	gap := uint64(len(frame)) * 8 * uint64(time.Second) / rate
+	throttle := func(v ThrottleValue) {
+		put(t, coll, MapThrottle, ThrottleKey{EpID: 1}, v)
 	}
-	if ret, ts := runCtx(); ret != tcActOK || ts == 0 {
-		t.Errorf("second packet: verdict %d tstamp %d, want TC_ACT_OK with a departure time", ret, ts)
+	tLast := func() uint64 {
+		var v ThrottleValue
+		if err := coll.Maps[MapThrottle].Lookup(ThrottleKey{EpID: 1}, &v); err != nil {
+			t.Fatal(err)
+		}
+		return v.TLast
 	}
 
-	// 8 bit/s: the next packet would leave after the 2s horizon.
-	put(t, coll, MapThrottle, ThrottleKey{EpID: 1}, ThrottleValue{RateBps: 8})
-	runCtx()
+	// Under the rate: the last departure is one gap ago, so this one leaves
+	// at once and the schedule restarts from now.
+	now := monotonicNow(t)
+	throttle(ThrottleValue{RateBps: rate, TLast: now - gap})
+	if ret, ts := runCtx(); ret != tcActOK || ts != 0 {
+		t.Errorf("under the rate: verdict %d tstamp %d, want TC_ACT_OK and no departure time", ret, ts)
+	}
+	if got := tLast(); got < now {
+		t.Errorf("under the rate: t_last %d, want at least %d (now)", got, now)
+	}
+
+	// Paced: the schedule runs 30 s ahead (within a 60 s horizon), so each
+	// packet leaves exactly one gap after the previous one.
+	ahead := now + uint64(30*time.Second)
+	throttle(ThrottleValue{RateBps: rate, TLast: ahead, HorizonNs: uint64(60 * time.Second)})
+	for i := uint64(1); i <= 2; i++ {
+		if ret, ts := runCtx(); ret != tcActOK || ts != ahead+i*gap {
+			t.Errorf("paced packet %d: verdict %d tstamp %d, want TC_ACT_OK and %d", i, ret, ts, ahead+i*gap)
+		}
+	}
+
+	// The same schedule beyond the default 2 s horizon is dropped.
+	throttle(ThrottleValue{RateBps: rate, TLast: ahead})
 	if ret, _ := runCtx(); ret != tcActShot || metric(t, coll, DropBWHorizon, DirEgress, HookToNetdev) != 1 {
 		t.Errorf("beyond horizon: verdict %d, want TC_ACT_SHOT counted as DROP_BW_HORIZON", ret)
+	}
+	if got := tLast(); got != ahead {
+		t.Errorf("a dropped packet moved t_last to %d, want %d", got, ahead)
 	}
 }
 
@@ -292,8 +366,7 @@ func TestSmokeMalformed(t *testing.T) {
 		{"tot_len beyond frame", func(f []byte) []byte { binary.BigEndian.PutUint16(f[16:], 1500); return f }, DropInvalid},
 		{"tot_len below header", func(f []byte) []byte { binary.BigEndian.PutUint16(f[16:], 10); return f }, DropInvalid},
 		{"ihl beyond tot_len", func(f []byte) []byte { f[14] = 0x4f; return f }, DropInvalid},
-		{"non-first fragment", func(f []byte) []byte { binary.BigEndian.PutUint16(f[20:], 10); return f }, DropFragNotSupported},
-		{"first fragment", func(f []byte) []byte { binary.BigEndian.PutUint16(f[20:], 0x2000); return f }, DropFragNotSupported},
+		{"fragment whose first was not seen", func(f []byte) []byte { binary.BigEndian.PutUint16(f[20:], 10); return f }, DropFragNotFound},
 		{"unknown L4", func(f []byte) []byte { f[23] = 47; return f }, DropUnknownL4},
 		{"pod spoofing its source", func(f []byte) []byte { f[26] = 99; return f }, DropInvalidSource},
 	}
@@ -313,7 +386,7 @@ func TestSmokeMalformed(t *testing.T) {
 	// Options are skipped by IHL and kept.
 	opts := []byte{1, 1, 1, 0} // NOP, NOP, NOP, EOL
 	ret, out := run(t, coll, ProgFromContainer, ipv4TCP(podANode, podAMAC, podA, podB, 64, opts, tcpSeg{40000, 81, 0x02}, nil))
-	if p := parseIPv4L4(t, out); ret != tcActOK || !bytes.Equal(p.opts, opts) || p.dport != 81 || !p.ipOK || p.ttl != 63 {
+	if p := parseIPv4L4(t, out); ret != tcActRedirect || !bytes.Equal(p.opts, opts) || p.dport != 81 || !p.ipOK || p.ttl != 63 {
 		t.Errorf("with options: verdict %d, %+v", ret, p)
 	}
 }
@@ -327,6 +400,7 @@ func TestSmokeRingbufEvent(t *testing.T) {
 	defer rd.Close()
 
 	frame := ipv4TCP(podANode, podAMAC, podA, podB, 64, nil, tcpSeg{40000, 80, 0x02}, nil)
+	before := monotonicNow(t)
 	if ret, _ := run(t, coll, ProgFromContainer, frame[:14+20+4]); ret != tcActShot {
 		t.Fatalf("verdict %d, want TC_ACT_SHOT", ret)
 	}
@@ -343,7 +417,7 @@ func TestSmokeRingbufEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The IPv4 header was complete, so the event carries its addresses.
-	if ev.Reason != DropInvalid || ev.Hook != HookFromContainer || ev.Dir != DirEgress || ev.Len != 38 || ev.Ts == 0 ||
+	if ev.Reason != DropInvalid || ev.Hook != HookFromContainer || ev.Dir != DirEgress || ev.Len != 38 || ev.Ts < before || ev.Ts > monotonicNow(t) ||
 		ev.Saddr != podA.As4() || ev.Daddr != podB.As4() || ev.Proto != protoTCP {
 		t.Errorf("event %+v", ev)
 	}
@@ -415,8 +489,8 @@ func TestSmokeICMPEchoMasquerade(t *testing.T) {
 		t.Fatalf("echo request: source %v, icmp checksum ok %v", src, csum(out[34:46], 0) == 0)
 	}
 	ret, out = run(t, coll, ProgFromNetdev, echo(outside, nodeIP, 0, newID))
-	if ret != tcActOK {
-		t.Fatalf("echo reply: verdict %d", ret)
+	if ret != tcActRedirect {
+		t.Fatalf("echo reply: verdict %d, want TC_ACT_REDIRECT to the pod", ret)
 	}
 	if dst, id := netip.AddrFrom4([4]byte(out[30:34])), binary.BigEndian.Uint16(out[34+4:]); dst != podA || id != 0x1234 || csum(out[34:46], 0) != 0 {
 		t.Errorf("echo reply: to %v id %#x (icmp checksum ok %v), want %v id 0x1234", dst, id, csum(out[34:46], 0) == 0, podA)
@@ -432,5 +506,51 @@ func TestUnsupportedMacros(t *testing.T) {
 		if err == nil || !hasGuardError(out, m.Name) {
 			t.Errorf("%s: want an #error naming it, got %v:\n%s", m.Name, err, out)
 		}
+	}
+}
+
+// TestSmokeDropEventRateLimit: drop events pass a token bucket; every drop
+// is counted in the metrics whatever the bucket says. The bucket's refill
+// time is set against CLOCK_MONOTONIC, so the outcome holds at any uptime.
+func TestSmokeDropEventRateLimit(t *testing.T) {
+	coll := newCollection(t, variantByName(t, "minimal-ringbuf"), map[string]any{VarEventsRate: uint32(1), VarEventsBurst: uint32(2)})
+	rd, err := ringbuf.NewReader(coll.Maps[MapEvents])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	events := func() int {
+		n := 0
+		for {
+			rd.SetDeadline(time.Now().Add(200 * time.Millisecond))
+			if _, err := rd.Read(); err != nil {
+				return n
+			}
+			n++
+		}
+	}
+	truncated := ipv4TCP(podANode, podAMAC, podA, podB, 64, nil, tcpSeg{40000, 80, 0x02}, nil)[:14+20+4]
+	drop3 := func() {
+		for i := 0; i < 3; i++ {
+			if ret, _ := run(t, coll, ProgFromContainer, truncated); ret != tcActShot {
+				t.Fatalf("verdict %d, want TC_ACT_SHOT", ret)
+			}
+		}
+	}
+
+	// Two tokens, and the last refill lies a minute ahead: no refill now.
+	put(t, coll, MapEventRate, uint32(0), EventRate{LastTopup: monotonicNow(t) + uint64(time.Minute), Tokens: 2})
+	drop3()
+	if n := events(); n != 2 {
+		t.Errorf("3 drops with 2 tokens: %d events, want 2", n)
+	}
+	// Five seconds since the last refill at 1 event/s: refilled up to the burst of 2.
+	put(t, coll, MapEventRate, uint32(0), EventRate{LastTopup: monotonicNow(t) - uint64(5*time.Second)})
+	drop3()
+	if n := events(); n != 2 {
+		t.Errorf("3 drops after a refill to the burst: %d events, want 2", n)
+	}
+	if n := metric(t, coll, DropInvalid, DirEgress, HookFromContainer); n != 6 {
+		t.Errorf("DROP_INVALID counted %d, want all 6 drops", n)
 	}
 }

@@ -165,12 +165,15 @@ func put(t *testing.T, coll *ebpf.Collection, m string, key, value any) {
 
 func metric(t *testing.T, coll *ebpf.Collection, r Reason, d Dir, h Hook) uint64 {
 	t.Helper()
-	var v MetricsValue
-	err := coll.Maps[MapMetrics].Lookup(MetricsKey{Reason: r, Dir: d, Hook: h}, &v)
-	if err != nil {
+	var perCPU []MetricsValue
+	if err := coll.Maps[MapMetrics].Lookup(MetricsKey{Reason: r, Dir: d, Hook: h}, &perCPU); err != nil {
 		return 0
 	}
-	return v.Packets
+	var n uint64
+	for _, v := range perCPU {
+		n += v.Packets
+	}
+	return n
 }
 
 func addEndpoints(t *testing.T, coll *ebpf.Collection) {
@@ -242,8 +245,8 @@ func TestSmokeSameNodeLegacy(t *testing.T) {
 	addEndpoints(t, coll)
 	frame := ipv4TCP(podANode, podAMAC, podA, podB, 64, nil, tcpSeg{40000, 80, 0x02}, []byte("hi"))
 	ret, out := run(t, coll, ProgFromContainer, frame)
-	if ret != tcActOK {
-		t.Fatalf("verdict %d, want TC_ACT_OK", ret)
+	if ret != tcActRedirect {
+		t.Fatalf("verdict %d, want TC_ACT_REDIRECT to the destination's lxc device", ret)
 	}
 	p := parseIPv4L4(t, out)
 	if p.ttl != 63 {
@@ -305,7 +308,9 @@ func TestSmokeClusterIP(t *testing.T) {
 	put(t, coll, MapRevNAT, RevNATKey{Index: 7}, RevNATValue{Addr: vip.As4(), Port: PortOf(80)})
 
 	frame := ipv4TCP(podANode, podAMAC, podA, vip, 64, nil, tcpSeg{40000, 80, 0x02}, []byte("GET /"))
+	before := monotonicNow(t)
 	ret, out := run(t, coll, ProgFromContainer, frame)
+	after := monotonicNow(t)
 	if ret != tcActOK {
 		t.Fatalf("verdict %d, want TC_ACT_OK", ret)
 	}
@@ -323,8 +328,8 @@ func TestSmokeClusterIP(t *testing.T) {
 	if err := coll.Maps[MapConntrack].Lookup(svcTuple, &ct); err != nil {
 		t.Fatalf("service conntrack entry: %v", err)
 	}
-	if ct.RevNATIndex != 7 || ct.Created == 0 {
-		t.Errorf("service conntrack entry %+v, want rev-NAT index 7 and a creation time", ct)
+	if ct.RevNATIndex != 7 || ct.Created < before || ct.Created > after {
+		t.Errorf("service conntrack entry %+v, want rev-NAT index 7 and a creation time in [%d, %d]", ct, before, after)
 	}
 	egress := svcTuple
 	egress.Scope = CTEgress

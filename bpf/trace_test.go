@@ -62,6 +62,11 @@ func withVars(base map[string]any, kv ...any) map[string]any {
 	return out
 }
 
+// pktOtherHost is PACKET_OTHERHOST: BPF_PROG_TEST_RUN receives the frame on
+// lo, whose MAC is not the frame's destination, and programs other than
+// cil_from_overlay leave the type alone.
+const pktOtherHost = 3
+
 // TestTraceRecords follows each kind of verdict with cfg_trace set.
 func TestTraceRecords(t *testing.T) {
 	remoteNode := netip.MustParseAddr("192.168.1.20")
@@ -79,7 +84,7 @@ func TestTraceRecords(t *testing.T) {
 		setup:   addEndpoints,
 		frame:   ipv4TCP(podANode, podAMAC, podA, podB, 64, nil, tcpSeg{40000, 80, 0x02}, nil),
 		verdict: tcActRedirect,
-		want:    TraceInfo{Ifindex: 12, Kind: TraceRedirectPeer, Reason: ReasonForwarded, Hook: HookFromContainer, SecID: 1001},
+		want:    TraceInfo{Ifindex: 12, Kind: TraceRedirectPeer, Reason: ReasonForwarded, Hook: HookFromContainer, PktType: pktOtherHost, SecID: 1001},
 	}, {
 		variant: "tunnel-vxlan",
 		prog:    ProgFromContainer,
@@ -91,21 +96,21 @@ func TestTraceRecords(t *testing.T) {
 		frame:   ipv4TCP(podANode, podAMAC, podA, remotePod, 64, nil, tcpSeg{40000, 80, 0x02}, nil),
 		verdict: tcActRedirect,
 		want: TraceInfo{Ifindex: 5, Kind: TraceRedirect, Reason: ReasonForwarded, Hook: HookFromContainer,
-			TunnelRemote: remoteNode.As4(), TunnelID: 1001, SecID: 1001},
+			PktType: pktOtherHost, TunnelRemote: remoteNode.As4(), TunnelID: 1001, SecID: 1001},
 	}, {
 		variant: "minimal",
 		prog:    ProgFromContainer,
 		setup:   addEndpoints,
-		frame:   ipv4TCP(podANode, podAMAC, podA, podB, 64, nil, tcpSeg{40000, 80, 0x02}, nil),
+		frame:   ipv4TCP(podANode, podAMAC, podA, netip.MustParseAddr("10.9.9.9"), 64, nil, tcpSeg{40000, 80, 0x02}, nil),
 		verdict: tcActOK,
-		want:    TraceInfo{Kind: TraceToStack, Reason: ReasonForwarded, Hook: HookFromContainer, SecID: 1001},
+		want:    TraceInfo{Kind: TraceToStack, Reason: ReasonForwarded, Hook: HookFromContainer, PktType: pktOtherHost, SecID: 1001},
 	}, {
 		variant: "minimal",
 		prog:    ProgFromContainer,
 		setup:   addEndpoints,
 		frame:   ipv4TCP(podANode, podAMAC, podA, podB, 1, nil, tcpSeg{40000, 80, 0x02}, nil),
 		verdict: tcActShot,
-		want:    TraceInfo{Kind: TraceDrop, Reason: DropTTLExceeded, Hook: HookFromContainer, SecID: 1001},
+		want:    TraceInfo{Kind: TraceDrop, Reason: DropTTLExceeded, Hook: HookFromContainer, PktType: pktOtherHost, SecID: 1001},
 	}}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s/%v", c.variant, c.want.Kind), func(t *testing.T) {

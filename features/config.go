@@ -110,24 +110,25 @@ type Routing struct {
 	Protocol string // "vxlan" or "geneve" when Tunnel
 }
 
-// Routing derives the routing mode from routing-mode/tunnel-protocol (1.14+)
-// or the older tunnel option. routing-mode wins; the default is a VXLAN
-// tunnel, as in Cilium. Contradictions are reported by Resolve.
+// Routing derives the routing mode from tunnel (up to 1.14) or
+// routing-mode/tunnel-protocol (1.14 on); the default is a VXLAN tunnel, as
+// in Cilium. When a 1.14 configuration has both, tunnel decides (routing-mode
+// may then only be its default, tunnel; Resolve reports the rest).
 func (c Config) Routing() Routing {
 	r := Routing{Tunnel: true, Protocol: "vxlan"}
-	if c.IsSet("tunnel") {
-		switch t := c.Get("tunnel"); t {
-		case "disabled":
-			r.Tunnel = false
-		default:
-			r.Protocol = t
-		}
-	}
 	if c.IsSet("routing-mode") {
 		r.Tunnel = c.Get("routing-mode") == "tunnel"
 	}
 	if c.IsSet("tunnel-protocol") {
 		r.Protocol = c.Get("tunnel-protocol")
+	}
+	if c.IsSet("tunnel") {
+		switch t := c.Get("tunnel"); t {
+		case "disabled":
+			r.Tunnel = false
+		default:
+			r.Tunnel, r.Protocol = true, t
+		}
 	}
 	if !r.Tunnel {
 		r.Protocol = ""

@@ -45,10 +45,11 @@ func TestDefinesAreTheDatapaths(t *testing.T) {
 }
 
 // nodeFacts are the load-time variables the node-side loader fills from
-// the machine it runs on (addresses, interfaces, tracing), not from the
-// feature model.
+// the machine it runs on (addresses, interfaces, tracing, the drop-event
+// rate limit), not from the feature model.
 var nodeFacts = []string{
-	bpf.VarEncapIfindex, bpf.VarNativeIfindex, bpf.VarNodeIPv4, bpf.VarNodeMAC, bpf.VarTrace,
+	bpf.VarEncapIfindex, bpf.VarEventsBurst, bpf.VarEventsRate, bpf.VarNativeIfindex, bpf.VarNodeIPv4, bpf.VarNodeMAC,
+	bpf.VarTrace,
 }
 
 // cVariable matches a load-time variable of the C source.

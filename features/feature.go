@@ -30,6 +30,12 @@ const (
 	// FailUnlessProbe fails under kube-proxy-replacement=true/strict/partial
 	// and degrades under probe.
 	FailUnlessProbe
+	// Warn keeps the feature and warns, as Cilium does for combinations it
+	// supports only in part.
+	Warn
+	// Ignore disables the feature without a fallback and notes it, as Cilium
+	// auto-disables an option that has nothing to act on.
+	Ignore
 )
 
 // Define is one C preprocessor macro.
@@ -37,6 +43,9 @@ type Define struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
 }
+
+// Setting is one option value.
+type Setting struct{ Option, Value string }
 
 // Requirement is one condition a feature needs. Exactly one of Feature, Cap,
 // MinKernel or Option is set.
@@ -53,12 +62,33 @@ type Requirement struct {
 	// When restricts the requirement to configurations where this feature
 	// is enabled ("!name": disabled).
 	When string
+	// Exempt lists settings under which the requirement does not apply.
+	Exempt []Setting
+	// Since and Until restrict the requirement to Cilium releases
+	// [Since, Until); zero means unbounded.
+	Since, Until Release
 	// Message is Cilium's wording for the unmet case.
 	Message string
 	// Policy overrides the feature's policy for this requirement.
 	Policy *Policy
 	// Blame names another option to point at, besides the feature's own.
 	Blame string
+	// Quiet marks an expected fallback: recorded, not warned about.
+	Quiet bool
+}
+
+// applies reports whether the requirement is in force for a configuration
+// on a release.
+func (req Requirement) applies(cfg Config, rel Release) bool {
+	if !req.Since.IsZero() && !rel.AtLeast(req.Since) || !req.Until.IsZero() && rel.AtLeast(req.Until) {
+		return false
+	}
+	for _, e := range req.Exempt {
+		if cfg.Get(e.Option) == e.Value {
+			return false
+		}
+	}
+	return true
 }
 
 // Feature is one row of the feature table.
@@ -163,26 +193,57 @@ var Features = []Feature{
 		Requires: []Requirement{{Feature: "dsr", Message: `Node Port "hybrid" mode requires DSR.`}}},
 	{Name: "masquerade-ipv4", Title: "IPv4 masquerading", Option: "enable-ipv4-masquerade", Stage: Agent,
 		Want: func(c Config) bool { return c.Bool("enable-ipv4-masquerade") && c.Bool("enable-ipv4") },
-		Requires: []Requirement{{Option: "ipv4-native-routing-cidr", When: "!tunnel", Blame: "tunnel",
-			Message: "native routing CIDR must be configured with option --ipv4-native-routing-cidr in combination with --enable-ipv4-masquerade --tunnel=disabled --enable-ip-masq-agent=false"}}},
+		// With ipam=eni the VPC CIDR is the non-masquerade range, and the
+		// ip-masq-agent brings its own list: neither needs the CIDR.
+		// The agent's wording names the routing option of its release.
+		Requires: []Requirement{
+			{Option: "ipv4-native-routing-cidr", When: "!tunnel", Blame: "tunnel", Until: R(1, 14),
+				Exempt:  []Setting{{"ipam", "eni"}, {"enable-ip-masq-agent", "true"}},
+				Message: "native routing CIDR must be configured with option --ipv4-native-routing-cidr in combination with --enable-ipv4-masquerade --tunnel=disabled --enable-ip-masq-agent=false"},
+			{Option: "ipv4-native-routing-cidr", When: "!tunnel", Blame: "routing-mode", Since: R(1, 14),
+				Exempt:  []Setting{{"ipam", "eni"}, {"enable-ip-masq-agent", "true"}},
+				Message: "native routing CIDR must be configured with option --ipv4-native-routing-cidr in combination with --enable-ipv4-masquerade --routing-mode=native --enable-ip-masq-agent=false"},
+		}},
 	{Name: "masquerade-ipv6", Title: "IPv6 masquerading", Option: "enable-ipv6-masquerade", Stage: Agent,
 		Want: func(c Config) bool { return c.Bool("enable-ipv6-masquerade") && c.Bool("enable-ipv6") },
-		Requires: []Requirement{{Option: "ipv6-native-routing-cidr", When: "!tunnel", Blame: "tunnel",
-			Message: "native routing CIDR must be configured with option --ipv6-native-routing-cidr in combination with --enable-ipv6-masquerade --tunnel=disabled --enable-ip-masq-agent=false"}}},
+		// The agent's wording names the routing option of its release.
+		Requires: []Requirement{
+			{Option: "ipv6-native-routing-cidr", When: "!tunnel", Blame: "tunnel", Until: R(1, 14),
+				Exempt:  []Setting{{"ipam", "eni"}, {"enable-ip-masq-agent", "true"}},
+				Message: "native routing CIDR must be configured with option --ipv6-native-routing-cidr in combination with --enable-ipv6-masquerade --tunnel=disabled --enable-ip-masq-agent=false"},
+			{Option: "ipv6-native-routing-cidr", When: "!tunnel", Blame: "routing-mode", Since: R(1, 14),
+				Exempt:  []Setting{{"ipam", "eni"}, {"enable-ip-masq-agent", "true"}},
+				Message: "native routing CIDR must be configured with option --ipv6-native-routing-cidr in combination with --enable-ipv6-masquerade --routing-mode=native --enable-ip-masq-agent=false"},
+		}},
 	{Name: "bpf-masquerade-ipv4", Title: "BPF masquerading (IPv4)", Option: "enable-bpf-masquerade", Stage: CompileTime,
 		Defines: one("ENABLE_MASQUERADE_IPV4"), Unmet: Degrade, Fallback: "iptables masquerading",
 		Want: func(c Config) bool { return c.Bool("enable-bpf-masquerade") },
 		Requires: []Requirement{
-			{Feature: "masquerade-ipv4", Blame: "enable-ipv4-masquerade", Message: "BPF masquerading is a no-op with enable-ipv4-masquerade=false."},
-			{Feature: "nodeport", Blame: "kube-proxy-replacement", Message: "BPF masquerade requires NodePort (--enable-node-port=\"true\")."},
+			{Feature: "masquerade-ipv4", Blame: "enable-ipv4-masquerade", Policy: pol(Ignore),
+				Message: "Auto-disabling enable-bpf-masquerade since IPv4 masquerading is disabled (enable-ipv4-masquerade=false)."},
+			// Up to 1.14 the agent fell back to iptables masquerading (and
+			// so to legacy host routing, cilium/cilium#12026); 1.15 to 1.18
+			// refuse to start (cilium/cilium#29778, in v1.15.0-rc.1); from
+			// 1.19 Cilium no longer needs NodePort here (cilium/cilium#41380)
+			// but the dpforge datapath masquerades in its NodePort code.
+			{Feature: "nodeport", Blame: "kube-proxy-replacement", Until: R(1, 15),
+				Message: "BPF masquerade requires NodePort (--enable-node-port=\"true\")."},
+			{Feature: "nodeport", Blame: "kube-proxy-replacement", Since: R(1, 15), Until: R(1, 19), Policy: pol(Fail),
+				Message: "unable to initialize BPF masquerade support: BPF masquerade requires NodePort (--enable-node-port=\"true\")."},
+			{Feature: "nodeport", Blame: "kube-proxy-replacement", Since: R(1, 19),
+				Message: "Cilium masquerades in BPF without NodePort from 1.19, but the dpforge datapath does so only in its NodePort code."},
 			{Cap: CapLRUHash, Message: "BPF masquerade requires LRU maps."},
 		}},
 	{Name: "bpf-masquerade-ipv6", Title: "BPF masquerading (IPv6)", Option: "enable-bpf-masquerade", Stage: CompileTime,
 		Defines: one("ENABLE_MASQUERADE_IPV6"), Unmet: Degrade, Fallback: "iptables masquerading", Quiet: true,
 		Want: func(c Config) bool { return c.Bool("enable-bpf-masquerade") && c.Bool("enable-ipv6") },
 		Requires: []Requirement{
-			{Feature: "masquerade-ipv6", Message: "BPF masquerading is a no-op with enable-ipv6-masquerade=false."},
-			{Feature: "nodeport", Message: "BPF masquerade requires NodePort (--enable-node-port=\"true\")."},
+			{Feature: "masquerade-ipv6", Policy: pol(Ignore), Message: "BPF masquerading of IPv6 is off with enable-ipv6-masquerade=false."},
+			{Feature: "nodeport", Until: R(1, 15), Message: "BPF masquerade requires NodePort (--enable-node-port=\"true\")."},
+			{Feature: "nodeport", Since: R(1, 15), Until: R(1, 19), Policy: pol(Fail), Blame: "kube-proxy-replacement",
+				Message: "unable to initialize BPF masquerade support: BPF masquerade requires NodePort (--enable-node-port=\"true\")."},
+			{Feature: "nodeport", Since: R(1, 19), Blame: "kube-proxy-replacement",
+				Message: "Cilium masquerades in BPF without NodePort from 1.19, but the dpforge datapath does so only in its NodePort code."},
 		}},
 	{Name: "ip-masq-agent", Title: "BPF ip-masq-agent", Option: "enable-ip-masq-agent", Stage: CompileTime,
 		Defines: one("ENABLE_IP_MASQ_AGENT_IPV4"),
@@ -194,8 +255,15 @@ var Features = []Feature{
 		Want: func(c Config) bool { return !c.Bool("enable-host-legacy-routing") },
 		Requires: []Requirement{
 			{Feature: "!ipsec", Blame: "enable-ipsec", Message: "BPF host routing is incompatible with enable-ipsec."},
-			{Feature: "nodeport", Blame: "kube-proxy-replacement", Message: "BPF host routing requires kube-proxy-replacement=true."},
-			{Feature: "bpf-masquerade-ipv4", When: "masquerade-ipv4", Blame: "enable-bpf-masquerade", Message: "BPF host routing requires enable-bpf-masquerade."},
+			// Without the kube-proxy replacement or BPF masquerading the
+			// agent falls back quietly: that is the expected outcome.
+			{Feature: "nodeport", Blame: "kube-proxy-replacement", Quiet: true, Message: "BPF host routing requires BPF NodePort."},
+			// From 1.14 host routing follows kube-proxy-replacement=true
+			// itself: false with enable-node-port (the old "partial") runs
+			// legacy host routing.
+			{Option: "kube-proxy-replacement", Values: []string{"true", "strict"}, Since: R(1, 14), Quiet: true,
+				Message: "BPF host routing requires kube-proxy-replacement=true."},
+			{Feature: "bpf-masquerade-ipv4", When: "masquerade-ipv4", Blame: "enable-bpf-masquerade", Quiet: true, Message: "BPF host routing requires enable-bpf-masquerade."},
 			{Cap: CapRedirectPeer, Message: "BPF host routing requires kernel 5.10 or newer."},
 			{Cap: CapRedirectNeigh, Message: "BPF host routing requires kernel 5.10 or newer."},
 		}},
@@ -209,13 +277,17 @@ var Features = []Feature{
 		}},
 	{Name: "egress-gateway", Title: "Egress gateway", Option: "enable-ipv4-egress-gateway", Stage: CompileTime,
 		Defines: one("ENABLE_EGRESS_GATEWAY"),
-		Want:    func(c Config) bool { return c.Bool("enable-ipv4-egress-gateway") },
+		// Renamed enable-egress-gateway in 1.18; the release drops the
+		// spelling it does not know before the table is consulted.
+		Want: func(c Config) bool { return c.Bool("enable-ipv4-egress-gateway") || c.Bool("enable-egress-gateway") },
 		Requires: []Requirement{
 			{Feature: "ipv4", Blame: "enable-ipv4", Message: "egress gateway requires IPv4 (IPv6 is not supported)."},
 			{Feature: "masquerade-ipv4", Blame: "enable-ipv4-masquerade", Message: `egress gateway requires --enable-ipv4-masquerade="true" and --enable-bpf-masquerade="true"`},
 			{Feature: "bpf-masquerade-ipv4", Blame: "enable-bpf-masquerade", Message: `egress gateway requires --enable-ipv4-masquerade="true" and --enable-bpf-masquerade="true"`},
 			{Feature: "nodeport", Blame: "kube-proxy-replacement", Message: "egress gateway requires the eBPF kube-proxy replacement."},
-			{Feature: "!l7-proxy", Blame: "enable-l7-proxy", Message: "egress gateway is incompatible with the L7 proxy (set enable-l7-proxy=false)."},
+			// A warning in Cilium, not a refusal (cilium/cilium#19642).
+			{Feature: "!l7-proxy", Blame: "enable-l7-proxy", Policy: pol(Warn),
+				Message: "both egress gateway and L7 proxy (--enable-l7-proxy) are enabled. This is currently not fully supported: if the same endpoint is selected both by an egress gateway and a L7 policy, endpoint traffic will not go through egress gateway."},
 			{Feature: "!high-scale-ipcache", Blame: "enable-high-scale-ipcache", Message: "egress gateway is incompatible with the high-scale ipcache."},
 			{MinKernel: V(5, 2, 0), Message: "egress gateway requires kernel 5.2 or newer."},
 		}},
@@ -233,7 +305,7 @@ var Features = []Feature{
 		Defines: one("ENABLE_VTEP"),
 		Want:    func(c Config) bool { return c.Bool("enable-vtep") },
 		Requires: []Requirement{
-			{Feature: "tunnel-vxlan", Blame: "tunnel", Message: "VTEP integration requires VXLAN tunneling (tunnel=vxlan)."},
+			{Feature: "tunnel-vxlan", Blame: "tunnel", Message: "VTEP integration requires VXLAN tunneling."},
 			{Option: "vtep-endpoint", Message: "VTEP integration requires vtep-endpoint."},
 			{Option: "vtep-cidr", Message: "VTEP integration requires vtep-cidr."},
 			{Option: "vtep-mask", Message: "VTEP integration requires vtep-mask."},
@@ -243,7 +315,7 @@ var Features = []Feature{
 	{Name: "no-conntrack-iptables", Title: "Bypass iptables connection tracking", Option: "install-no-conntrack-iptables-rules", Stage: Agent,
 		Want: func(c Config) bool { return c.Bool("install-no-conntrack-iptables-rules") },
 		Requires: []Requirement{
-			{Feature: "!tunnel", Blame: "tunnel", Message: "install-no-conntrack-iptables-rules requires direct routing (tunnel=disabled)."},
+			{Feature: "!tunnel", Blame: "tunnel", Message: "install-no-conntrack-iptables-rules requires native routing."},
 			{Option: "kube-proxy-replacement", Values: []string{"true", "strict"}, Message: "install-no-conntrack-iptables-rules requires kube-proxy-replacement=true."},
 			{Feature: "nodeport", Blame: "kube-proxy-replacement", Message: "install-no-conntrack-iptables-rules requires the eBPF kube-proxy replacement."},
 			{Feature: "bpf-masquerade-ipv4", When: "masquerade-ipv4", Blame: "enable-bpf-masquerade", Message: "install-no-conntrack-iptables-rules requires BPF masquerading (or no masquerading)."},
@@ -253,23 +325,36 @@ var Features = []Feature{
 		Want: func(c Config) bool { return c.Bool("enable-ipv6-big-tcp") },
 		Requires: []Requirement{
 			{Feature: "ipv6", Blame: "enable-ipv6", Message: "IPv6 BIG TCP requires enable-ipv6."},
-			{Feature: "!tunnel", Blame: "tunnel", Message: "BIG TCP cannot be used with tunneling."},
-			{Feature: "!ipsec", Blame: "enable-ipsec", Message: "BIG TCP cannot be used with encryption."},
-			{Feature: "!wireguard", Blame: "enable-wireguard", Message: "BIG TCP cannot be used with encryption."},
-			{Feature: "nodeport", Blame: "kube-proxy-replacement", Message: "BIG TCP requires the eBPF kube-proxy replacement."},
-			{Feature: "host-routing", Blame: "enable-host-legacy-routing", Message: "BIG TCP requires eBPF host routing.", Policy: pol(Degrade)},
-			{Cap: CapBigTCPv6, Message: "IPv6 BIG TCP requires kernel 5.19 or newer.", Policy: pol(Degrade)},
+			// Up to 1.14 the agent first turns BIG TCP off on a kernel
+			// without it, then refuses the combinations below; from 1.15
+			// it refuses them first (bigtcp validateConfig).
+			{Cap: CapBigTCPv6, Until: R(1, 15), Message: "Cannot enable --enable-ipv6-big-tcp, needs kernel 5.19 or newer.", Policy: pol(Degrade)},
+			{Feature: "!tunnel", Blame: "tunnel", Message: "BIG TCP is not supported in tunneling mode."},
+			{Feature: "!ipsec", Blame: "enable-ipsec", Message: "BIG TCP is not supported with encryption enabled."},
+			{Feature: "!wireguard", Blame: "enable-wireguard", Message: "BIG TCP is not supported with encryption enabled."},
+			{Feature: "host-routing", Blame: "enable-host-legacy-routing", Message: "BIG TCP is not supported with legacy host routing."},
+			{Cap: CapBigTCPv6, Message: "Cannot enable --enable-ipv6-big-tcp, needs kernel 5.19 or newer.", Policy: pol(Degrade)},
 		}},
 	{Name: "ipv4-big-tcp", Title: "IPv4 BIG TCP", Option: "enable-ipv4-big-tcp", Stage: LoadTime, Unmet: Fail, Fallback: "64k GSO/GRO",
 		Want: func(c Config) bool { return c.Bool("enable-ipv4-big-tcp") },
 		Requires: []Requirement{
 			{Feature: "ipv4", Blame: "enable-ipv4", Message: "IPv4 BIG TCP requires enable-ipv4."},
-			{Feature: "!tunnel", Blame: "tunnel", Message: "BIG TCP cannot be used with tunneling."},
-			{Feature: "!ipsec", Blame: "enable-ipsec", Message: "BIG TCP cannot be used with encryption."},
-			{Feature: "!wireguard", Blame: "enable-wireguard", Message: "BIG TCP cannot be used with encryption."},
-			{Feature: "nodeport", Blame: "kube-proxy-replacement", Message: "BIG TCP requires the eBPF kube-proxy replacement."},
-			{Feature: "host-routing", Blame: "enable-host-legacy-routing", Message: "BIG TCP requires eBPF host routing.", Policy: pol(Degrade)},
-			{Cap: CapBigTCPv4, Message: "IPv4 BIG TCP requires kernel 6.3 or newer.", Policy: pol(Degrade)},
+			// Up to 1.14 the agent first turns BIG TCP off on a kernel
+			// without it, then refuses the combinations below; from 1.15
+			// it refuses them first (bigtcp validateConfig).
+			{Cap: CapBigTCPv4, Until: R(1, 15), Message: "Cannot enable --enable-ipv4-big-tcp, needs kernel 6.3 or newer.", Policy: pol(Degrade)},
+			{Feature: "!tunnel", Blame: "tunnel", Message: "BIG TCP is not supported in tunneling mode."},
+			{Feature: "!ipsec", Blame: "enable-ipsec", Message: "BIG TCP is not supported with encryption enabled."},
+			{Feature: "!wireguard", Blame: "enable-wireguard", Message: "BIG TCP is not supported with encryption enabled."},
+			{Feature: "host-routing", Blame: "enable-host-legacy-routing", Message: "BIG TCP is not supported with legacy host routing."},
+			{Cap: CapBigTCPv4, Message: "Cannot enable --enable-ipv4-big-tcp, needs kernel 6.3 or newer.", Policy: pol(Degrade)},
+		}},
+	{Name: "tcx", Title: "tcx attachment", Option: "enable-tcx", Stage: Agent,
+		Unmet: Degrade, Quiet: true, Fallback: "legacy tc attachment",
+		// Releases before 1.16 have no tcx attachment at all.
+		Want: func(c Config) bool { r, _ := c.Release(); return r.AtLeast(R(1, 16)) && c.Bool("enable-tcx") },
+		Requires: []Requirement{
+			{Cap: CapTCX, Message: "tcx needs kernel 6.6 or newer."},
 		}},
 	{Name: "events-ringbuf", Title: "Drop events through a BPF ring buffer", Stage: CompileTime,
 		Defines: one("HAVE_RINGBUF"), Unmet: Degrade, Quiet: true, Fallback: "a perf event array",

@@ -127,13 +127,19 @@ type Kernel struct {
 	Version Version
 	// Release is the full release string when known ("6.1.0-50-cloud-amd64").
 	Release string
-	// Probed holds capabilities a probe determined; it wins over the table.
+	// Probed holds capabilities a probe determined (or a distribution
+	// kernel's claims); it wins over the table.
 	Probed map[Capability]bool
+	// Sources say where a claim in Probed comes from; absent: a probe.
+	Sources map[Capability]string
 }
 
 // Has reports whether the kernel has c, and how that is known.
 func (k Kernel) Has(c Capability) (ok bool, how string) {
 	if v, found := k.Probed[c]; found {
+		if src := k.Sources[c]; src != "" {
+			return v, k.Name + " claim (" + src + ")"
+		}
 		return v, "probed"
 	}
 	return versionHas(k.Version, c), "documented minimum " + MinimumVersion(c)

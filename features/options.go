@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/dpforge/dpforge/features/diag"
 )
 
 // Kind is the type of an option's value.
@@ -21,10 +23,11 @@ const (
 	KindString
 	KindList // comma- or space-separated words (devices, vtep lists)
 	KindMAC
+	KindRelease // a Cilium release, 1.MINOR[.PATCH]
 )
 
 func (k Kind) String() string {
-	return [...]string{"boolean", "one of a set of words", "integer", "CIDR", "string", "list", "MAC address"}[k]
+	return [...]string{"boolean", "one of a set of words", "integer", "CIDR", "string", "list", "MAC address", "Cilium release"}[k]
 }
 
 // Option is one of Cilium's agent options that dpforge models.
@@ -36,8 +39,6 @@ type Option struct {
 	Min     int64    // KindInt bounds
 	Max     int64
 	Doc     string
-	// Deprecated words of an enum, with the replacement to suggest.
-	Deprecated map[string]string
 }
 
 var (
@@ -56,9 +57,8 @@ var optionTable = []Option{
 	{Name: "ipv6-native-routing-cidr", Kind: KindCIDR, Doc: "IPv6 CIDR reachable without masquerading in native routing"},
 	{Name: "auto-direct-node-routes", Kind: KindBool, Default: "false", Doc: "install routes to other nodes' pod CIDRs (native routing on one L2)"},
 	{Name: "kube-proxy-replacement", Kind: KindEnum, Default: "false",
-		Values:     []string{"true", "false", "strict", "partial", "probe", "disabled"},
-		Deprecated: map[string]string{"strict": "true", "disabled": "false", "partial": "false with enable-node-port and friends", "probe": "true or false"},
-		Doc:        "eBPF replacement of kube-proxy"},
+		Values: []string{"true", "false", "strict", "partial", "probe", "disabled"},
+		Doc:    "eBPF replacement of kube-proxy (the words' meaning follows the release: see valueEras)"},
 	{Name: "enable-node-port", Kind: KindBool, Default: "false", Doc: "NodePort services in BPF"},
 	{Name: "enable-host-port", Kind: KindBool, Default: "false", Doc: "hostPort in BPF"},
 	{Name: "enable-external-ips", Kind: KindBool, Default: "false", Doc: "externalIPs services in BPF"},
@@ -72,7 +72,8 @@ var optionTable = []Option{
 	{Name: "enable-ip-masq-agent", Kind: KindBool, Default: "false", Doc: "non-masquerade CIDRs from the ip-masq-agent config"},
 	{Name: "enable-ipv4", Kind: KindBool, Default: "true", Doc: "IPv4 addressing"},
 	{Name: "enable-ipv6", Kind: KindBool, Default: "false", Doc: "IPv6 addressing"},
-	{Name: "enable-ipv4-egress-gateway", Kind: KindBool, Default: "false", Doc: "egress gateway policies"},
+	{Name: "enable-ipv4-egress-gateway", Kind: KindBool, Default: "false", Doc: "egress gateway policies (up to 1.18)"},
+	{Name: "enable-egress-gateway", Kind: KindBool, Default: "false", Doc: "egress gateway policies (1.18 on)"},
 	{Name: "enable-l7-proxy", Kind: KindBool, Default: "true", Doc: "L7 policy through the proxy"},
 	{Name: "enable-host-firewall", Kind: KindBool, Default: "false", Doc: "host policies on the native devices"},
 	{Name: "enable-bandwidth-manager", Kind: KindBool, Default: "false", Doc: "EDT-based pod egress rate limits"},
@@ -98,58 +99,19 @@ var optionTable = []Option{
 	{Name: "bpf-ct-global-tcp-max", Kind: KindInt, Default: "524288", Min: 1 << 10, Max: 1 << 24, Doc: "conntrack entries for TCP"},
 	{Name: "bpf-ct-global-any-max", Kind: KindInt, Default: "262144", Min: 1 << 10, Max: 1 << 24, Doc: "conntrack entries for other protocols"},
 	{Name: "bpf-nat-global-max", Kind: KindInt, Default: "524288", Min: 1 << 10, Max: 1 << 24, Doc: "NAT mapping entries"},
+	{Name: "enable-tcx", Kind: KindBool, Default: "true", Doc: "attach with tcx links where the kernel has them (Cilium 1.16+)"},
+	{Name: "ipam", Kind: KindString, Default: "cluster-pool", Doc: "IP address management mode (eni: the VPC routes pod addresses)"},
+	{Name: ReleaseOption, Kind: KindRelease, Doc: "the Cilium release that runs the configuration (dpforge's own key; default: the newest modeled)"},
 }
 
 // MaglevTableSizes are the Maglev table sizes Cilium accepts (primes, so
 // that every backend's permutation covers the table).
 var MaglevTableSizes = []int{251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071}
 
-// unmodeledOptions are options Cilium has that dpforge does not model: they
-// are reported as warnings, never silently ignored, and never "misspelt".
-var unmodeledOptions = []string{
-	"agent-health-port", "agent-not-ready-taint-key", "arping-refresh-period", "auto-create-cilium-node-resource",
-	"bpf-filter-priority", "bpf-lb-acceleration",
-	"bpf-lb-external-clusterip", "bpf-lb-map-max", "bpf-lb-sock", "bpf-lb-sock-hostns-only", "bpf-map-dynamic-size-ratio",
-	"bpf-neigh-global-max", "bpf-policy-map-max", "bpf-root", "cgroup-root",
-	"cilium-endpoint-gc-interval", "cluster-pool-ipv4-cidr", "cluster-pool-ipv4-mask-size", "cni-chaining-mode",
-	"cni-exclusive", "cni-log-file", "cni-uninstall", "custom-cni-conf", "datapath-mode", "debug", "debug-verbose",
-	"direct-routing-device", "disable-cnp-status-updates", "disable-endpoint-crd", "dnsproxy-enable-transparent-mode",
-	"egress-gateway-reconciliation-trigger-interval", "enable-auto-protect-node-port-range", "enable-bgp-control-plane",
-	"enable-bpf-clock-probe", "enable-bpf-tproxy", "enable-cilium-endpoint-slice", "enable-endpoint-health-checking",
-	"enable-endpoint-routes", "enable-health-check-loadbalancer-ip", "enable-health-check-nodeport", "enable-health-checking",
-	"enable-hubble", "enable-identity-mark", "enable-ipv4-big-tcp-gso-max-size", "enable-k8s-networkpolicy",
-	"enable-k8s-terminating-endpoint", "enable-l2-announcements", "enable-l2-neigh-discovery", "enable-local-node-route",
-	"enable-local-redirect-policy", "enable-metrics", "enable-node-selector-labels", "enable-policy",
-	"enable-remote-node-identity", "enable-runtime-device-detection", "enable-sctp",
-	"enable-socket-lb", "enable-svc-source-range-check", "enable-tcx", "enable-unreachable-routes",
-	"enable-well-known-identities", "enable-xt-socket-fallback", "encryption-node-encryption", "external-envoy-proxy",
-	"hubble-disable-tls", "hubble-export-file-max-backups", "hubble-listen-address", "hubble-metrics",
-	"hubble-metrics-server", "hubble-socket-path", "hubble-tls-cert-file", "hubble-tls-client-ca-files",
-	"hubble-tls-key-file", "identity-allocation-mode", "identity-gc-interval", "identity-heartbeat-timeout", "ipam",
-	"k8s-require-ipv4-pod-cidr", "k8s-require-ipv6-pod-cidr", "kube-proxy-replacement-healthz-bind-address",
-	"max-connected-clusters", "monitor-aggregation", "monitor-aggregation-flags", "monitor-aggregation-interval",
-	"node-port-bind-protection", "nodes-gc-interval", "operator-api-serve-addr", "operator-prometheus-serve-addr",
-	"policy-audit-mode", "preallocate-bpf-maps", "procfs", "prometheus-serve-addr", "proxy-prometheus-port",
-	"remove-cilium-node-taints", "routing-mode-fallback", "set-cilium-is-up-condition", "set-cilium-node-taints",
-	"sidecar-istio-proxy-image", "skip-cnp-status-startup-clean", "synchronize-k8s-nodes",
-	"tofqdns-dns-reject-response-code", "tofqdns-enable-dns-compression", "tofqdns-endpoint-max-ip-per-hostname",
-	"tofqdns-idle-connection-grace-period", "tofqdns-max-deferred-connection-deletes", "tofqdns-min-ttl",
-	"tofqdns-proxy-response-max-delay", "unmanaged-pod-watcher-interval",
-	"write-cni-conf-when-ready",
-}
-
 var optionIndex = func() map[string]*Option {
 	m := make(map[string]*Option, len(optionTable))
 	for i := range optionTable {
 		m[optionTable[i].Name] = &optionTable[i]
-	}
-	return m
-}()
-
-var unmodeledIndex = func() map[string]bool {
-	m := make(map[string]bool, len(unmodeledOptions))
-	for _, o := range unmodeledOptions {
-		m[o] = true
 	}
 	return m
 }()
@@ -161,39 +123,29 @@ func Options() []Option {
 	return out
 }
 
-// LookupOption finds a modeled option.
-func LookupOption(name string) (*Option, bool) {
+// Modeled finds an option dpforge models.
+func Modeled(name string) (*Option, bool) {
 	o, ok := optionIndex[name]
 	return o, ok
 }
 
-// Unmodeled reports whether name is a Cilium option dpforge knows of but does
-// not model.
-func Unmodeled(name string) bool { return unmodeledIndex[name] }
-
-// Suggest returns the closest known option name to a misspelt one, or "".
-func Suggest(name string) string {
-	all := make([]string, 0, len(optionTable)+len(unmodeledOptions))
-	for _, o := range optionTable {
+// knownNames are every Cilium option and dpforge's own keys, for suggestions.
+var knownNames = func() []string {
+	var all []string
+	for _, o := range KnownOptions() {
 		all = append(all, o.Name)
 	}
-	return Closest(name, append(all, unmodeledOptions...))
-}
-
-// Closest returns the candidate nearest to s in edit distance, if it is near
-// enough to be a likely typo (up to one edit per six characters, at most
-// three), or "". Ties go to the earlier candidate. Every "did you mean"
-// in dpforge uses it.
-func Closest(s string, candidates []string) string {
-	best, bestD := "", 4
-	for _, c := range candidates {
-		limit := min(1+len(c)/6, 3)
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d <= limit && d < bestD {
-			best, bestD = c, d
+	for _, o := range optionTable {
+		if _, ok := LookupOption(o.Name); !ok {
+			all = append(all, o.Name)
 		}
 	}
-	return best
-}
+	return all
+}()
+
+// Suggest returns the known option name closest to one no Cilium release
+// has, or "".
+func Suggest(name string) string { return diag.Closest(name, knownNames) }
 
 // Normalize checks a raw option value against the option's kind and returns
 // its canonical form (booleans as "true"/"false", lists joined by ",").
@@ -240,6 +192,12 @@ func (o *Option) Normalize(raw string) (string, error) {
 			}
 		}
 		return strings.Join(words, ","), nil
+	case KindRelease:
+		r, err := ParseRelease(v)
+		if err != nil {
+			return "", err
+		}
+		return r.String(), nil
 	case KindMAC:
 		if !macRe.MatchString(v) {
 			return "", fmt.Errorf("%q is not a MAC address", raw)
@@ -276,27 +234,17 @@ func safeString(s string) bool {
 
 // ValidName reports whether s is a DNS-1123 label, as node and profile names
 // must be: they become file names and C comments.
-func ValidName(s string) bool { return len(s) <= 63 && nameRe.MatchString(s) }
+func ValidName(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidDevice reports whether s looks like a Linux interface name.
 func ValidDevice(s string) bool { return deviceRe.MatchString(s) && !strings.Contains(s, "..") }
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}

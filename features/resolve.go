@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/dpforge/dpforge/features/diag"
 )
 
 // State is a feature's outcome on a node.
@@ -33,19 +35,10 @@ type Decision struct {
 	Stage   string `json:"stage"`
 }
 
-// Severity of a Problem.
-type Severity string
-
-// Severities.
-const (
-	Error   Severity = "error"
-	Warning Severity = "warning"
-)
-
 // Problem is a finding about the input. Option names the key to point at;
 // Other the second key of a conflict.
 type Problem struct {
-	Severity Severity
+	Severity diag.Severity
 	Rule     string
 	Message  string
 	Option   string
@@ -98,7 +91,9 @@ type StatusLine struct {
 
 // Resolution is everything Resolve decides for one node.
 type Resolution struct {
-	Kernel    Kernel
+	Kernel Kernel
+	// Release is the Cilium release the node was judged as.
+	Release   Release
 	Decisions []Decision // in table order
 	Variant   Variant
 	Values    []LoadValue // sorted by Var
@@ -109,6 +104,9 @@ type Resolution struct {
 	NodeDefines []Define
 	Status      []StatusLine
 	Problems    []Problem
+
+	// effective is the configuration as the release reads it.
+	effective Config
 }
 
 // Decision returns the decision for a feature.
@@ -146,14 +144,151 @@ const (
 // pure: the same inputs give the same Resolution. target is LittleEndian or
 // BigEndian ("" means little-endian).
 func Resolve(cfg Config, k Kernel, target string) *Resolution {
+	return new(Resolver).Resolve(cfg, k, target)
+}
+
+// Resolver resolves many nodes. Nodes whose configurations differ only in
+// per-node values (mtu, cluster-id) on the same kernel share the feature
+// decisions, variant and status, which are computed once; the values and
+// their checks are computed per node. A Resolver is not safe for concurrent
+// use; its results are, and must not be modified.
+type Resolver struct {
+	shared map[uint64][]sharedEntry
+}
+
+// sharedEntry is one shared resolution and what it was computed from.
+type sharedEntry struct {
+	cfg    Config
+	kernel Kernel
+	target string
+	r      *Resolution
+}
+
+// Resolve is Resolve with sharing.
+func (rs *Resolver) Resolve(cfg Config, k Kernel, target string) *Resolution {
 	if target == "" {
 		target = LittleEndian
 	}
-	r := &Resolution{Kernel: k}
+	h := sharedHash(cfg, k, target)
+	var base *Resolution
+	for _, e := range rs.shared[h] {
+		if e.target == target && sameKernel(e.kernel, k) && sameShared(e.cfg, cfg) {
+			base = e.r
+			break
+		}
+	}
+	if base == nil {
+		base = resolveShared(cfg, k, target)
+		if rs.shared == nil {
+			rs.shared = map[uint64][]sharedEntry{}
+		}
+		rs.shared[h] = append(rs.shared[h], sharedEntry{cfg.Merge(nil), k, target, base})
+	}
+	r := *base
+	mtu, clusterID := nodeValueInts(cfg)
+	// Clipped, so that a node's own problems never land in the shared array.
+	r.Problems = append(slices.Clip(base.Problems), checkNodeValues(mtu, clusterID, base.effective.Get("cluster-name"))...)
+	r.Values = append([]LoadValue(nil), base.Values...)
+	for i, v := range r.Values {
+		switch v.Var {
+		case "cfg_mtu":
+			r.Values[i] = numValue(v.Var, v.Macro, effectiveMTU(mtu))
+		case "cfg_cluster_id":
+			r.Values[i] = numValue(v.Var, v.Macro, clusterID)
+		}
+	}
+	return &r
+}
+
+// nodeValueInts reads the nodeValues options (0 when unset or invalid).
+func nodeValueInts(cfg Config) (mtu, clusterID int) {
+	return cfg.Int("mtu"), cfg.Int("cluster-id")
+}
+
+// effectiveMTU is the MTU a node's values carry: 0 means the loader
+// detects it, and 1500 is the compile-test default.
+func effectiveMTU(mtu int) int {
+	if mtu == 0 {
+		return 1500
+	}
+	return mtu
+}
+
+func numValue(v, macro string, n int) LoadValue {
+	s := strconv.Itoa(n)
+	return LoadValue{v, macro, s, s}
+}
+
+// sharedHash hashes what a Resolution depends on apart from nodeValues,
+// independently of map order; sameShared and sameKernel confirm a match.
+func sharedHash(cfg Config, k Kernel, target string) uint64 {
+	h := fnv(fnv(fnv(fnvInit, target), k.Name), k.Release) ^ uint64(k.Version.Major)<<40 ^ uint64(k.Version.Minor)<<20 ^ uint64(k.Version.Patch)
+	var sum uint64
+	for key, v := range cfg {
+		if isNodeValue(key) {
+			continue
+		}
+		sum += fnv(fnv(fnvInit, key), v)
+	}
+	return h*1099511628211 ^ sum
+}
+
+const fnvInit = 14695981039346656037
+
+func fnv(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h * 1099511628211
+}
+
+func isNodeValue(key string) bool { return slices.Contains(nodeValues, key) }
+
+// sameShared reports whether two configurations agree on everything but
+// the nodeValues.
+func sameShared(a, b Config) bool {
+	n := 0
+	for k, v := range a {
+		if isNodeValue(k) {
+			continue
+		}
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+		n++
+	}
+	for k := range b {
+		if !isNodeValue(k) {
+			n--
+		}
+	}
+	return n == 0
+}
+
+func sameKernel(a, b Kernel) bool {
+	if a.Name != b.Name || a.Version != b.Version || a.Release != b.Release || len(a.Probed) != len(b.Probed) {
+		return false
+	}
+	for c, v := range a.Probed {
+		if w, ok := b.Probed[c]; !ok || w != v || a.Sources[c] != b.Sources[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// resolveShared decides everything but the per-node values.
+func resolveShared(cfg Config, k Kernel, target string) *Resolution {
+	rel, _ := cfg.Release()
+	r := &Resolution{Kernel: k, Release: rel}
+	cfg, r.Problems = forRelease(cfg, rel)
+	r.effective = cfg
 	r.Problems = append(r.Problems, checkOptions(cfg)...)
 
 	state := make(map[string]State, len(Features))
 	reason := make(map[string]string, len(Features))
+	warned := map[string]bool{}
 	for _, f := range Features {
 		if f.Want(cfg) {
 			state[f.Name] = Enabled
@@ -177,12 +312,20 @@ func Resolve(cfg Config, k Kernel, target string) *Resolution {
 			if state[f.Name] != Enabled {
 				continue
 			}
-			for _, req := range f.Requires {
-				if req.When != "" && !on(req.When) {
+			for i, req := range f.Requires {
+				if req.When != "" && !on(req.When) || !req.applies(cfg, rel) {
 					continue
 				}
-				ok, detail, rule := satisfied(req, cfg, k, on)
+				ok, detail, rule := satisfied(req, cfg, k, rel, on)
 				if ok {
+					continue
+				}
+				if req.Policy != nil && *req.Policy == Warn {
+					key := f.Name + "/" + strconv.Itoa(i)
+					if !warned[key] {
+						warned[key] = true
+						r.Problems = append(r.Problems, Problem{Severity: diag.Warning, Rule: rule, Message: req.Message, Option: f.Option, Other: req.Blame})
+					}
 					continue
 				}
 				policy := f.Unmet
@@ -203,21 +346,34 @@ func Resolve(cfg Config, k Kernel, target string) *Resolution {
 					msg = fmt.Sprintf("%s (%s).", strings.TrimSuffix(msg, "."), detail)
 				}
 				changed = true
+				// A requirement on a feature that itself failed is not the
+				// user's second problem: say so instead of repeating the
+				// requirement's own wording, which may not fit.
 				cascade := req.Feature != "" && state[req.Feature] == Failed
-				if policy == Degrade {
+				if cascade {
+					msg = fmt.Sprintf("%s requires %s, which failed.", f.Title, detail)
+				}
+				switch policy {
+				case Ignore:
+					state[f.Name] = Downgraded
+					reason[f.Name] = msg
+					if !cascade {
+						r.Problems = append(r.Problems, Problem{Severity: diag.Info, Rule: diag.RuleIgnoredOption, Message: msg, Option: f.Option, Other: req.Blame})
+					}
+				case Degrade:
 					state[f.Name] = Downgraded
 					if f.Fallback != "" {
 						msg += " Falling back to " + f.Fallback + "."
 					}
 					reason[f.Name] = msg
-					if !f.Quiet && !cascade {
-						r.Problems = append(r.Problems, Problem{Severity: Warning, Rule: "downgrade", Message: f.Title + " downgraded: " + msg, Option: f.Option, Other: req.Blame})
+					if !f.Quiet && !req.Quiet && !cascade {
+						r.Problems = append(r.Problems, Problem{Severity: diag.Warning, Rule: diag.RuleDowngrade, Message: f.Title + " downgraded: " + msg, Option: f.Option, Other: req.Blame})
 					}
-				} else {
+				default:
 					state[f.Name] = Failed
 					reason[f.Name] = msg
 					if !cascade {
-						r.Problems = append(r.Problems, Problem{Severity: Error, Rule: rule, Message: msg, Option: f.Option, Other: req.Blame})
+						r.Problems = append(r.Problems, Problem{Severity: diag.Error, Rule: rule, Message: msg, Option: f.Option, Other: req.Blame})
 					}
 				}
 				break
@@ -248,7 +404,7 @@ func Resolve(cfg Config, k Kernel, target string) *Resolution {
 
 // satisfied checks one requirement, returning a description of what is
 // missing and the diagnostic rule for it.
-func satisfied(req Requirement, cfg Config, k Kernel, on func(string) bool) (bool, string, string) {
+func satisfied(req Requirement, cfg Config, k Kernel, rel Release, on func(string) bool) (bool, string, string) {
 	switch {
 	case req.Feature != "":
 		name := strings.TrimPrefix(req.Feature, "!")
@@ -257,17 +413,17 @@ func satisfied(req Requirement, cfg Config, k Kernel, on func(string) bool) (boo
 			title = f.Title
 		}
 		if strings.HasPrefix(req.Feature, "!") {
-			return on(req.Feature), "no " + title, "conflict"
+			return on(req.Feature), "no " + title, diag.RuleConflict
 		}
-		return on(req.Feature), title, "missing-dependency"
+		return on(req.Feature), title, diag.RuleMissingDependency
 	case req.Cap != "":
 		has, how := k.Has(req.Cap)
-		return has, fmt.Sprintf("kernel %s lacks %s; %s", k.Version.Short(), CapabilityDoc(req.Cap), how), "kernel-too-old"
+		return has, fmt.Sprintf("kernel %s lacks %s; %s", k.Version.Short(), CapabilityDoc(req.Cap), how), diag.RuleKernelTooOld
 	case !req.MinKernel.IsZero():
-		return k.Version.AtLeast(req.MinKernel), fmt.Sprintf("kernel %s is older than %s", k.Version.Short(), req.MinKernel.Short()), "kernel-too-old"
+		return k.Version.AtLeast(req.MinKernel), fmt.Sprintf("kernel %s is older than %s", k.Version.Short(), req.MinKernel.Short()), diag.RuleKernelTooOld
 	case req.Option != "":
 		if len(req.Values) == 0 {
-			return cfg.IsSet(req.Option), req.Option + " to be set", "missing-option"
+			return cfg.IsSet(req.Option), req.Option + " to be set", diag.RuleMissingOption
 		}
 		// Values are checked against the effective value, defaults included.
 		v := cfg.Get(req.Option)
@@ -276,7 +432,7 @@ func satisfied(req Requirement, cfg Config, k Kernel, on func(string) bool) (boo
 				return true, "", ""
 			}
 		}
-		return false, fmt.Sprintf("%s=%s", req.Option, strings.Join(req.Values, "|")), "unsupported-value"
+		return false, fmt.Sprintf("%s=%s", req.Option, strings.Join(req.Values, "|")), diag.RuleUnsupportedValue
 	}
 	return true, "", ""
 }
@@ -289,50 +445,36 @@ func checkOptions(cfg Config) (ps []Problem) {
 			ps[i].OptionScoped = true
 		}
 	}()
-	if cfg.IsSet("tunnel") && cfg.IsSet("routing-mode") {
-		t, m := cfg.Get("tunnel"), cfg.Get("routing-mode")
-		if (t == "disabled") != (m == "native") {
-			ps = append(ps, Problem{Severity: Error, Rule: "conflict", Option: "routing-mode", Other: "tunnel",
-				Message: fmt.Sprintf("routing-mode=%s contradicts tunnel=%s", m, t)})
-		}
+	// Only 1.14 has both keys (the release drops the other elsewhere): it
+	// refuses routing-mode other than its default next to tunnel (Populate
+	// in pkg/option/config.go).
+	if cfg.IsSet("tunnel") && cfg.IsSet("routing-mode") && cfg.Get("routing-mode") != "tunnel" {
+		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleConflict, Option: "routing-mode", Other: "tunnel",
+			Message: "Option --routing-mode cannot be used in combination with --tunnel"})
 	}
 	if cfg.IsSet("tunnel") && cfg.IsSet("tunnel-protocol") && cfg.Get("tunnel") != "disabled" && cfg.Get("tunnel") != cfg.Get("tunnel-protocol") {
-		ps = append(ps, Problem{Severity: Error, Rule: "conflict", Option: "tunnel-protocol", Other: "tunnel",
+		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleConflict, Option: "tunnel-protocol", Other: "tunnel",
 			Message: fmt.Sprintf("tunnel-protocol=%s contradicts tunnel=%s", cfg.Get("tunnel-protocol"), cfg.Get("tunnel"))})
-	}
-	if o, _ := LookupOption("kube-proxy-replacement"); cfg.IsSet(o.Name) {
-		if repl, dep := o.Deprecated[cfg.Get(o.Name)]; dep {
-			ps = append(ps, Problem{Severity: Warning, Rule: "deprecated", Option: o.Name,
-				Message: fmt.Sprintf("kube-proxy-replacement=%s is deprecated since Cilium 1.14 and removed in 1.15; use %s", cfg.Get(o.Name), repl)})
-		}
 	}
 	if cfg.KPR() == KPRDisabled {
 		for _, o := range []string{"enable-node-port", "enable-host-port", "enable-external-ips"} {
 			if cfg.Bool(o) {
-				ps = append(ps, Problem{Severity: Warning, Rule: "ignored-option", Option: o, Other: "kube-proxy-replacement",
+				ps = append(ps, Problem{Severity: diag.Warning, Rule: diag.RuleIgnoredOption, Option: o, Other: "kube-proxy-replacement",
 					Message: o + " is ignored with kube-proxy-replacement=disabled"})
 			}
 		}
 	}
 	if !cfg.Bool("enable-ipv4") && !cfg.Bool("enable-ipv6") {
-		ps = append(ps, Problem{Severity: Error, Rule: "conflict", Option: "enable-ipv4", Other: "enable-ipv6",
+		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleConflict, Option: "enable-ipv4", Other: "enable-ipv6",
 			Message: "at least one of enable-ipv4 and enable-ipv6 must be true"})
 	}
-	if cfg.Int("cluster-id") != 0 && cfg.Get("cluster-name") == "default" {
-		ps = append(ps, Problem{Severity: Error, Rule: "missing-option", Option: "cluster-id", Other: "cluster-name",
-			Message: "cluster-id other than 0 requires a cluster-name other than \"default\""})
-	}
-	if m := cfg.Int("mtu"); m != 0 && m < 1280 {
-		ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "mtu",
-			Message: fmt.Sprintf("mtu %d is below the IPv6 minimum of 1280 (0 means detect)", m)})
-	}
 	if _, _, err := nodePortRange(cfg); err != nil {
-		ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "node-port-range", Message: err.Error()})
+		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "node-port-range", Message: err.Error()})
 	}
 	for _, o := range []string{"devices"} {
 		for _, d := range cfg.List(o) {
 			if !ValidDevice(d) {
-				ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: o, Message: fmt.Sprintf("%q is not a valid interface name", d)})
+				ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: o, Message: fmt.Sprintf("%q is not a valid interface name", d)})
 			}
 		}
 	}
@@ -350,6 +492,23 @@ func checkOptions(cfg Config) (ps []Problem) {
 	return ps
 }
 
+// nodeValues are the options that typically differ from node to node and
+// decide nothing but load-time values: a Resolver shares everything else.
+var nodeValues = []string{"mtu", "cluster-id"}
+
+// checkNodeValues checks the nodeValues options.
+func checkNodeValues(mtu, clusterID int, clusterName string) (ps []Problem) {
+	if clusterID != 0 && clusterName == "default" {
+		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleMissingOption, Option: "cluster-id", Other: "cluster-name", OptionScoped: true,
+			Message: "cluster-id other than 0 requires a cluster-name other than \"default\""})
+	}
+	if mtu != 0 && mtu < 1280 {
+		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "mtu", OptionScoped: true,
+			Message: fmt.Sprintf("mtu %d is below the IPv6 minimum of 1280 (0 means detect)", mtu)})
+	}
+	return ps
+}
+
 // vtepMax is Cilium's VTEP map size.
 const vtepMax = 8
 
@@ -357,31 +516,31 @@ func checkVTEP(cfg Config) []Problem {
 	var ps []Problem
 	eps, cidrs, macs := cfg.List("vtep-endpoint"), cfg.List("vtep-cidr"), cfg.List("vtep-mac")
 	if len(eps) != len(cidrs) || len(eps) != len(macs) {
-		ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "vtep-endpoint",
+		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "vtep-endpoint",
 			Message: fmt.Sprintf("vtep-endpoint, vtep-cidr and vtep-mac must have the same number of entries (%d, %d, %d)", len(eps), len(cidrs), len(macs))})
 	}
 	if len(eps) > vtepMax {
-		ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "vtep-endpoint",
+		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "vtep-endpoint",
 			Message: fmt.Sprintf("at most %d VTEPs are supported, got %d", vtepMax, len(eps))})
 	}
 	for _, e := range eps {
 		if a, err := netip.ParseAddr(e); err != nil || !a.Is4() {
-			ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "vtep-endpoint", Message: fmt.Sprintf("%q is not an IPv4 address", e)})
+			ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "vtep-endpoint", Message: fmt.Sprintf("%q is not an IPv4 address", e)})
 		}
 	}
 	for _, c := range cidrs {
 		if p, err := netip.ParsePrefix(c); err != nil || !p.Addr().Is4() {
-			ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "vtep-cidr", Message: fmt.Sprintf("%q is not an IPv4 CIDR", c)})
+			ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "vtep-cidr", Message: fmt.Sprintf("%q is not an IPv4 CIDR", c)})
 		}
 	}
 	for _, m := range macs {
 		if !macRe.MatchString(m) {
-			ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "vtep-mac", Message: fmt.Sprintf("%q is not a MAC address", m)})
+			ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "vtep-mac", Message: fmt.Sprintf("%q is not a MAC address", m)})
 		}
 	}
 	if m := cfg.Get("vtep-mask"); m != "" {
 		if a, err := netip.ParseAddr(m); err != nil || !a.Is4() || !contiguousMask(a) {
-			ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "vtep-mask", Message: fmt.Sprintf("%q is not a contiguous IPv4 netmask", m)})
+			ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "vtep-mask", Message: fmt.Sprintf("%q is not a contiguous IPv4 netmask", m)})
 		}
 	}
 	return ps
@@ -437,12 +596,9 @@ func loadValues(cfg Config, r *Resolution, ps []Problem) ([]LoadValue, []Problem
 	add := func(v, macro, val, c string) { vs = append(vs, LoadValue{v, macro, val, c}) }
 	num := func(v, macro string, n int) { add(v, macro, strconv.Itoa(n), strconv.Itoa(n)) }
 
-	mtu := cfg.Int("mtu")
-	if mtu == 0 {
-		mtu = 1500 // detected by the loader; this is the compile-test default
-	}
-	num("cfg_mtu", "MTU", mtu)
-	num("cfg_cluster_id", "CLUSTER_ID", cfg.Int("cluster-id"))
+	mtu, clusterID := nodeValueInts(cfg)
+	num("cfg_mtu", "MTU", effectiveMTU(mtu))
+	num("cfg_cluster_id", "CLUSTER_ID", clusterID)
 	if r.On("tunnel") {
 		port := 8472
 		if r.On("tunnel-geneve") {
@@ -477,7 +633,7 @@ func loadValues(cfg Config, r *Resolution, ps []Problem) ([]LoadValue, []Problem
 				fmt.Sprintf("0x%02x%02x%02x%02x", b[0], b[1], b[2], b[3]))
 			num("cfg_snat_excl_ipv4_len", "IPV4_SNAT_EXCLUSION_DST_CIDR_LEN", p.Bits())
 		} else if cfg.IsSet("ipv4-native-routing-cidr") {
-			ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "ipv4-native-routing-cidr", Message: "ipv4-native-routing-cidr must be an IPv4 CIDR"})
+			ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "ipv4-native-routing-cidr", Message: "ipv4-native-routing-cidr must be an IPv4 CIDR"})
 		}
 	}
 	if r.On("vtep") {
@@ -499,16 +655,16 @@ func notes(cfg Config, r *Resolution) []Problem {
 	} {
 		if n.what != "" && r.On(n.feature) {
 			f, _ := LookupFeature(n.feature)
-			ps = append(ps, Problem{Severity: Warning, Rule: "not-in-datapath", Option: f.Option,
+			ps = append(ps, Problem{Severity: diag.Warning, Rule: diag.RuleNotInDatapath, Option: f.Option,
 				Message: n.what + " takes part in validation, but the dpforge datapath carries no encryption code"})
 		}
 	}
 	if ok, how := r.Kernel.Has(CapRODataMap); !ok {
-		ps = append(ps, Problem{Severity: Warning, Rule: "datapath-unloadable",
+		ps = append(ps, Problem{Severity: diag.Warning, Rule: diag.RuleUnloadable,
 			Message: fmt.Sprintf("the dpforge datapath keeps per-node values in read-only global data, which needs kernel 5.2 or newer (kernel %s lacks it; %s): its variant is built and verified on newer kernels but cannot be loaded on this one", r.Kernel.Version.Short(), how)})
 	}
 	if r.On("host-firewall") && len(cfg.List("devices")) == 0 {
-		ps = append(ps, Problem{Severity: Warning, Rule: "missing-option", Option: "enable-host-firewall", Other: "devices",
+		ps = append(ps, Problem{Severity: diag.Warning, Rule: diag.RuleMissingOption, Option: "enable-host-firewall", Other: "devices",
 			Message: "Host firewall's external facing device could not be determined offline; set devices, or the loader detects them"})
 	}
 	return ps

@@ -59,6 +59,8 @@ func status(cfg Config, r *Resolution) []StatusLine {
 
 	fam := fmt.Sprintf("[IPv4: %s, IPv6: %s]", enabled(r.On("masquerade-ipv4")), enabled(r.On("masquerade-ipv6")))
 	switch {
+	case r.Decision("bpf-masquerade-ipv4").State == Failed:
+		add("Masquerading", "BPF (failed: "+r.Decision("bpf-masquerade-ipv4").Reason+")")
 	case !r.On("masquerade-ipv4") && !r.On("masquerade-ipv6"):
 		add("Masquerading", "Disabled")
 	case r.On("bpf-masquerade-ipv4") || r.On("bpf-masquerade-ipv6"):
@@ -91,8 +93,15 @@ func status(cfg Config, r *Resolution) []StatusLine {
 	fw := "Disabled"
 	if r.On("host-firewall") {
 		fw = "Enabled" + devs
+		if r.On("ipv6") {
+			fw += " (IPv4 only: IPv6 is not filtered)"
+		}
 	}
 	add("Host firewall", fw)
+	if r.On("ipv6") {
+		// What the datapath does with IPv6 today, plainly.
+		add("IPv6", "Passed to the stack untouched: no network policy, host firewall, load balancing or NAT in the datapath")
+	}
 	add("Egress Gateway", enabled(r.On("egress-gateway")))
 	add("VTEP", enabled(r.On("vtep")))
 	enc := "Disabled"
@@ -104,7 +113,7 @@ func status(cfg Config, r *Resolution) []StatusLine {
 	}
 	add("Encryption", enc)
 	attach := "Legacy TC"
-	if ok, _ := r.Kernel.Has(CapTCX); ok {
+	if r.On("tcx") {
 		attach = "TCX"
 	}
 	add("Attach Mode", attach)

@@ -5,14 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path/filepath"
 	"slices"
 
 	"github.com/dpforge/dpforge/bpf"
 	"github.com/dpforge/dpforge/bpf/manifest"
-	"github.com/dpforge/dpforge/generator/atomicfile"
 	"github.com/dpforge/dpforge/generator/compile"
 	"github.com/dpforge/dpforge/generator/header"
+	"github.com/dpforge/dpforge/generator/outdir"
 	"github.com/dpforge/dpforge/generator/plan"
 )
 
@@ -63,13 +64,16 @@ func Execute(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	if p == nil {
 		return nil, errors.New("executing plan: no plan")
 	}
+	if opts.OutDir == "" {
+		return nil, errors.New("executing plan: no output directory")
+	}
 	jobs, err := Jobs(p)
 	if err != nil {
 		return nil, err
 	}
 	copts := compile.Options{
 		Source: opts.Source, MainFile: opts.MainFile,
-		OutDir: opts.OutDir, CacheDir: opts.CacheDir, WorkDir: opts.WorkDir, Jobs: opts.Jobs,
+		CacheDir: opts.CacheDir, WorkDir: opts.WorkDir, Jobs: opts.Jobs,
 		CC: opts.CC, Strip: opts.Strip, Progress: opts.Progress,
 	}
 	if copts.Source == nil {
@@ -84,18 +88,26 @@ func Execute(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 		return out, err
 	}
 	m := Manifest(p, res)
-	path := filepath.Join(opts.OutDir, ManifestName)
-	if prev, err := manifest.Load(path); err == nil {
-		m.CarryVerified(prev)
-	}
-	data, err := manifest.Marshal(m)
+	// The objects, the bindings and the manifest replace the output
+	// directory as one whole, under its lock; the verifier counts of
+	// unchanged objects are carried over from the manifest there at that
+	// moment, so counts a concurrent verify recorded are not lost.
+	err = outdir.Replace(ctx, opts.OutDir, func(current string) (outdir.Files, error) {
+		if prev, err := manifest.Load(filepath.Join(current, ManifestName)); err == nil {
+			m.CarryVerified(prev)
+		}
+		data, err := manifest.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		files := maps.Clone(res.Files)
+		files[ManifestName] = data
+		return files, nil
+	})
 	if err != nil {
 		return out, err
 	}
-	if err := atomicfile.WriteFileIfChanged(path, data, 0o644); err != nil {
-		return out, fmt.Errorf("writing manifest: %w", err)
-	}
-	out.Manifest, out.ManifestPath = m, path
+	out.Manifest, out.ManifestPath = m, filepath.Join(opts.OutDir, ManifestName)
 	return out, nil
 }
 
@@ -103,7 +115,7 @@ func Execute(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 func Jobs(p *plan.Plan) ([]compile.Job, error) {
 	var jobs []compile.Job
 	for _, v := range p.Variants {
-		h, err := header.VariantHeader(p, v)
+		h, err := header.VariantHeader(v)
 		if err != nil {
 			return nil, fmt.Errorf("rendering header of variant %q: %w", v.ID, err)
 		}
@@ -152,7 +164,7 @@ func Manifest(p *plan.Plan, res *compile.Result) *manifest.Manifest {
 		m.Variants = append(m.Variants, mv)
 	}
 	if p != nil {
-		m.Inputs = p.Matrix.Hash
+		m.Matrix, m.Inputs = p.Matrix.File, p.Matrix.Hash
 		for _, e := range p.Nodes() {
 			n := manifest.Node{Name: e.Name, Kernel: e.Kernel, Variant: e.Resolution.Variant.ID, Values: map[string]string{}}
 			for _, v := range e.Resolution.Values {

@@ -100,6 +100,24 @@
 # error "ENABLE_SESSION_AFFINITY requires ENABLE_NODEPORT"
 #endif
 
+/*
+ * bpf_redirect_neigh (5.10): the build picks -mcpu=v3 only for kernels
+ * that have it (features.Kernel.CPU), so the ISA level says it is there.
+ */
+#if defined(__BPF_CPU_VERSION__) && __BPF_CPU_VERSION__ >= 3
+# define DP_HAVE_REDIRECT_NEIGH 1
+#endif
+
+/*
+ * The datapath forwards by FIB lookup itself: always with BPF host
+ * routing; with NodePort in legacy routing too, for the packets that
+ * carry the node's own address as source (SNATed requests, translated
+ * replies), which the stack would drop as martians.
+ */
+#if defined(ENABLE_HOST_ROUTING) || defined(ENABLE_NODEPORT)
+# define DP_FIB_FORWARD 1
+#endif
+
 /* Anything that translates addresses needs the SNAT/conntrack state. */
 #if defined(ENABLE_NODEPORT) || defined(ENABLE_MASQUERADE_IPV4)
 # define DP_HAVE_NAT4 1
@@ -127,7 +145,7 @@ enum dp_reason {
 	DROP_INVALID			= 128,	/* truncated or inconsistent lengths */
 	DROP_UNKNOWN_L3			= 129,
 	DROP_UNKNOWN_L4			= 130,	/* L4 protocol without the state we need */
-	DROP_FRAG_NOT_SUPPORTED		= 131,
+	DROP_FRAG_NOT_SUPPORTED		= 131,	/* no longer produced (fragments are tracked); kept for the ABI */
 	DROP_INVALID_IHL		= 132,	/* IHL < 5, or no room for an option */
 	DROP_TTL_EXCEEDED		= 133,
 	DROP_POLICY_DENIED		= 134,
@@ -142,6 +160,14 @@ enum dp_reason {
 	DROP_FIB_UNREACHABLE		= 143,	/* route lookup says blackhole/unreachable */
 	DROP_FRAG_NEEDED		= 144,	/* DSR option would exceed cfg_mtu */
 	DROP_INVALID_VERSION		= 145,	/* EtherType IPv4 but version != 4 */
+
+	/* From here on, numbered as Cilium numbers the same drop. */
+	DROP_UNROUTABLE			= 151,	/* must be tunnelled, but there is no overlay device */
+	DROP_INVALID_IDENTITY		= 171,	/* overlay: tunnel key claims the host identity */
+	DROP_IS_CLUSTER_IP		= 174,	/* a ClusterIP reached from outside the cluster */
+	DROP_FRAG_NOT_FOUND		= 175,	/* a later fragment whose first was not seen */
+	DROP_INVALID_VNI		= 183,	/* overlay: VTEP source with a VNI other than WORLD */
+	DROP_NO_EGRESS_GATEWAY		= 194,	/* egress-gateway policy without a gateway */
 };
 
 /* Programs return either a TC action (>= 0) or a negated drop reason. */
@@ -179,6 +205,8 @@ enum dp_hook {
 
 #define IPV4_DSR_OPT_TYPE	0x9a	/* Cilium's DSR option: copied, class 0, number 26 */
 #define IPV4_DSR_OPT_LEN	8
+
+#define PACKET_HOST	0	/* skb->pkt_type: addressed to this host (linux/if_packet.h) */
 
 #define IP_MF		0x2000
 #define IP_OFFSET	0x1FFF

@@ -64,6 +64,14 @@ volatile const __be32 cfg_loopback_ipv4 = bpf_htonl(0xa9fe2a01);
 /* Maglev lookup table size per service (one of Cilium's primes), LB_SELECTION_MAGLEV. */
 volatile const __u32 cfg_maglev_table_size = 16381;
 /*
+ * Drop events (dp_events): a token bucket of cfg_events_burst events,
+ * refilled with cfg_events_rate tokens every second (Cilium's
+ * bpf-events-default-rate-limit / -burst-limit). Metrics count every drop
+ * whatever the limit. cfg_events_rate 0 = no limit.
+ */
+volatile const __u32 cfg_events_rate = 1000;
+volatile const __u32 cfg_events_burst = 1000;
+/*
  * Forwarding trace (include/trace.h): non-zero makes every run record its
  * verdict in dp_trace. 0 in production, where the verifier sees the
  * constant and never walks the recording code.

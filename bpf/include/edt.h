@@ -4,7 +4,9 @@
  * packets get departure times spaced by their size at the endpoint's
  * rate; the fq qdisc on the native device holds them until then. Runs on
  * cil_to_netdev, where the fq qdisc sits and nothing clears skb->tstamp
- * any more, and before masquerading, while the source is still the pod.
+ * any more, before masquerading, while the source is still the pod; and
+ * for tunnelled traffic on cil_to_overlay, the last place that sees the
+ * pod's address (the timestamp survives the encapsulation).
  */
 #ifndef DP_EDT_H
 #define DP_EDT_H

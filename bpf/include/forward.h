@@ -59,6 +59,13 @@ static __always_inline int encap_redirect4(struct __sk_buff *ctx, __be32 tunnel_
 {
 	struct bpf_tunnel_key key = {};
 
+	/*
+	 * No overlay device on this node (native routing without the tunnel
+	 * the egress gateway or a VTEP needs): say so instead of redirecting
+	 * to ifindex 0, where the kernel drops the packet without a trace.
+	 */
+	if (!cfg_encap_ifindex)
+		return DROP(DROP_UNROUTABLE);
 	key.remote_ipv4 = bpf_ntohl(tunnel_ep);	/* the helper takes host order */
 	key.tunnel_id = tunnel_id;
 	key.tunnel_ttl = 64;
@@ -77,16 +84,21 @@ static __always_inline int encap_redirect4(struct __sk_buff *ctx, __be32 tunnel_
 static __always_inline int endpoint_ingress4(struct __sk_buff *ctx __maybe_unused, struct pkt4 *p,
 					     const struct endpoint_info *ep, __u32 src_id)
 {
-	int ret;
+	int ret __maybe_unused;
 
-	ret = policy_ct4(p, ep->sec_id, src_id, CT_INGRESS,
-			 ep->flags & EP_F_ENFORCE_INGRESS, DROP_POLICY_DENIED);
-	if (IS_DROP(ret))
-		return ret;
+	int ct;
+
+	ct = policy_ct4(p, ep->sec_id, src_id, CT_INGRESS,
+			ep->flags & EP_F_ENFORCE_INGRESS, DROP_POLICY_DENIED);
+	if (IS_DROP(ct))
+		return ct;
 #ifdef ENABLE_NODEPORT
-	ret = lb4_rev_nat(ctx, p);
-	if (IS_DROP(ret))
-		return ret;
+	/* Only a reply can answer a connection this pod made to a service. */
+	if (ct == CT_REPLY) {
+		ret = lb4_rev_nat(ctx, p);
+		if (IS_DROP(ret))
+			return ret;
+	}
 # ifdef ENABLE_DSR
 	ret = dsr_record4(p, src_id);
 	if (IS_DROP(ret))
@@ -96,16 +108,16 @@ static __always_inline int endpoint_ingress4(struct __sk_buff *ctx __maybe_unuse
 	return 0;
 }
 
-#ifdef ENABLE_HOST_ROUTING
+#ifdef DP_FIB_FORWARD
 /*
- * Native routing without the stack. A resolved neighbour gives us both
- * MACs and a plain redirect; otherwise bpf_redirect_neigh resolves the
- * next hop the FIB named.
+ * Forwarding without the stack. A resolved neighbour gives us both MACs
+ * and a plain redirect; otherwise bpf_redirect_neigh resolves the next
+ * hop the FIB named (kernels without it: the stack, see below).
  */
 static __always_inline int fib_redirect4(struct __sk_buff *ctx, struct pkt4 *p)
 {
 	struct bpf_fib_lookup fib = {};
-	struct bpf_redir_neigh nh = {};
+	struct bpf_redir_neigh nh __maybe_unused = {};
 	int fib_ret, ret;
 
 	fib.family	= 2;	/* AF_INET */
@@ -119,8 +131,14 @@ static __always_inline int fib_redirect4(struct __sk_buff *ctx, struct pkt4 *p)
 	fib_ret = (int)bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 	switch (fib_ret) {
 	case BPF_FIB_LKUP_RET_SUCCESS:
-	case BPF_FIB_LKUP_RET_NO_NEIGH:
 		break;
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+#ifdef DP_HAVE_REDIRECT_NEIGH
+		break;
+#else
+		/* Nothing here resolves neighbours before 5.10: the stack does. */
+		return TC_ACT_OK;
+#endif
 	case BPF_FIB_LKUP_RET_BLACKHOLE:
 	case BPF_FIB_LKUP_RET_UNREACHABLE:
 	case BPF_FIB_LKUP_RET_PROHIBIT:
@@ -138,22 +156,37 @@ static __always_inline int fib_redirect4(struct __sk_buff *ctx, struct pkt4 *p)
 			return ret;
 		return dp_redirect(fib.ifindex, 0, 0);
 	}
+#ifdef DP_HAVE_REDIRECT_NEIGH
 	/* The lookup left the next hop (gateway or destination) in ipv4_dst. */
 	nh.nh_family = 2;	/* AF_INET */
 	nh.ipv4_nh = fib.ipv4_dst;
 	return dp_redirect_neigh(fib.ifindex, &nh);
-}
+#else
+	return TC_ACT_OK;
 #endif
+}
+#endif /* DP_FIB_FORWARD */
 
 /*
  * Forward a packet after the hook's own processing. ep is the endpoint
  * entry of the (final) destination, or NULL. src_ep is the sending pod on
- * cil_from_container, NULL elsewhere.
+ * cil_from_container, NULL elsewhere; reply: the packet answers a
+ * connection made to that pod (replies never take the egress gateway).
+ *
+ * Local pods are always delivered by the datapath: with BPF host routing
+ * straight into the pod (bpf_redirect_peer, the pod's ingress policy run
+ * here); in legacy routing to the egress of the pod's lxc device, where
+ * cil_to_container runs the ingress policy with the identity skb->mark
+ * carries (Cilium's redirect_ep). What legacy routing leaves to the stack
+ * is traffic to the node and to destinations outside the cluster, except
+ * packets carrying the node's own address as source (NodePort SNAT and
+ * its translated replies): the stack would drop those as martians, so the
+ * datapath forwards them by FIB lookup itself.
  */
 static __always_inline int forward4(struct __sk_buff *ctx, struct pkt4 *p,
 				    const struct endpoint_info *ep,
 				    const struct endpoint_info *src_ep __maybe_unused,
-				    __u32 src_id, __u8 hook __maybe_unused)
+				    __u32 src_id, __u8 hook __maybe_unused, bool reply __maybe_unused)
 {
 	const struct remote_endpoint_info *re __maybe_unused;
 	int ret;
@@ -168,12 +201,11 @@ static __always_inline int forward4(struct __sk_buff *ctx, struct pkt4 *p,
 			return ret;
 		return dp_redirect_peer(ep->ifindex);
 #else
-		/* cil_to_container finishes the job; the mark tells it who sent this. */
 		ret = ipv4_l3(ctx, p, ep->node_mac, ep->mac);
 		if (IS_DROP(ret))
 			return ret;
 		identity_mark_set(ctx, src_id);
-		return TC_ACT_OK;
+		return dp_redirect(ep->ifindex, 0, 0);
 #endif
 	}
 	if (ep)		/* the host itself */
@@ -198,15 +230,20 @@ static __always_inline int forward4(struct __sk_buff *ctx, struct pkt4 *p,
 			ret = eth_rewrite(ctx, smac, vtep->mac);
 			if (IS_DROP(ret))
 				return ret;
-			return encap_redirect4(ctx, vtep->tunnel_ep,
-					       vtep->vni ? vtep->vni : WORLD_ID);
+			/* Cilium sends WORLD toward a VTEP, whatever the sender. */
+			return encap_redirect4(ctx, vtep->tunnel_ep, WORLD_ID);
 		}
 	}
 #endif
 
 #ifdef ENABLE_EGRESS_GATEWAY
-	/* Pod traffic leaving the cluster through another node: tunnel it there. */
-	if (hook == HOOK_FROM_CONTAINER) {
+	/*
+	 * Pod traffic leaving the cluster under an egress-gateway policy:
+	 * tunnelled to its gateway node, or dropped when the policy has no
+	 * gateway (rather than leaking out with the pod's address); an
+	 * excluded CIDR takes the ordinary path.
+	 */
+	if (hook == HOOK_FROM_CONTAINER && !reply) {
 		struct egw_key gkey = {
 			.prefixlen	= 64,
 			.saddr		= p->ip.saddr,
@@ -214,7 +251,9 @@ static __always_inline int forward4(struct __sk_buff *ctx, struct pkt4 *p,
 		};
 		const struct egw_value *gw = bpf_map_lookup_elem(&dp_egress_gw, &gkey);
 
-		if (gw && gw->gateway_ip && gw->gateway_ip != cfg_node_ipv4)
+		if (gw && gw->gateway_ip == EGW_NO_GATEWAY)
+			return DROP(DROP_NO_EGRESS_GATEWAY);
+		if (gw && gw->gateway_ip != EGW_EXCLUDED_CIDR && gw->gateway_ip != cfg_node_ipv4)
 			return encap_redirect4(ctx, gw->gateway_ip, src_id);
 	}
 #endif
@@ -222,6 +261,10 @@ static __always_inline int forward4(struct __sk_buff *ctx, struct pkt4 *p,
 #ifdef ENABLE_HOST_ROUTING
 	return fib_redirect4(ctx, p);
 #else
+# ifdef DP_FIB_FORWARD
+	if (p->ip.saddr == cfg_node_ipv4)
+		return fib_redirect4(ctx, p);
+# endif
 	if (src_ep) {
 		/* Legacy routing: we are the pod's router, then the stack routes on. */
 		__u8 dmac[ETH_ALEN];

@@ -70,9 +70,27 @@ static __always_inline int rewrite_addr_port4(struct __sk_buff *ctx, struct pkt4
 	return rewrite_port4(ctx, p, dst, port);
 }
 
-/* Forwarding decrements the TTL; a packet that would reach 0 is dropped. */
+/* RFC 1624 incremental update of a 16-bit one's complement checksum. */
+static __always_inline __sum16 csum16_replace(__sum16 check, __u16 old, __u16 new)
+{
+	__u32 sum = (__u16)~check + (__u16)~old + new;
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__sum16)~sum;
+}
+
+/*
+ * Forwarding decrements the TTL; a packet that would reach 0 is dropped.
+ * Written in place when the header is in the linear area (the IPv4
+ * checksum is never offloaded, so updating it here is all there is to
+ * do), through the helpers otherwise.
+ */
 static __always_inline int ipv4_dec_ttl(struct __sk_buff *ctx, struct pkt4 *p)
 {
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ipv4hdr *ip = data + ETH_HLEN;
 	__u8 ttl = p->ip.ttl;
 	/* l3_csum_replace works on 16-bit words: TTL shares one with protocol. */
 	__be16 old = bpf_htons((__u16)((ttl << 8) | p->ip.protocol));
@@ -82,9 +100,13 @@ static __always_inline int ipv4_dec_ttl(struct __sk_buff *ctx, struct pkt4 *p)
 		return DROP(DROP_TTL_EXCEEDED);
 	ttl--;
 	new = bpf_htons((__u16)((ttl << 8) | p->ip.protocol));
-	if (bpf_l3_csum_replace(ctx, IPV4_CSUM_OFF, old, new, sizeof(new)) < 0 ||
-	    bpf_skb_store_bytes(ctx, IPV4_HDR_OFF(ttl), &ttl, sizeof(ttl), 0) < 0)
+	if ((void *)(ip + 1) <= data_end) {
+		ip->ttl = ttl;
+		ip->check = csum16_replace(ip->check, old, new);
+	} else if (bpf_l3_csum_replace(ctx, IPV4_CSUM_OFF, old, new, sizeof(new)) < 0 ||
+		   bpf_skb_store_bytes(ctx, IPV4_HDR_OFF(ttl), &ttl, sizeof(ttl), 0) < 0) {
 		return DROP(DROP_WRITE_ERROR);
+	}
 	p->ip.ttl = ttl;
 	return 0;
 }
@@ -92,8 +114,15 @@ static __always_inline int ipv4_dec_ttl(struct __sk_buff *ctx, struct pkt4 *p)
 static __always_inline int eth_rewrite(struct __sk_buff *ctx, const __u8 *smac,
 				       const __u8 *dmac)
 {
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
 	__u8 macs[2 * ETH_ALEN];
 
+	if (data + 2 * ETH_ALEN <= data_end) {
+		copy_mac(data, dmac);
+		copy_mac(data + ETH_ALEN, smac);
+		return 0;
+	}
 	copy_mac(&macs[0], dmac);
 	copy_mac(&macs[ETH_ALEN], smac);
 	if (bpf_skb_store_bytes(ctx, 0, macs, sizeof(macs), 0) < 0)
@@ -110,6 +139,75 @@ static __always_inline int ipv4_l3(struct __sk_buff *ctx, struct pkt4 *p,
 	if (IS_DROP(ret))
 		return ret;
 	return eth_rewrite(ctx, smac, dmac);
+}
+
+/* Fold a 32-bit one's complement sum (bpf_csum_diff) into a checksum. */
+static __always_inline __sum16 csum_fold32(__u32 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__sum16)~sum;
+}
+
+/* ICMP "destination unreachable, fragmentation needed": IP + ICMP + quote. */
+struct icmp4_frag_needed {
+	struct ipv4hdr	ip;
+	__u8		type;
+	__u8		code;
+	__sum16		csum;
+	__be16		unused;
+	__be16		mtu;		/* next-hop MTU (RFC 1191) */
+	__u8		quote[sizeof(struct ipv4hdr) + 8];
+};
+
+/*
+ * Turn the packet into an ICMP "fragmentation needed" from src back to its
+ * sender, quoting its IPv4 header and first 8 bytes of payload (RFC 792),
+ * with next-hop MTU mtu, for the caller to send back out. Packets with IP
+ * options (whose quote would be longer) are left alone: DROP_FRAG_NEEDED.
+ */
+static __always_inline int icmp4_frag_needed_reply(struct __sk_buff *ctx, struct pkt4 *p,
+						   __be32 src, __u16 mtu)
+{
+	struct icmp4_frag_needed r = {};
+	__u8 macs[2 * ETH_ALEN];
+	__s64 sum;
+
+	if (ipv4_hlen(p) != sizeof(struct ipv4hdr))
+		return DROP(DROP_FRAG_NEEDED);
+	if (pkt_load(ctx, 0, macs, sizeof(macs)) < 0 ||
+	    pkt_load(ctx, ETH_HLEN, r.quote, sizeof(r.quote)) < 0)
+		return DROP(DROP_INVALID);
+
+	r.type = 3;	/* destination unreachable */
+	r.code = 4;	/* fragmentation needed and DF set */
+	r.mtu = bpf_htons(mtu);
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&r.type,
+			    sizeof(r) - sizeof(r.ip), 0);
+	if (sum < 0)
+		return DROP(DROP_WRITE_ERROR);
+	r.csum = csum_fold32((__u32)sum);
+
+	r.ip.ver_ihl = 0x45;
+	r.ip.tot_len = bpf_htons(sizeof(r));
+	r.ip.ttl = 64;
+	r.ip.protocol = IPPROTO_ICMP;
+	r.ip.saddr = src;
+	r.ip.daddr = p->ip.saddr;
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&r.ip, sizeof(r.ip), 0);
+	if (sum < 0)
+		return DROP(DROP_WRITE_ERROR);
+	r.ip.check = csum_fold32((__u32)sum);
+
+	if (bpf_skb_change_tail(ctx, ETH_HLEN + sizeof(r), 0) < 0 ||
+	    bpf_skb_store_bytes(ctx, 0, &macs[ETH_ALEN], ETH_ALEN, 0) < 0 ||
+	    bpf_skb_store_bytes(ctx, ETH_ALEN, macs, ETH_ALEN, 0) < 0 ||
+	    bpf_skb_store_bytes(ctx, ETH_HLEN, &r, sizeof(r), 0) < 0)
+		return DROP(DROP_WRITE_ERROR);
+	p->ip = r.ip;
+	p->sport = 0;
+	p->dport = 0;
+	return 0;
 }
 
 static __always_inline void identity_mark_set(struct __sk_buff *ctx, __u32 id)

@@ -137,11 +137,12 @@ static __always_inline int lb4_select(const struct pkt4 *p, bool external,
 	struct tuple4 t;
 	__u32 id = 0;
 
-	if (!(p->l4_flags & L4_F_PSEUDO))	/* TCP and UDP only */
+	if (!l4_tcp_udp(p))	/* TCP and UDP only, fragments included */
 		return 0;
 	svc = bpf_map_lookup_elem(&dp_services, &key);
+	/* A ClusterIP is for the cluster only (Cilium: DROP_IS_CLUSTER_IP). */
 	if (svc && external && !(svc->flags & (SVC_F_EXTERNAL | SVC_F_NODEPORT)))
-		svc = NULL;
+		return DROP(DROP_IS_CLUSTER_IP);
 	if (!svc && p->ip.daddr == cfg_node_ipv4 && nodeport_port(p->dport)) {
 		key.addr = 0;
 		svc = bpf_map_lookup_elem(&dp_services, &key);
@@ -306,7 +307,7 @@ static __always_inline int lb4_rev_nat(struct __sk_buff *ctx, struct pkt4 *p)
 
 	if (p->icmp_err)
 		return lb4_rev_nat_icmp(ctx, p);
-	if (!(p->l4_flags & L4_F_PSEUDO))
+	if (!l4_tcp_udp(p))
 		return 0;
 	tuple4_reverse_from_pkt(&t, p, CT_SERVICE);
 	e = ct_touch_pkt(&t, p, true);

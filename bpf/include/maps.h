@@ -101,10 +101,11 @@ struct ct_entry {
 	__u16	flags;			/* CT_F_* */
 	__be32	dsr_addr;		/* SERVICE + CT_F_DSR: service frontend */
 	__be16	dsr_port;
+	__u16	policy_rev;		/* low bits of dp_policy_rev the flow was last allowed under */
 	__u8	tcp_state;		/* CT_TCP_* */
 	__u8	pad;
+	__u16	pad1;
 	__u32	backend_id;		/* LB: dp_backends key of the flow's backend */
-	__u32	pad2;
 };
 
 /* dp_snat scopes: the original direction, and the reply as it arrives. */
@@ -202,9 +203,17 @@ struct egw_key {
 	__be32	daddr;
 };
 
+/*
+ * gateway_ip special values, in 0.0.0.0/8 as Cilium has them: no gateway
+ * (the policy selects no node: matching traffic is dropped) and an
+ * excluded CIDR (a more specific prefix that keeps the ordinary path).
+ */
+#define EGW_NO_GATEWAY		0
+#define EGW_EXCLUDED_CIDR	bpf_htonl(1)
+
 struct egw_value {
 	__be32	egress_ip;		/* SNAT source on the gateway */
-	__be32	gateway_ip;		/* node doing the SNAT */
+	__be32	gateway_ip;		/* node doing the SNAT, or EGW_* */
 };
 
 /* dp_vtep: keyed by destination & cfg_vtep_mask. */
@@ -214,7 +223,7 @@ struct vtep_key {
 
 struct vtep_value {
 	__be32	tunnel_ep;
-	__u32	vni;			/* 0 = WORLD_ID */
+	__u32	vni;			/* reserved: frames to a VTEP carry WORLD_ID, as Cilium sends */
 	__u8	mac[ETH_ALEN];
 	__u8	pad[2];
 };
@@ -265,6 +274,24 @@ struct affinity_value {
 	__u32	pad;
 };
 
+/*
+ * dp_frags: the ports of an IPv4 datagram, recorded from its first
+ * fragment (the only one with an L4 header) for the later ones (Cilium's
+ * IPv4 fragment tracking, on by default there too).
+ */
+struct frag_key {
+	__be32	saddr;
+	__be32	daddr;
+	__be16	id;
+	__u8	proto;
+	__u8	pad;
+};
+
+struct frag_ports {
+	__be16	sport;
+	__be16	dport;
+};
+
 /* dp_metrics */
 struct metrics_key {
 	__u8	reason;			/* enum dp_reason */
@@ -279,6 +306,12 @@ struct metrics_value {
 };
 
 /* Record written to dp_events for every drop. */
+/* dp_event_rate[0]: the drop-event token bucket (include/metrics.h). */
+struct event_rate {
+	__u64	last_topup;		/* bpf_ktime_get_ns() of the last refill; 0 = full bucket */
+	__u64	tokens;
+};
+
 struct drop_event {
 	__u64	ts;
 	__u32	ifindex;
@@ -311,7 +344,7 @@ struct trace_info {
 	__u8	kind;			/* TRACE_* */
 	__u8	reason;			/* enum dp_reason the run was counted under */
 	__u8	hook;			/* enum dp_hook */
-	__u8	pad;
+	__u8	pkt_type;		/* skb->pkt_type at the end of the run (PACKET_HOST = 0) */
 	__be32	tunnel_remote;		/* tunnel key set for the redirect, else 0 */
 	__u32	tunnel_id;
 	__u32	sec_id;			/* source identity the program used */
@@ -338,6 +371,7 @@ _Static_assert(sizeof(struct trace_info) == 20, "trace_info layout");
 #define NONMASQ_MAP_SIZE	1024
 #define THROTTLE_MAP_SIZE	4096
 #define METRICS_MAP_SIZE	1024
+#define FRAGS_MAP_SIZE		8192
 #define EVENTS_RINGBUF_SIZE	(256 * 1024)
 #define TRACE_MAP_SIZE		1
 /*
@@ -415,6 +449,27 @@ struct {
 } dp_policy SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct frag_key);
+	__type(value, struct frag_ports);
+	__uint(max_entries, FRAGS_MAP_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_frags SEC(".maps");
+
+/*
+ * dp_policy_rev[0]: the policy revision. Whoever changes dp_policy or an
+ * endpoint's EP_F_ENFORCE_* flags increments it afterwards; established
+ * flows then have their policy checked again on their next packet.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_policy_rev SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__type(key, struct egw_key);
 	__type(value, struct egw_value);
@@ -448,8 +503,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_throttle SEC(".maps");
 
+/*
+ * Per-CPU: each CPU adds to its own copy without atomics or shared cache
+ * lines (Cilium's metrics map is per-CPU too); readers sum the CPUs.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__type(key, struct metrics_key);
 	__type(value, struct metrics_value);
 	__uint(max_entries, METRICS_MAP_SIZE);
@@ -472,6 +531,18 @@ struct {
 	__uint(max_entries, AFFINITY_MAP_SIZE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_affinity SEC(".maps");
+
+/*
+ * One bucket for the node, shared by the CPUs: a race between two of them
+ * can let an extra event through, never lose a drop (the metrics count it).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct event_rate);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_event_rate SEC(".maps");
 
 /* A plain array: one slot, read without per-CPU folding. */
 struct {

@@ -21,20 +21,58 @@ static __always_inline void metrics_add(__u8 reason, __u8 dir, __u8 hook, __u32 
 		.bytes	 = len,
 	};
 
+	/*
+	 * Per-CPU values: this CPU's copy is ours alone while the program
+	 * runs (migration is disabled), so plain adds suffice. The first
+	 * packet of a key creates it; if another CPU created it meanwhile,
+	 * the update fails and the lookup finds its entry.
+	 */
 	val = bpf_map_lookup_elem(&dp_metrics, &key);
 	if (likely(val)) {
-		__sync_fetch_and_add(&val->packets, 1);
-		__sync_fetch_and_add(&val->bytes, len);
+		val->packets++;
+		val->bytes += len;
 		return;
 	}
-	/* First packet for this key. If another CPU won the race, add to its entry. */
 	if (bpf_map_update_elem(&dp_metrics, &key, &init, BPF_NOEXIST) == 0)
 		return;
 	val = bpf_map_lookup_elem(&dp_metrics, &key);
 	if (val) {
-		__sync_fetch_and_add(&val->packets, 1);
-		__sync_fetch_and_add(&val->bytes, len);
+		val->packets++;
+		val->bytes += len;
 	}
+}
+
+/*
+ * Token bucket for drop events: a flood of drops must not flood user
+ * space. Refills cfg_events_rate tokens per elapsed second, up to
+ * cfg_events_burst.
+ */
+static __always_inline bool events_allowed(void)
+{
+	struct event_rate *b;
+	__u32 key = 0;
+	__u64 now, elapsed;
+
+	if (!cfg_events_rate)
+		return true;
+	b = bpf_map_lookup_elem(&dp_event_rate, &key);
+	if (!b)
+		return true;
+	now = bpf_ktime_get_ns();
+	elapsed = now - b->last_topup;
+	if (!b->last_topup) {
+		b->tokens = cfg_events_burst;
+		b->last_topup = now;
+	} else if ((__s64)elapsed >= (__s64)NSEC_PER_SEC) {
+		b->tokens += (elapsed / NSEC_PER_SEC) * cfg_events_rate;
+		if (b->tokens > cfg_events_burst)
+			b->tokens = cfg_events_burst;
+		b->last_topup = now;
+	}
+	if (!b->tokens)
+		return false;
+	b->tokens--;
+	return true;
 }
 
 /*
@@ -51,10 +89,12 @@ static __always_inline int dp_finish(struct __sk_buff *ctx, const struct pkt4 *p
 
 	if (IS_DROP(ret))
 		reason = (__u8)(-ret);
-	trace_verdict(ret, reason, hook, src_id);
+	trace_verdict(ctx, ret, reason, hook, src_id);
 	metrics_add(reason, dir, hook, ctx->len);
 	if (!IS_DROP(ret))
 		return ret;
+	if (!events_allowed())
+		return TC_ACT_SHOT;
 
 	ev.ts		= bpf_ktime_get_ns();
 	ev.ifindex	= ctx->ifindex;

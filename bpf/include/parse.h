@@ -2,23 +2,25 @@
 /*
  * IPv4 parsing.
  *
- * Headers are copied to the stack with bpf_skb_load_bytes instead of being
- * read through direct packet access: it copes with non-linear skbs, bounds
- * checks variable (IHL-dependent) offsets itself, and the copies stay valid
+ * Headers are copied to the stack (struct pkt4): the copies stay valid
  * across the helpers that rewrite the packet, which invalidate packet
- * pointers. All writes go through bpf_skb_store_bytes and the checksum
- * helpers, and the copy is kept in sync by the rewrite functions.
+ * pointers, and the rewrite functions keep them in sync. pkt_load copies
+ * straight from the skb's linear area when it holds the bytes (direct
+ * packet access, a few instructions) and falls back to bpf_skb_load_bytes,
+ * which copes with non-linear skbs, when it does not.
  */
 #ifndef DP_PARSE_H
 #define DP_PARSE_H
 
 #include "common.h"
+#include "maps.h"
 
 #define PORT_NONE	0xff	/* sport_off/dport_off: the L4 header has no such port */
 
 #define L4_F_PORTS	0x01	/* TCP, UDP or ICMP echo: a tuple can be built */
 #define L4_F_PSEUDO	0x02	/* checksum covers the pseudo header (TCP, UDP) */
 #define L4_F_UDP	0x04	/* checksum 0 means "none" (BPF_F_MARK_MANGLED_0) */
+#define L4_F_FRAG	0x08	/* non-first fragment: ports from its first, no L4 header */
 
 struct pkt4 {
 	struct ipv4hdr	ip;		/* copy of the base header, kept in sync */
@@ -53,6 +55,13 @@ struct pkt4 {
 static __always_inline __u32 ipv4_hlen(const struct pkt4 *p)
 {
 	return (p->ip.ver_ihl & 0x0f) * 4;
+}
+
+/* TCP or UDP with ports known, from the header or (fragments) its first fragment. */
+static __always_inline bool l4_tcp_udp(const struct pkt4 *p)
+{
+	return (p->l4_flags & L4_F_PORTS) &&
+	       (p->ip.protocol == IPPROTO_TCP || p->ip.protocol == IPPROTO_UDP);
 }
 
 static __always_inline bool tcp_is_syn(const struct pkt4 *p)
@@ -117,16 +126,48 @@ static __always_inline void parse_icmp_err4(struct __sk_buff *ctx, struct pkt4 *
 	p->inner_daddr = in.daddr;
 }
 
+/* Largest offset pkt_load reads directly: Ethernet, 60 bytes of IPv4, spare. */
+#define PKT_DIRECT_MAX_OFF	128
+
+/* Copy len (a constant) bytes at offset off of the frame into to. */
+static __always_inline int pkt_load(struct __sk_buff *ctx, __u32 off, void *to, const __u32 len)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+
+	if (off <= PKT_DIRECT_MAX_OFF && data + off + len <= data_end) {
+		__builtin_memcpy(to, data + off, len);
+		return 0;
+	}
+	return bpf_skb_load_bytes(ctx, off, to, len) < 0 ? -1 : 0;
+}
+
+/* The datagram a fragment belongs to. */
+static __always_inline struct frag_key frag_key4(const struct pkt4 *p)
+{
+	struct frag_key fk = {
+		.saddr	= p->ip.saddr,
+		.daddr	= p->ip.daddr,
+		.id	= p->ip.id,
+		.proto	= p->ip.protocol,
+	};
+
+	return fk;
+}
+
 /*
  * Validate the IPv4 header and extract what the datapath needs. Rules:
  * - version other than 4 behind an IPv4 EtherType: DROP_INVALID_VERSION;
- * - truncated headers, tot_len beyond the frame or below IHL: DROP_INVALID;
+ * - truncated headers, tot_len beyond the frame or below IHL: DROP_INVALID
+ *   (tot_len 0 on a TCP packet beyond 64 KiB is IPv4 BIG TCP, not short);
  * - IHL < 5: DROP_INVALID_IHL; options are skipped by IHL, except that with
  *   ENABLE_DSR a DSR option in first position is recorded;
- * - any fragment (MF set or offset != 0): DROP_FRAG_NOT_SUPPORTED. Only a
- *   first fragment carries ports, so translating or policing it alone would
- *   let the rest of the datagram through untranslated; callers on the
- *   netdev/overlay side pass fragments to the stack instead (see there);
+ * - fragments: the first (MF, offset 0) parses as usual and records its
+ *   ports in dp_frags; a later one takes its first's ports (L4_F_FRAG, no
+ *   L4 header to read or rewrite), so it gets the same policy, conntrack
+ *   and translation decisions; one whose first was not seen is
+ *   DROP_FRAG_NOT_FOUND (callers on the netdev/overlay side may pass it to
+ *   the stack, which reassembles);
  * - a TCP/UDP/ICMP header cut short by tot_len or the frame: DROP_INVALID;
  * - other L4 protocols parse without ports (no L4_F_PORTS).
  */
@@ -135,7 +176,7 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt4 *p)
 	__u32 hlen, tot_len, l4_end;
 	__u8 l4[20];
 
-	if (bpf_skb_load_bytes(ctx, ETH_HLEN, &p->ip, sizeof(p->ip)) < 0)
+	if (pkt_load(ctx, ETH_HLEN, &p->ip, sizeof(p->ip)) < 0)
 		return DROP(DROP_INVALID);
 	if ((p->ip.ver_ihl >> 4) != 4)
 		return DROP(DROP_INVALID_VERSION);
@@ -143,10 +184,28 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt4 *p)
 	if (hlen < sizeof(struct ipv4hdr))
 		return DROP(DROP_INVALID_IHL);
 	tot_len = bpf_ntohs(p->ip.tot_len);
+	/*
+	 * IPv4 BIG TCP (Linux 6.3): a GSO packet beyond 64 KiB has tot_len 0
+	 * and the skb's length is the packet's (the kernel's iph_totlen).
+	 */
+	if (!tot_len && ctx->len > ETH_HLEN + 0xffff && p->ip.protocol == IPPROTO_TCP)
+		tot_len = ctx->len - ETH_HLEN;
 	if (tot_len < hlen || ETH_HLEN + tot_len > ctx->len)
 		return DROP(DROP_INVALID);
-	if (p->ip.frag_off & bpf_htons(IP_MF | IP_OFFSET))
-		return DROP(DROP_FRAG_NOT_SUPPORTED);
+	if (p->ip.frag_off & bpf_htons(IP_OFFSET)) {
+		struct frag_key fk = frag_key4(p);
+		const struct frag_ports *fp = bpf_map_lookup_elem(&dp_frags, &fk);
+
+		if (!fp)
+			return DROP(DROP_FRAG_NOT_FOUND);
+		p->l4_off = ETH_HLEN + hlen;
+		p->sport = fp->sport;
+		p->dport = fp->dport;
+		p->sport_off = PORT_NONE;
+		p->dport_off = PORT_NONE;
+		p->l4_flags = L4_F_PORTS | L4_F_FRAG;
+		return 0;
+	}
 
 	p->l4_off = ETH_HLEN + hlen;
 	p->sport_off = PORT_NONE;
@@ -158,8 +217,7 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt4 *p)
 	if (hlen >= sizeof(struct ipv4hdr) + IPV4_DSR_OPT_LEN) {
 		__u8 opt[IPV4_DSR_OPT_LEN];
 
-		if (bpf_skb_load_bytes(ctx, ETH_HLEN + sizeof(struct ipv4hdr),
-				       opt, sizeof(opt)) < 0)
+		if (pkt_load(ctx, ETH_HLEN + sizeof(struct ipv4hdr), opt, sizeof(opt)) < 0)
 			return DROP(DROP_INVALID);
 		if (opt[0] == IPV4_DSR_OPT_TYPE && opt[1] == IPV4_DSR_OPT_LEN) {
 			p->has_dsr = 1;
@@ -172,7 +230,7 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt4 *p)
 	switch (p->ip.protocol) {
 	case IPPROTO_TCP:
 		if (p->l4_off + 20 > l4_end ||
-		    bpf_skb_load_bytes(ctx, p->l4_off, l4, 20) < 0)
+		    pkt_load(ctx, p->l4_off, l4, 20) < 0)
 			return DROP(DROP_INVALID);
 		p->sport_off = 0;
 		p->dport_off = 2;
@@ -184,7 +242,7 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt4 *p)
 		break;
 	case IPPROTO_UDP:
 		if (p->l4_off + 8 > l4_end ||
-		    bpf_skb_load_bytes(ctx, p->l4_off, l4, 8) < 0)
+		    pkt_load(ctx, p->l4_off, l4, 8) < 0)
 			return DROP(DROP_INVALID);
 		p->sport_off = 0;
 		p->dport_off = 2;
@@ -195,7 +253,7 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt4 *p)
 		break;
 	case IPPROTO_ICMP:
 		if (p->l4_off + 8 > l4_end ||
-		    bpf_skb_load_bytes(ctx, p->l4_off, l4, 8) < 0)
+		    pkt_load(ctx, p->l4_off, l4, 8) < 0)
 			return DROP(DROP_INVALID);
 		p->csum_off = 2;
 		/* Echo identifier plays the port (see struct tuple4). */
@@ -212,6 +270,16 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt4 *p)
 			parse_icmp_err4(ctx, p, l4_end);
 		}
 		break;
+	}
+	if (p->ip.frag_off & bpf_htons(IP_MF)) {
+		struct frag_key fk = frag_key4(p);
+		struct frag_ports fp = {
+			.sport	= p->sport,
+			.dport	= p->dport,
+		};
+
+		if (bpf_map_update_elem(&dp_frags, &fk, &fp, BPF_ANY) < 0)
+			return DROP(DROP_CT_CREATE_FAILED);
 	}
 	return 0;
 }

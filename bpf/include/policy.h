@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Identity-based L3/L4 policy, enforced on new connections only. */
+/*
+ * Identity-based L3/L4 policy, enforced on every packet except replies:
+ * a policy change applies to live connections too, as in Cilium.
+ */
 #ifndef DP_POLICY_H
 #define DP_POLICY_H
 
@@ -65,26 +68,64 @@ policy_lookup4(__u32 subject, __u32 remote, __be16 dport, __u8 proto, __u8 dir)
 	return policy_probe(&key);
 }
 
+/* The verdict for a packet that is not a reply. */
+static __always_inline bool policy_allows4(const struct pkt4 *p, __u32 subject, __u32 remote,
+					   __u8 scope, bool enforce)
+{
+	enum policy_verdict v;
+
+	v = policy_lookup4(subject, remote, p->dport, p->ip.protocol,
+			   scope == CT_EGRESS ? POLICY_EGRESS : POLICY_INGRESS);
+	return v == POLICY_ALLOW || (v == POLICY_MISS && !enforce);
+}
+
+static __always_inline __u16 policy_rev(void)
+{
+	__u32 key = 0;
+	const __u32 *rev = bpf_map_lookup_elem(&dp_policy_rev, &key);
+
+	return rev ? (__u16)*rev : 0;
+}
+
 /*
  * Conntrack plus policy for a packet entering (CT_INGRESS) or leaving
- * (CT_EGRESS) the endpoint with identity subject. Known connections and
- * replies pass; a new one needs an allow entry, or no entry at all while
- * the endpoint does not enforce (enforce == false), and is then tracked.
+ * (CT_EGRESS) the endpoint with identity subject. Replies of known
+ * connections pass. Every other packet needs an allow entry, or no entry
+ * at all while the endpoint does not enforce (enforce == false); new
+ * connections are then tracked. An established connection keeps the
+ * revision it was last allowed under in its entry, so the lookup is
+ * repeated only after dp_policy_rev moved. Returns the CT status or a
+ * drop.
  */
 static __always_inline int policy_ct4(const struct pkt4 *p, __u32 subject, __u32 remote,
 				      __u8 scope, bool enforce, __u8 deny_reason)
 {
-	enum policy_verdict v;
+	struct ct_entry *e;
 	struct tuple4 t;
+	__u16 rev;
 
-	if (ct_lookup4(p, scope) != CT_NEW)
-		return 0;
-	v = policy_lookup4(subject, remote, p->dport, p->ip.protocol,
-			   scope == CT_EGRESS ? POLICY_EGRESS : POLICY_INGRESS);
-	if (v == POLICY_DENY || (v == POLICY_MISS && enforce))
-		return DROP(deny_reason);
+	/* An ICMP error about a tracked flow passes as that flow does. */
+	if (p->icmp_err && ct_lookup4(p, scope) == CT_RELATED)
+		return CT_RELATED;
 	tuple4_from_pkt(&t, p, scope);
-	return ct_create4(&t, scope == CT_EGRESS ? subject : remote, 0, 0, 0, 0);
+	e = ct_touch_pkt(&t, p, false);
+	if (e) {
+		rev = policy_rev();
+		if (e->policy_rev == rev)
+			return CT_ESTABLISHED;
+		if (!policy_allows4(p, subject, remote, scope, enforce))
+			return DROP(deny_reason);
+		e->policy_rev = rev;
+		return CT_ESTABLISHED;
+	}
+	tuple4_reverse_from_pkt(&t, p, scope == CT_EGRESS ? CT_INGRESS : CT_EGRESS);
+	if (ct_touch_pkt(&t, p, true))	/* TCP state follows both directions */
+		return CT_REPLY;
+	if (!policy_allows4(p, subject, remote, scope, enforce))
+		return DROP(deny_reason);
+	/* The entry starts at revision 0: a later revision re-checks once. */
+	tuple4_from_pkt(&t, p, scope);
+	return ct_create4(&t, scope == CT_EGRESS ? subject : remote, 0, 0, 0, 0) ?: CT_NEW;
 }
 
 #endif /* DP_POLICY_H */

@@ -60,7 +60,8 @@ static __always_inline void trace_redirect(__u8 kind, __u32 ifindex,
 }
 
 /* Called by dp_finish with the run's final action and reason. */
-static __always_inline void trace_verdict(int ret, __u8 reason, __u8 hook, __u32 src_id)
+static __always_inline void trace_verdict(const struct __sk_buff *ctx, int ret, __u8 reason,
+					  __u8 hook, __u32 src_id)
 {
 	struct trace_info *t;
 
@@ -77,7 +78,7 @@ static __always_inline void trace_verdict(int ret, __u8 reason, __u8 hook, __u32
 	}
 	t->reason = reason;
 	t->hook = hook;
-	t->pad = 0;
+	t->pkt_type = (__u8)ctx->pkt_type;
 	t->sec_id = src_id;
 }
 
@@ -95,7 +96,9 @@ static __always_inline int dp_redirect_peer(__u32 ifindex)
 	trace_redirect(TRACE_REDIRECT_PEER, ifindex, 0, 0);
 	return (int)bpf_redirect_peer(ifindex, 0);
 }
+#endif
 
+#ifdef DP_HAVE_REDIRECT_NEIGH
 /* Out of ifindex to a next hop whose MAC the kernel resolves. */
 static __always_inline int dp_redirect_neigh(__u32 ifindex, struct bpf_redir_neigh *nh)
 {

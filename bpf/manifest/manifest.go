@@ -21,8 +21,12 @@ var ErrSchemaVersion = errors.New("unsupported manifest schema version")
 // Manifest is the content of OUTDIR/manifest.json.
 type Manifest struct {
 	SchemaVersion int `json:"schema_version"`
-	// Inputs is the sha256 of the input matrix, given by the caller, so a
-	// stale manifest can be told from a current one.
+	// Matrix names the input matrix file and Inputs is its sha256, given
+	// by the caller, so a stale manifest can be told from a current one.
+	// They are provenance: no object depends on them (the variant headers,
+	// part of the objects' cache keys, do not carry them), so the same
+	// matrix renamed or with a comment added compiles nothing.
+	Matrix    string    `json:"matrix,omitempty"`
 	Inputs    string    `json:"inputs"`
 	Toolchain Toolchain `json:"toolchain"`
 	// Variants, sorted by ID.

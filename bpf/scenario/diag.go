@@ -1,9 +1,8 @@
 package scenario
 
 import (
-	"github.com/dpforge/dpforge/features"
+	"github.com/dpforge/dpforge/features/diag"
 
-	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -13,51 +12,26 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Diagnostic is one problem in a scenario file.
-type Diagnostic struct {
-	File string `json:"file" yaml:"file"`
-	// Line and Column are 1-based; 0 when unknown.
-	Line    int    `json:"line" yaml:"line"`
-	Column  int    `json:"column" yaml:"column"`
-	Message string `json:"message" yaml:"message"`
-	// Rule is a stable kebab-case name for the kind of problem; the package
-	// documentation lists them.
-	Rule string `json:"rule" yaml:"rule"`
-}
+// Diagnostic is one problem in a scenario file: dpforge's one diagnostic
+// type, always an error here.
+type Diagnostic = diag.Diagnostic
 
-// Rules of diagnostics.
+// Rules of diagnostics (named in package diag).
 const (
-	ruleSyntax          = "syntax"
-	ruleUnknownKey      = "unknown-key"
-	ruleMissingKey      = "missing-key"
-	ruleDuplicate       = "duplicate"
-	ruleBadValue        = "bad-value"
-	ruleBadAddress      = "bad-address"
-	ruleOutOfRange      = "out-of-range"
-	ruleUnknownProgram  = "unknown-program"
-	ruleUnknownMap      = "unknown-map"
-	ruleUnknownField    = "unknown-field"
-	ruleUnknownVariable = "unknown-variable"
-	ruleUnsupported     = "unsupported"
-	ruleRejected        = "rejected"
+	ruleSyntax          = diag.RuleSyntax
+	ruleUnknownKey      = diag.RuleUnknownKey
+	ruleMissingKey      = diag.RuleMissingKey
+	ruleDuplicate       = diag.RuleDuplicate
+	ruleBadValue        = diag.RuleBadValue
+	ruleBadAddress      = diag.RuleBadAddress
+	ruleOutOfRange      = diag.RuleOutOfRange
+	ruleUnknownProgram  = diag.RuleUnknownProgram
+	ruleUnknownMap      = diag.RuleUnknownMap
+	ruleUnknownField    = diag.RuleUnknownField
+	ruleUnknownVariable = diag.RuleUnknownVariable
+	ruleUnsupported     = diag.RuleUnsupported
+	ruleRejected        = diag.RuleRejected
 )
-
-// String formats d as "file:line:col: message [rule]".
-func (d Diagnostic) String() string {
-	var pos string
-	switch {
-	case d.Line > 0 && d.Column > 0:
-		pos = fmt.Sprintf("%s:%d:%d", d.File, d.Line, d.Column)
-	case d.Line > 0:
-		pos = fmt.Sprintf("%s:%d", d.File, d.Line)
-	default:
-		pos = d.File
-	}
-	if pos == "" {
-		return fmt.Sprintf("%s [%s]", d.Message, d.Rule)
-	}
-	return fmt.Sprintf("%s: %s [%s]", pos, d.Message, d.Rule)
-}
 
 // Error is the error for a malformed scenario, returned by Parse, Load,
 // LoadDir, Check and Run: every problem found, sorted by position. A
@@ -82,9 +56,9 @@ type diags struct {
 }
 
 func (d *diags) add(n *yaml.Node, rule, format string, args ...any) {
-	dg := Diagnostic{File: d.file, Rule: rule, Message: fmt.Sprintf(format, args...)}
+	dg := Diagnostic{Pos: diag.Position{File: d.file}, Severity: diag.Error, Rule: rule, Message: fmt.Sprintf(format, args...)}
 	if n != nil {
-		dg.Line, dg.Column = n.Line, n.Column
+		dg.Pos.Line, dg.Pos.Col = n.Line, n.Column
 	}
 	d.list = append(d.list, dg)
 }
@@ -104,12 +78,7 @@ func errorOf(list []Diagnostic) error {
 	if len(list) == 0 {
 		return nil
 	}
-	list = slices.Clone(list)
-	slices.SortStableFunc(list, func(a, b Diagnostic) int {
-		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
-	})
-	list = slices.Compact(list)
-	return &Error{Diagnostics: list}
+	return &Error{Diagnostics: diag.Diagnostics(slices.Clone(list)).Sort()}
 }
 
 // problem is a diagnostic without a file, as found by code that works on
@@ -148,10 +117,10 @@ func yamlDiagnostics(file string, err error, root *yaml.Node) []Diagnostic {
 	}
 	var out []Diagnostic
 	for _, m := range msgs {
-		d := Diagnostic{File: file, Rule: ruleBadValue, Message: m}
+		d := Diagnostic{Pos: diag.Position{File: file}, Severity: diag.Error, Rule: ruleBadValue, Message: m}
 		if sm := yamlLineRE.FindStringSubmatch(m); sm != nil {
-			d.Line, _ = strconv.Atoi(sm[1])
-			d.Column, _ = strconv.Atoi(sm[2])
+			d.Pos.Line, _ = strconv.Atoi(sm[1])
+			d.Pos.Col, _ = strconv.Atoi(sm[2])
 			d.Message = sm[4]
 			if sm[3] != "" {
 				d.Rule = sm[3]
@@ -164,7 +133,7 @@ func yamlDiagnostics(file string, err error, root *yaml.Node) []Diagnostic {
 			value, _ := strconv.Unquote(`"` + sm[1] + `"`)
 			d.Rule, d.Message = ruleBadAddress, fmt.Sprintf("bad IP address %q: %s", value, sm[2])
 			if n := findScalar(root, value); n != nil {
-				d.Line, d.Column = n.Line, n.Column
+				d.Pos.Line, d.Pos.Col = n.Line, n.Column
 			}
 		} else if strings.HasPrefix(m, "yaml: ") {
 			d.Rule, d.Message = ruleSyntax, strings.TrimPrefix(m, "yaml: ")
@@ -172,12 +141,12 @@ func yamlDiagnostics(file string, err error, root *yaml.Node) []Diagnostic {
 		if sm := yamlUnknownRE.FindStringSubmatch(d.Message); sm != nil {
 			d.Rule = ruleUnknownKey
 			d.Message = unknownKeyMessage(sm[1], sm[2])
-			if d.Column == 0 {
-				d.Column = keyColumn(root, d.Line, sm[1])
+			if d.Pos.Col == 0 {
+				d.Pos.Col = keyColumn(root, d.Pos.Line, sm[1])
 			}
 		} else if sm := yamlUnmarshRE.FindStringSubmatch(d.Message); sm != nil {
-			if d.Column == 0 {
-				d.Column = scalarColumn(root, d.Line, sm[2])
+			if d.Pos.Col == 0 {
+				d.Pos.Col = scalarColumn(root, d.Pos.Line, sm[2])
 			}
 			d.Message = fmt.Sprintf("cannot use %s %q as %s", sm[1], sm[2], sm[3])
 			if strings.HasPrefix(sm[3], "uint") || strings.HasPrefix(sm[3], "int") {
@@ -259,7 +228,7 @@ func keyColumn(n *yaml.Node, line int, k string) int {
 
 // suggest returns the candidate closest to s, if it is close enough to be
 // a likely typo.
-func suggest(s string, candidates []string) string { return features.Closest(s, candidates) }
+func suggest(s string, candidates []string) string { return diag.Closest(s, candidates) }
 
 // nameList formats names for "want one of" messages, eliding long lists.
 func nameList(names []string) string {

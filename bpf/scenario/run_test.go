@@ -158,9 +158,9 @@ func TestLoadDir(t *testing.T) {
 		t.Fatalf("got %v, want three diagnostics", err)
 	}
 	want := []string{
-		filepath.Join(dir, "c.yaml") + `:2:7: scenario name "simple" is also used at ` + filepath.Join(dir, "b.yaml") + ":2 [duplicate]",
-		filepath.Join(dir, "d.yaml") + `:1:1: missing key "packet" (or "steps") [missing-key]`,
-		filepath.Join(dir, "d.yaml") + `:3:1: unknown key "paket", did you mean "packet"?`,
+		filepath.Join(dir, "c.yaml") + `:2:7: error: scenario name "simple" is also used at ` + filepath.Join(dir, "b.yaml") + ":2 [duplicate]",
+		filepath.Join(dir, "d.yaml") + `:1:1: error: missing key "packet" (or "steps") [missing-key]`,
+		filepath.Join(dir, "d.yaml") + `:3:1: error: unknown key "paket", did you mean "packet"?`,
 	}
 	for i, w := range want {
 		if !strings.HasPrefix(se.Diagnostics[i].String(), w) {
@@ -213,7 +213,7 @@ func TestRunErrors(t *testing.T) {
 		s := mustParse(t, strings.Replace(simple, "- key: 10.0.2.0/24", "- key: {prefixlen: 40, addr: 10.0.2.0}", 1))
 		_, err := Run(spec, s)
 		var se *Error
-		if !errors.As(err, &se) || se.Diagnostics[0].Rule != ruleRejected || se.Diagnostics[0].Line != 6 {
+		if !errors.As(err, &se) || se.Diagnostics[0].Rule != ruleRejected || se.Diagnostics[0].Pos.Line != 6 {
 			t.Fatalf("got %v, want a rejected diagnostic on line 6", err)
 		}
 		if !strings.Contains(err.Error(), `map "routes" rejected the entry`) {

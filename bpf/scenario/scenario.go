@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/dpforge/dpforge/bpf/packet"
+	"github.com/dpforge/dpforge/features/diag"
 )
 
 // Scenario is one packet test: the setup of a loaded object, a packet to run
@@ -235,7 +236,7 @@ func LoadDir(dir string) ([]*Scenario, error) {
 		if f, ok := first[s.Name]; ok {
 			n := s.node("name")
 			fn := f.node("name")
-			list = append(list, Diagnostic{File: s.File, Line: n.Line, Column: n.Column, Rule: ruleDuplicate,
+			list = append(list, Diagnostic{Pos: diag.Position{File: s.File, Line: n.Line, Col: n.Column}, Severity: diag.Error, Rule: ruleDuplicate,
 				Message: fmt.Sprintf("scenario name %q is also used at %s:%d", s.Name, f.File, fn.Line)})
 			continue
 		}

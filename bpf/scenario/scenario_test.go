@@ -19,13 +19,13 @@ import (
 var update = flag.Bool("update", false, "rewrite the want files of testdata/fail and testdata/invalid")
 
 // buildObject builds a C file of testdata with clang into a temporary directory
-// and returns its spec. The test is skipped when clang is missing ($CLANG,
-// default clang-19).
+// and returns its spec. The test is skipped when clang is missing
+// ($DPFORGE_CC, as for dpforge build; default clang-19).
 func buildObject(t testing.TB, name string) *ebpf.CollectionSpec {
 	t.Helper()
-	clang := cmp.Or(os.Getenv("CLANG"), "clang-19")
+	clang := cmp.Or(os.Getenv("DPFORGE_CC"), "clang-19")
 	if _, err := exec.LookPath(clang); err != nil {
-		t.Skipf("SKIP: %s not found; the fixture needs it to compile (set $CLANG)", clang)
+		t.Skipf("SKIP: %s not found; the fixture needs it to compile (set $DPFORGE_CC)", clang)
 	}
 	out := filepath.Join(t.TempDir(), strings.TrimSuffix(name, ".c")+".o")
 	cmd := exec.Command(clang,

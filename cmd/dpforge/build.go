@@ -9,15 +9,17 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/dpforge/dpforge/bpf/loader"
 	"github.com/dpforge/dpforge/bpf/manifest"
 	"github.com/dpforge/dpforge/features"
+	"github.com/dpforge/dpforge/features/diag"
 	"github.com/dpforge/dpforge/generator"
 	"github.com/dpforge/dpforge/generator/compile"
-	"github.com/dpforge/dpforge/generator/config"
 	"github.com/dpforge/dpforge/generator/errlist"
+	"github.com/dpforge/dpforge/generator/outdir"
 	"github.com/dpforge/dpforge/generator/plan"
 	"github.com/dpforge/dpforge/generator/verify"
 	"github.com/dpforge/dpforge/generator/vm"
@@ -49,7 +51,7 @@ type buildSummary struct {
 }
 
 func runBuild(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("build", "build [-f MATRIX] [--out DIR] [-j N] [--target bpfel|bpfeb] [-o text|json]",
+	fs := flagSet("build", "build [-f MATRIX] [--out DIR] [-j N] [--target bpfel|bpfeb] [--cilium-version 1.X] [-o text|json]",
 		"dpforge build -f cluster.yaml --out out -j 4", stderr)
 	matrix := fs.StringP("file", "f", "", "feature matrix (default: the embedded default matrix)")
 	outDir := fs.String("out", "out", "output directory (objects, bindings, manifest.json)")
@@ -57,24 +59,31 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	var target targetFlag
 	fs.Var(&target, "target", "byte order for every variant, overriding the kernel profiles' arch")
 	out := outputFlag(fs)
-	if code := parseFlags(fs, args); code >= 0 {
+	in := addInputFlags(fs, false)
+	if code := fs.parse(args); code >= 0 {
 		return code
 	}
-	if fs.NArg() > 0 || *jobs < 1 {
-		fmt.Fprintln(stderr, "dpforge build: unexpected arguments (the matrix is given with -f; -j must be at least 1)")
-		fs.Usage()
-		return exitUsage
+	if fs.NArg() > 0 {
+		return fs.usageError("unexpected arguments %q (the matrix is given with -f)", fs.Args())
 	}
-	p, diags, err := loadPlan(*matrix, nil, string(target))
+	if *jobs < 1 {
+		return fs.usageError("-j must be at least 1, not %d", *jobs)
+	}
+	p, diags, err := loadPlan(*matrix, in, string(target))
 	if err != nil {
 		fmt.Fprintf(stderr, "dpforge build: %v\n", err)
 		return exitProblems
 	}
-	for _, d := range diags {
-		if d.Severity == config.Error || *out == "text" && isTerminal(stderr) {
-			fmt.Fprintln(stderr, d)
+	shown := diags
+	if !(*out == "text" && isTerminal(stderr)) {
+		shown = nil
+		for _, d := range diags {
+			if d.Severity == diag.Error {
+				shown = append(shown, d)
+			}
 		}
 	}
+	printDiags(stderr, shown, false)
 	if p == nil || diags.HasErrors() {
 		fmt.Fprintln(stderr, "dpforge build: the matrix is invalid; nothing built")
 		return exitProblems
@@ -108,9 +117,14 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 func execute(ctx context.Context, p *plan.Plan, outDir string, jobs int, stderr io.Writer) (*generator.Result, error) {
 	progress := newProgress(stderr, len(p.Variants))
 	res, err := generator.Execute(ctx, p, generator.Options{
-		OutDir: outDir, Jobs: jobs, CC: os.Getenv("DPFORGE_CC"), Strip: os.Getenv("DPFORGE_STRIP"), Progress: progress.event,
+		OutDir: outDir, Jobs: jobs, Progress: progress.event,
 	})
 	progress.done()
+	if res != nil && res.Build != nil {
+		for _, w := range res.Build.Warnings {
+			fmt.Fprintf(stderr, "dpforge: warning: %v\n", w)
+		}
+	}
 	if err != nil && res != nil && res.Manifest == nil {
 		for _, e := range errlist.Flatten(err) {
 			fmt.Fprintf(stderr, "dpforge: %+v\n", e)
@@ -166,30 +180,44 @@ func isTerminal(w io.Writer) bool {
 }
 
 func runVerify(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("verify", "verify [-o text|json] [--vm SERIES]... [DIR]",
-		"sudo dpforge verify out\n  sudo dpforge verify --vm 5.10 --vm 6.1 --vm 6.12 out   # Debian kernels under qemu", stderr)
+	fs := flagSet("verify", "verify [-o text|json] [--vm SERIES]... [--out DIR]  (or: verify DIR)",
+		"sudo dpforge verify --out out\n  sudo dpforge verify --vm 5.10 --vm 6.1 --vm 6.12 --out out   # Debian kernels under qemu", stderr)
 	out := outputFlag(fs)
+	outDir := fs.String("out", "out", "build output directory to verify (also accepted as the argument)")
 	vms := fs.StringArray("vm", nil, "also verify on a Debian kernel series booted under qemu (5.10, 6.1, 6.12, ...); repeatable")
-	if code := parseFlags(fs, args); code >= 0 {
+	if code := fs.parse(args); code >= 0 {
 		return code
 	}
-	dir := "out"
-	if fs.NArg() > 1 {
-		fs.Usage()
-		return exitUsage
-	} else if fs.NArg() == 1 {
+	dir := *outDir
+	switch {
+	case fs.NArg() > 1:
+		return fs.usageError("want at most one output directory, not %q", fs.Args())
+	case fs.NArg() == 1 && fs.Changed("out") && fs.Arg(0) != *outDir:
+		return fs.usageError("the output directory is given twice (--out %q and %q)", *outDir, fs.Arg(0))
+	case fs.NArg() == 1:
 		dir = fs.Arg(0)
 	}
+	// Read one whole build even if a build replaces the directory while
+	// verify runs; the counts are then recorded under the directory's lock
+	// for the objects that are still there (verify.WriteManifest).
+	snap, release, err := outdir.Snapshot(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpforge verify: %v (run dpforge build first)\n", err)
+		return exitProblems
+	}
+	defer release()
+	// Messages name the directory the user gave, not the snapshot's path.
+	stderr = replacingWriter{w: stderr, old: snap, new: dir}
 	path := filepath.Join(dir, "manifest.json")
-	m, err := manifest.Load(path)
+	m, err := manifest.Load(filepath.Join(snap, "manifest.json"))
 	if err != nil {
 		fmt.Fprintf(stderr, "dpforge verify: %v (run dpforge build first)\n", err)
 		return exitProblems
 	}
 	if len(*vms) > 0 {
-		return verifyVMs(dir, path, m, *vms, stdout, stderr)
+		return verifyVMs(snap, path, m, *vms, stdout, stderr)
 	}
-	rep, err := verify.Verify(context.Background(), dir, m, verify.Options{ManifestPath: path})
+	rep, err := verify.Verify(context.Background(), snap, m, verify.Options{ManifestPath: path})
 	if errors.Is(err, loader.ErrNotPermitted) {
 		fmt.Fprintf(stderr, "dpforge verify: %v\n", err)
 		return exitProblems
@@ -264,4 +292,18 @@ func verifyVMs(dir, path string, m *manifest.Manifest, series []string, stdout, 
 		return exitProblems
 	}
 	return exitOK
+}
+
+// replacingWriter replaces old by new in every Write (each message is
+// written whole by one Fprintf).
+type replacingWriter struct {
+	w        io.Writer
+	old, new string
+}
+
+func (r replacingWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, strings.ReplaceAll(string(p), r.old, r.new)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/dpforge/dpforge/bpf/manifest"
+	"github.com/dpforge/dpforge/generator/config"
 )
 
 // TestDefaultMatrixBuildsAndVerifies is make run's job as a test: every
@@ -43,6 +45,32 @@ func TestDefaultMatrixBuildsAndVerifies(t *testing.T) {
 	if !bytes.Equal(before, after) {
 		t.Fatal("manifest changed on a no-op rebuild")
 	}
+	// The same matrix under another name with a comment added compiles
+	// nothing: the cache key holds only what decides an object, and the
+	// matrix's name and hash are provenance, recorded in the manifest.
+	renamed := filepath.Join(dir, "renamed.yaml")
+	if err := os.WriteFile(renamed, append([]byte("# a comment changes no object\n"), config.DefaultMatrix...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	if code := run([]string{"build", "-f", renamed, "--out", out, "-o", "json"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("renamed build: exit %d: %s%s", code, stdout.String(), stderr.String())
+	}
+	var sum buildSummary
+	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Compiled != 0 || sum.CacheHits != len(m.Variants) {
+		t.Fatalf("a cosmetic matrix change: compiled %d, cached %d; want 0 and %d", sum.Compiled, sum.CacheHits, len(m.Variants))
+	}
+	// The provenance is in the manifest.
+	rm, err := manifest.Load(filepath.Join(out, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rm.Matrix != renamed || rm.Inputs == m.Inputs || m.Matrix == "" {
+		t.Errorf("manifest provenance: matrix %q inputs %s (before: %q %s)", rm.Matrix, rm.Inputs, m.Matrix, m.Inputs)
+	}
 
 	if os.Geteuid() != 0 {
 		t.Skip("SKIPPED: verifying variants in the kernel needs root; run the tests as root (CI does)")
@@ -73,7 +101,7 @@ func TestDefaultMatrixBuildsAndVerifies(t *testing.T) {
 func TestBuildRejectsInvalidMatrix(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte("nodes: [{name: a, kernel: 5.10.0, config: {tunnel: disabled, kube-proxy-replacement: \"true\"}}]\n"), 0o644)
+	os.WriteFile(bad, []byte("nodes: [{name: a, kernel: 5.10.0, config: {routing-mode: native, kube-proxy-replacement: \"true\"}}]\n"), 0o644)
 	var stdout, stderr bytes.Buffer
 	out := filepath.Join(dir, "out")
 	if code := run([]string{"build", "-f", bad, "--out", out}, &stdout, &stderr); code != 1 {

@@ -10,6 +10,7 @@ import (
 
 type explainJSON struct {
 	Node     string              `json:"node"`
+	Cilium   string              `json:"cilium_version"`
 	Kernel   string              `json:"kernel"`
 	Variant  string              `json:"variant"`
 	CPU      string              `json:"cpu"`
@@ -21,32 +22,33 @@ type explainJSON struct {
 }
 
 func runExplain(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("explain", "explain [-o text|json] [--kernel VERSION] FILE [NODE...]",
-		"dpforge explain cluster.yaml worker-1", stderr)
+	fs := flagSet("explain", "explain [-o text|json] [-v] [--kernel KERNEL] [--cilium-version 1.X] [--all] -f FILE [NODE...]  (or: explain FILE [NODE...])",
+		"dpforge explain -f cluster.yaml worker-1\n  dpforge explain --kernel 6.1 --cilium-version 1.14 cilium-config.yaml", stderr)
 	out := outputFlag(fs)
-	var kernel versionFlag
-	fs.Var(&kernel, "kernel", "kernel version for a Cilium ConfigMap manifest")
+	matrix := matrixFlag(fs)
+	in := addInputFlags(fs, true)
+	verbose := fs.BoolP("verbose", "v", false, "name every node of a grouped diagnostic and every option dpforge does not model")
 	all := fs.Bool("all", false, "include matrix cells, not only nodes")
-	if code := parseFlags(fs, args); code >= 0 {
+	if code := fs.parse(args); code >= 0 {
 		return code
 	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "dpforge explain: no input file")
-		fs.Usage()
-		return exitUsage
+	file, nodes, ok := matrixArg(fs, *matrix)
+	if !ok {
+		return fs.usageError("no input file")
 	}
-	p, diags, err := loadPlan(fs.Arg(0), kernel.v, "")
+	p, diags, err := loadPlan(file, in, "")
 	if err != nil {
 		fmt.Fprintf(stderr, "dpforge explain: %v\n", err)
 		return exitProblems
 	}
-	for _, d := range diags {
-		fmt.Fprintln(stderr, d)
-	}
+	printDiags(stderr, diags, *verbose)
 	if p == nil {
 		return exitProblems
 	}
-	entries, code := selectEntries(p, fs.Args()[1:], *all, stderr)
+	if len(p.Entries) > 0 {
+		fmt.Fprintf(stderr, "%s: judged as %s\n", p.Matrix.File, releases(p))
+	}
+	entries, code := selectEntries(p, nodes, *all, stderr)
 	if code >= 0 {
 		return code
 	}
@@ -61,7 +63,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 			if i > 0 {
 				fmt.Fprintln(stdout)
 			}
-			writeExplain(stdout, e)
+			writeExplain(stdout, e, *verbose)
 		}
 	}
 	if diags.HasErrors() {
@@ -96,7 +98,7 @@ func selectEntries(p *plan.Plan, names []string, all bool, stderr io.Writer) ([]
 
 func explainEntry(e *plan.Entry) explainJSON {
 	r := e.Resolution
-	j := explainJSON{Node: e.Name, Kernel: r.Kernel.String(), Variant: r.Variant.ID, CPU: r.Variant.CPU, Target: r.Variant.Target,
+	j := explainJSON{Node: e.Name, Cilium: r.Release.String(), Kernel: r.Kernel.String(), Variant: r.Variant.ID, CPU: r.Variant.CPU, Target: r.Variant.Target,
 		Status: map[string]string{}, Features: r.Decisions, Defines: map[string]string{}, Values: map[string]string{}}
 	for _, s := range r.Status {
 		j.Status[s.Key] = s.Value
@@ -110,9 +112,17 @@ func explainEntry(e *plan.Entry) explainJSON {
 	return j
 }
 
-func writeExplain(w io.Writer, e *plan.Entry) {
+func writeExplain(w io.Writer, e *plan.Entry, verbose bool) {
 	r := e.Resolution
-	fmt.Fprintf(w, "Node %s: kernel %s, variant %s (-mcpu=%s, %s)\n", e.Name, r.Kernel, r.Variant.ID, r.Variant.CPU, r.Variant.Target)
+	fmt.Fprintf(w, "Node %s: Cilium %s, kernel %s, variant %s (-mcpu=%s, %s)\n", e.Name, r.Release, r.Kernel, r.Variant.ID, r.Variant.CPU, r.Variant.Target)
+	if verbose {
+		// What the kernel is taken to have beyond its version number, and
+		// on whose word.
+		for _, c := range sortedKeys(r.Kernel.Probed) {
+			has, how := r.Kernel.Has(c)
+			fmt.Fprintf(w, "  kernel %s %s: %t, %s\n", r.Kernel.Name, c, has, how)
+		}
+	}
 	for _, s := range r.Status {
 		fmt.Fprintf(w, "  %-30s %s\n", s.Key+":", s.Value)
 	}

@@ -9,24 +9,24 @@ import (
 )
 
 func runGen(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("gen", "gen [-o DIR] FILE", "dpforge gen -o out/headers cluster.yaml", stderr)
-	dir := fs.StringP("out", "o", "out/headers", "output directory")
-	if code := parseFlags(fs, args); code >= 0 {
+	fs := flagSet("gen", "gen [--out DIR] [-o text|json] [--cilium-version 1.X] -f FILE  (or: gen FILE)", "dpforge gen --out out/headers -f cluster.yaml", stderr)
+	dir := fs.String("out", "out/headers", "output directory")
+	matrix := matrixFlag(fs)
+	out := outputFlag(fs)
+	in := addInputFlags(fs, false)
+	if code := fs.parse(args); code >= 0 {
 		return code
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "dpforge gen: want exactly one matrix file")
-		fs.Usage()
-		return exitUsage
+	file, rest, ok := matrixArg(fs, *matrix)
+	if !ok || len(rest) > 0 {
+		return fs.usageError("want exactly one matrix file")
 	}
-	p, diags, err := loadPlan(fs.Arg(0), nil, "")
+	p, diags, err := loadPlan(file, in, "")
 	if err != nil {
 		fmt.Fprintf(stderr, "dpforge gen: %v\n", err)
 		return exitProblems
 	}
-	for _, d := range diags {
-		fmt.Fprintln(stderr, d)
-	}
+	printDiags(stderr, diags, false)
 	if p == nil || diags.HasErrors() {
 		fmt.Fprintln(stderr, "dpforge gen: the matrix is invalid; nothing written")
 		return exitProblems
@@ -44,7 +44,11 @@ func runGen(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpforge gen: %v\n", err)
 		return exitProblems
 	}
-	fmt.Fprintf(stdout, "wrote %s for %s and %s to %s\n", plural(len(files), "header"),
-		plural(len(p.Nodes()), "node"), plural(len(p.Variants), "variant"), *dir)
+	if *out == "json" {
+		writeJSON(stdout, map[string]any{"dir": *dir, "headers": len(files), "nodes": len(p.Nodes()), "variants": len(p.Variants), "releases": releases(p)})
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "wrote %s for %s and %s to %s, judged as %s\n", plural(len(files), "header"),
+		plural(len(p.Nodes()), "node"), plural(len(p.Variants), "variant"), *dir, releases(p))
 	return exitOK
 }

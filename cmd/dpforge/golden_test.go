@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"flag"
+	"github.com/dpforge/dpforge/generator/env"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -119,11 +120,7 @@ func compareTree(t *testing.T, outDir, wantDir string) {
 		if !strings.HasSuffix(name, ".h") {
 			continue
 		}
-		cc := os.Getenv("DPFORGE_CC")
-		if cc == "" {
-			cc = "clang-19"
-		}
-		out, err := exec.Command(cc, "-fsyntax-only", "-Wall", "-Werror", "-x", "c", filepath.Join(wantDir, name)).CombinedOutput()
+		out, err := exec.Command(env.Compiler(), "-fsyntax-only", "-Wall", "-Werror", "-x", "c", filepath.Join(wantDir, name)).CombinedOutput()
 		if err != nil {
 			t.Errorf("golden %s does not compile: %v\n%s", name, err, out)
 		}

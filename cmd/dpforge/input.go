@@ -2,67 +2,78 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/dpforge/dpforge/features"
+	"github.com/dpforge/dpforge/features/diag"
 	"github.com/dpforge/dpforge/generator/config"
 	"github.com/dpforge/dpforge/generator/plan"
 )
 
-// readInput reads a file with the size limit applied before reading.
-func readInput(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, config.MaxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > config.MaxFileSize {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, config.MaxFileSize)
-	}
-	return data, nil
+// inputs are the flags that say what runs a configuration: the kernel (for
+// a ConfigMap or manifest, which names none) and the Cilium release.
+type inputs struct {
+	kernel  kernelFlag
+	release releaseFlag
 }
 
-// loadMatrix parses a matrix file ("" is the embedded default). A ConfigMap
-// manifest is accepted when kernel is set.
-func loadMatrix(path string, kernel *features.Version) (*config.Matrix, config.Diagnostics, error) {
-	if path == "" {
-		m, d := config.Parse(config.DefaultMatrixName, config.DefaultMatrix, nil)
-		return m, d, nil
+// addInputFlags registers --cilium-version, and --kernel when withKernel.
+func addInputFlags(fs *flags, withKernel bool) *inputs {
+	in := &inputs{}
+	if withKernel {
+		fs.Var(&in.kernel, "kernel", "kernel for a Cilium ConfigMap or manifest: a version (5.10.0), a distribution ("+
+			strings.Join(features.DistroNames(), ", ")+") or a probe file written by dpforge probe")
 	}
-	data, err := readInput(path)
-	if err != nil {
+	fs.Var(&in.release, "cilium-version", fmt.Sprintf("Cilium release 1.X[.Y] to judge the configuration as (default: what the input says, else %s)", features.Newest))
+	return in
+}
+
+// loadMatrix parses a matrix file ("" is the embedded default), or a
+// cilium-config ConfigMap alone or in a rendered manifest. --cilium-version
+// replaces the release a matrix's defaults or a manifest's image name.
+func loadMatrix(path string, in *inputs) (*config.Matrix, diag.Diagnostics, error) {
+	if in == nil {
+		in = &inputs{}
+	}
+	var (
+		m *config.Matrix
+		d diag.Diagnostics
+	)
+	switch data, err := readPath(path); {
+	case err != nil:
 		return nil, nil, fmt.Errorf("reading matrix: %w", err)
-	}
-	if config.IsConfigMap(data) {
-		if kernel == nil {
-			return nil, config.Diagnostics{{Pos: config.Pos{File: path}, Severity: config.Error, Rule: "missing-kernel",
-				Message: "a ConfigMap names no kernel; pass --kernel VERSION"}}, nil
-		}
-		m, d := config.ParseConfigMap(path, data, *kernel)
+	case path != "" && config.IsManifest(data):
+		m, d = config.ParseManifest(path, data, config.ManifestInput{Kernel: in.kernel.p, Release: in.release.s})
 		return m, d, nil
+	case path == "":
+		m, d = config.Parse(config.DefaultMatrixName, data, nil)
+	default:
+		dir := filepath.Dir(path)
+		read := func(name string) ([]byte, error) {
+			return config.ReadInput(filepath.Join(dir, filepath.FromSlash(name)))
+		}
+		m, d = config.Parse(path, data, read)
 	}
-	dir := filepath.Dir(path)
-	read := func(name string) ([]byte, error) { return readInput(filepath.Join(dir, filepath.FromSlash(name))) }
-	m, d := config.Parse(path, data, read)
+	if m != nil && in.release.s != "" {
+		m.Defaults.Values[features.ReleaseOption] = in.release.s
+		delete(m.Defaults.Keys, features.ReleaseOption)
+		m.ReleaseFrom = "--cilium-version"
+	}
 	return m, d, nil
 }
 
+func readPath(path string) ([]byte, error) {
+	if path == "" {
+		return config.DefaultMatrix, nil
+	}
+	return config.ReadInput(path)
+}
+
 // loadPlan parses and resolves a matrix; diagnostics include both steps.
-func loadPlan(path string, kernel *features.Version, target string) (*plan.Plan, config.Diagnostics, error) {
-	m, diags, err := loadMatrix(path, kernel)
+func loadPlan(path string, in *inputs, target string) (*plan.Plan, diag.Diagnostics, error) {
+	m, diags, err := loadMatrix(path, in)
 	if err != nil || m == nil {
 		return nil, diags, err
 	}
@@ -70,21 +81,56 @@ func loadPlan(path string, kernel *features.Version, target string) (*plan.Plan,
 	return p, append(diags, p.Diags...).Sort(), nil
 }
 
-// versionFlag is a typed kernel version flag.
-type versionFlag struct{ v *features.Version }
-
-func (f *versionFlag) String() string {
-	if f.v == nil {
-		return ""
-	}
-	return f.v.String()
+// kernelFlag is --kernel: a version, a named distribution kernel, or a
+// probe file.
+type kernelFlag struct {
+	p   *config.KernelProfile
+	raw string
 }
-func (f *versionFlag) Type() string { return "VERSION" }
-func (f *versionFlag) Set(s string) error {
+
+func (f *kernelFlag) String() string { return f.raw }
+func (f *kernelFlag) Type() string   { return "KERNEL" }
+func (f *kernelFlag) Set(s string) error {
+	f.raw = s
+	if d, ok := features.LookupDistro(s); ok {
+		f.p = &config.KernelProfile{Name: d.Name, Kernel: d.Kernel(), Target: features.LittleEndian}
+		return nil
+	}
+	if st, err := os.Stat(s); err == nil && st.Mode().IsRegular() {
+		data, err := config.ReadInput(s)
+		if err != nil {
+			return err
+		}
+		pf, err := config.ParseProbe(data)
+		if err != nil {
+			return fmt.Errorf("probe file %s: %w", s, err)
+		}
+		k := pf.Kernel()
+		k.Name = filepath.Base(s)
+		f.p = &config.KernelProfile{Name: k.Name, Kernel: k, Target: features.LittleEndian, Probe: s}
+		if t, ok := config.ArchTarget(pf.Arch); ok {
+			f.p.Target = t
+		}
+		return nil
+	}
 	v, err := features.ParseVersion(s)
+	if err != nil {
+		return fmt.Errorf("%w (or name a distribution kernel: %s, or a probe file)", err, strings.Join(features.DistroNames(), ", "))
+	}
+	f.p = &config.KernelProfile{Name: v.Short(), Kernel: features.Kernel{Name: v.Short(), Version: v, Release: s}, Target: features.LittleEndian}
+	return nil
+}
+
+// releaseFlag is --cilium-version, normalized to the minor release.
+type releaseFlag struct{ s string }
+
+func (f *releaseFlag) String() string { return f.s }
+func (f *releaseFlag) Type() string   { return "1.X[.Y]" }
+func (f *releaseFlag) Set(s string) error {
+	r, err := features.ParseRelease(s)
 	if err != nil {
 		return err
 	}
-	f.v = &v
+	f.s = r.String()
 	return nil
 }

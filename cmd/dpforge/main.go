@@ -67,8 +67,15 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun dpforge COMMAND --help for a command's flags and an example.")
 }
 
+// flags is a subcommand's flag set with its usage line and example.
+type flags struct {
+	*pflag.FlagSet
+	synopsis string
+	stderr   io.Writer
+}
+
 // flagSet makes a subcommand's flag set with usage text and an example.
-func flagSet(name, synopsis, example string, stderr io.Writer) *pflag.FlagSet {
+func flagSet(name, synopsis, example string, stderr io.Writer) *flags {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.SortFlags = true
@@ -77,21 +84,31 @@ func flagSet(name, synopsis, example string, stderr io.Writer) *pflag.FlagSet {
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nexample:\n  %s\n", example)
 	}
-	return fs
+	return &flags{FlagSet: fs, synopsis: synopsis, stderr: stderr}
 }
 
-// parseFlags parses and maps the outcome to an exit code (-1: go on).
-func parseFlags(fs *pflag.FlagSet, args []string) int {
-	if err := fs.Parse(args); err != nil {
+// parse parses args and maps the outcome to an exit code (-1: go on). A
+// flag error says what is wrong and shows the usage line.
+func (f *flags) parse(args []string) int {
+	if err := f.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
 		}
-		return exitUsage
+		return f.usageError("%v", err)
 	}
 	return -1
 }
 
-// formatFlag is the -o flag: text or json.
+// usageError prints "dpforge CMD: <what is wrong>" and the usage line, and
+// returns the usage exit code.
+func (f *flags) usageError(format string, args ...any) int {
+	fmt.Fprintf(f.stderr, "dpforge %s: %s\n", f.Name(), fmt.Sprintf(format, args...))
+	fmt.Fprintf(f.stderr, "usage: dpforge %s\nRun dpforge %s --help for the flags and an example.\n", f.synopsis, f.Name())
+	return exitUsage
+}
+
+// formatFlag is the -o flag: the output format, text or json, in every
+// command. Files and directories are written with --out.
 type formatFlag string
 
 func (f *formatFlag) String() string { return string(*f) }
@@ -102,13 +119,32 @@ func (f *formatFlag) Set(s string) error {
 		*f = formatFlag(s)
 		return nil
 	}
-	return fmt.Errorf("want text or json, not %q", s)
+	return fmt.Errorf("want text or json, not %q (-o is the output format; an output directory or file is --out)", s)
 }
 
-func outputFlag(fs *pflag.FlagSet) *formatFlag {
+func outputFlag(fs *flags) *formatFlag {
 	f := formatFlag("text")
 	fs.VarP(&f, "output", "o", "output format: text or json")
 	return &f
+}
+
+// matrixFlag is -f FILE, the feature matrix, in every command that reads one.
+func matrixFlag(fs *flags) *string {
+	return fs.StringP("file", "f", "", "feature matrix")
+}
+
+// matrixArg returns the matrix given with -f or, where a command has always
+// taken it that way, as the first positional argument, and the remaining
+// positional arguments.
+func matrixArg(fs *flags, file string) (string, []string, bool) {
+	args := fs.Args()
+	if file != "" {
+		return file, args, true
+	}
+	if len(args) == 0 {
+		return "", nil, false
+	}
+	return args[0], args[1:], true
 }
 
 func sortedKeys[K ~string, V any](m map[K]V) []K {
@@ -129,3 +165,10 @@ func plural(n int, word string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, word)
 }
+
+// movedFlag is a hidden flag that only says where its meaning went.
+type movedFlag string
+
+func (f movedFlag) String() string     { return "" }
+func (f movedFlag) Type() string       { return "" }
+func (f movedFlag) Set(s string) error { return errors.New(string(f)) }

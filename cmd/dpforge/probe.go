@@ -11,11 +11,16 @@ import (
 )
 
 func runProbe(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("probe", "probe [-o FILE]",
-		"dpforge probe -o probes/node-a.yaml   # then: kernels: {node-a: {probe: probes/node-a.yaml}}", stderr)
-	outFile := fs.StringP("out", "o", "", "write the probe file here instead of stdout")
-	if code := parseFlags(fs, args); code >= 0 {
+	fs := flagSet("probe", "probe [--out FILE]",
+		"dpforge probe --out probes/node-a.yaml   # then: kernels: {node-a: {probe: probes/node-a.yaml}}", stderr)
+	outFile := fs.String("out", "", "write the probe file here instead of stdout")
+	fs.VarP(movedFlag("-o is the output format in every command; write the probe file with --out FILE"), "output", "o", "")
+	fs.MarkHidden("output")
+	if code := fs.parse(args); code >= 0 {
 		return code
+	}
+	if fs.NArg() > 0 {
+		return fs.usageError("unexpected arguments %q", fs.Args())
 	}
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(stderr, "dpforge probe: warning: not root; BPF probes may be inconclusive and fall back to documented minimums")

@@ -32,7 +32,7 @@ type testResult struct {
 }
 
 func runTest(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("test", "test [-f MATRIX] [--out DIR] [--scenarios DIR] [-o text|json] [SCENARIO...]",
+	fs := flagSet("test", "test [-f MATRIX] [--cilium-version 1.X] [--out DIR] [--scenarios DIR] [-o text|json] [SCENARIO...]",
 		"sudo dpforge test                       # every scenario of testdata/scenarios on the default matrix\n  sudo dpforge test -f cluster.yaml testdata/scenarios/policy-deny.yaml", stderr)
 	matrix := fs.StringP("file", "f", "", "feature matrix (default: the embedded default matrix)")
 	outDir := fs.String("out", "out", "build output directory; variants are built there first")
@@ -40,8 +40,12 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	jobs := fs.IntP("jobs", "j", runtime.NumCPU(), "parallel compiles")
 	verbose := fs.BoolP("verbose", "v", false, "list passing scenarios too")
 	out := outputFlag(fs)
-	if code := parseFlags(fs, args); code >= 0 {
+	in := addInputFlags(fs, false)
+	if code := fs.parse(args); code >= 0 {
 		return code
+	}
+	if *jobs < 1 {
+		return fs.usageError("-j must be at least 1, not %d", *jobs)
 	}
 	scenarios, err := loadScenarios(*dir, fs.Args())
 	if err != nil {
@@ -52,15 +56,13 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "dpforge test: running packets through BPF programs (BPF_PROG_TEST_RUN) needs root")
 		return exitProblems
 	}
-	p, diags, err := loadPlan(*matrix, nil, "")
+	p, diags, err := loadPlan(*matrix, in, "")
 	if err != nil {
 		fmt.Fprintf(stderr, "dpforge test: %v\n", err)
 		return exitProblems
 	}
 	if p == nil || diags.HasErrors() {
-		for _, d := range diags {
-			fmt.Fprintln(stderr, d)
-		}
+		printDiags(stderr, diags, false)
 		fmt.Fprintln(stderr, "dpforge test: the matrix is invalid; nothing tested")
 		return exitProblems
 	}

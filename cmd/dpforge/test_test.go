@@ -67,6 +67,6 @@ func TestScenarioFailureIsReported(t *testing.T) {
 		t.Fatalf("exit %d, want 1\n%s%s", code, stdout.String(), stderr.String())
 	}
 	if !strings.Contains(stdout.String(), "FAIL ttl-expired") || !strings.Contains(stdout.String(), "verdict") {
-		t.Errorf("report lacks the failure:\n%s", stdout.String())
+		t.Errorf("report lacks the failure:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	}
 }

@@ -5,56 +5,74 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/dpforge/dpforge/generator/config"
+	"github.com/dpforge/dpforge/features/diag"
 )
 
 type jsonDiag struct {
+	File     string   `json:"file"`
+	Line     int      `json:"line"`
+	Col      int      `json:"col"`
+	Severity string   `json:"severity"`
+	Message  string   `json:"message"`
+	Rule     string   `json:"rule"`
+	Related  string   `json:"related,omitempty"`
+	Subjects []string `json:"subjects,omitempty"`
+}
+
+type jsonFile struct {
 	File     string `json:"file"`
-	Line     int    `json:"line"`
-	Col      int    `json:"col"`
-	Severity string `json:"severity"`
-	Message  string `json:"message"`
-	Rule     string `json:"rule"`
-	Related  string `json:"related,omitempty"`
+	Releases string `json:"releases"`
+	Nodes    int    `json:"nodes"`
+	Cells    int    `json:"matrix_cells"`
 }
 
 func runValidate(args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("validate", "validate [-o text|json] [--kernel VERSION] FILE...",
-		"dpforge validate cluster.yaml\n  dpforge validate --kernel 5.10 cilium-config.yaml", stderr)
+	fs := flagSet("validate", "validate [-o text|json] [-v] [--kernel KERNEL] [--cilium-version 1.X] [-f FILE]... [FILE...]",
+		"dpforge validate -f cluster.yaml\n  dpforge validate --kernel 5.10 --cilium-version 1.16 cilium-config.yaml\n  dpforge validate --kernel rhel8 rendered-manifest.yaml", stderr)
 	out := outputFlag(fs)
-	var kernel versionFlag
-	fs.Var(&kernel, "kernel", "kernel version for a Cilium ConfigMap manifest")
-	if code := parseFlags(fs, args); code >= 0 {
+	matrices := fs.StringArrayP("file", "f", nil, "feature matrix, Cilium ConfigMap or rendered manifest; repeatable (files may also be given as arguments)")
+	in := addInputFlags(fs, true)
+	verbose := fs.BoolP("verbose", "v", false, "name every node of a grouped diagnostic and every option dpforge does not model")
+	if code := fs.parse(args); code >= 0 {
 		return code
 	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "dpforge validate: no input files")
-		fs.Usage()
-		return exitUsage
+	files := append(*matrices, fs.Args()...)
+	if len(files) == 0 {
+		return fs.usageError("no input files")
 	}
-	var all config.Diagnostics
-	for _, f := range fs.Args() {
-		_, diags, err := loadPlan(f, kernel.v, "")
+	var all diag.Diagnostics
+	var results []jsonFile
+	for _, f := range files {
+		p, diags, err := loadPlan(f, in, "")
 		if err != nil {
-			all = append(all, config.Diagnostic{Pos: config.Pos{File: f}, Severity: config.Error, Rule: "io", Message: err.Error()})
+			all = append(all, diag.Diagnostic{Pos: diag.Position{File: f}, Severity: diag.Error, Rule: diag.RuleIO, Message: err.Error()})
 			continue
 		}
 		all = append(all, diags...)
+		if p != nil && len(p.Entries) > 0 {
+			results = append(results, jsonFile{File: f, Releases: releases(p), Nodes: len(p.Nodes()), Cells: len(p.Entries) - len(p.Nodes())})
+		}
 	}
 	all = all.Sort()
 	if *out == "json" {
-		list := make([]jsonDiag, 0, len(all))
-		for _, d := range all {
-			j := jsonDiag{File: d.Pos.File, Line: d.Pos.Line, Col: d.Pos.Col, Severity: string(d.Severity), Message: d.Message, Rule: d.Rule}
+		shown := all.Group()
+		list := make([]jsonDiag, 0, len(shown))
+		for _, d := range shown {
+			j := jsonDiag{File: d.Pos.File, Line: d.Pos.Line, Col: d.Pos.Col, Severity: string(d.Severity), Message: d.Message, Rule: d.Rule, Subjects: d.Subjects}
 			if d.Related != nil {
 				j.Related = d.Related.String()
 			}
 			list = append(list, j)
 		}
-		writeJSON(stdout, map[string]any{"valid": !all.HasErrors(), "diagnostics": list})
+		writeJSON(stdout, map[string]any{"valid": !all.HasErrors(), "diagnostics": list, "files": results})
 	} else {
-		for _, d := range all {
-			fmt.Fprintln(stdout, d)
+		printDiags(stdout, all, *verbose)
+		for _, f := range results {
+			what := plural(f.Nodes, "node")
+			if f.Cells > 0 {
+				what += " and " + plural(f.Cells, "matrix cell")
+			}
+			fmt.Fprintf(stdout, "%s: %s judged as %s\n", f.File, what, f.Releases)
 		}
 	}
 	if all.HasErrors() {

@@ -23,9 +23,8 @@ const (
 )
 
 // EbpfVersion is the version of github.com/cilium/ebpf dpforge is built
-// with: gen.Compile's forced flags and gen.Generate's output depend on it, so
-// it is part of cache keys, and the generated bindings module requires it. A
-// test checks it against go.mod (test binaries carry no dependency versions
+// with: gen.Generate's output (the bindings) depends on it, and the
+// generated bindings module requires it. A test checks it against go.mod (test binaries carry no dependency versions
 // in their build info, so it can't be read at run time everywhere).
 const EbpfVersion = "v0.22.0"
 

@@ -13,11 +13,12 @@ import (
 	"time"
 
 	"github.com/dpforge/dpforge/generator/atomicfile"
+	"github.com/dpforge/dpforge/generator/env"
 )
 
 // Format versions the key derivation and the entry layout. Bump it when
 // either changes: old entries then simply stop matching.
-const Format = 1
+const Format = 2
 
 // staleTempAge is how old a temporary file in the cache must be before a
 // build removes it. A live build holds its temporary files for milliseconds
@@ -30,6 +31,8 @@ const staleTempAge = time.Minute
 //	<key[:2]>/<key>.o      the stripped object
 //	<key[:2]>/<key>.json   entry: the object's sha256 and size, and the
 //	                       system headers the compile read, with their sha256
+//	tools/<key>            a tool's remembered --version output (tool.go)
+//	derived/<k[:2]>/<k>.json  an object's API and bindings (derived.go)
 //
 // Every file is written with generator/atomicfile (temporary file in the
 // same directory, synced, renamed). The .json is written last and is the
@@ -64,36 +67,37 @@ func (c *Cache) Paths(key string) (obj, meta string) {
 
 // Get returns the object of key if there is a valid entry. Otherwise it
 // returns a nil object and the reason (for Event and VariantResult).
-func (c *Cache) Get(key string, files *FileHasher) (obj []byte, miss string, err error) {
+func (c *Cache) Get(key string, files *FileHasher) (obj []byte, miss string) {
 	objPath, metaPath := c.Paths(key)
 	c.cleanTemps(filepath.Dir(objPath))
 	raw, err := os.ReadFile(metaPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, "not cached", nil
+		return nil, "not cached"
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("reading cache entry: %w", err)
+		// An unreadable cache costs caching, not the build.
+		return nil, fmt.Sprintf("unreadable cache entry (%v)", err)
 	}
 	var e entry
 	if err := json.Unmarshal(raw, &e); err != nil || e.Format != Format || e.Key != key {
-		return nil, "corrupt cache entry (bad record)", nil
+		return nil, "corrupt cache entry (bad record)"
 	}
 	obj, err = os.ReadFile(objPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, "corrupt cache entry (object missing)", nil
+		return nil, "corrupt cache entry (object missing)"
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("reading cache entry: %w", err)
+		return nil, fmt.Sprintf("unreadable cache entry (%v)", err)
 	}
 	if int64(len(obj)) != e.Size || SHA256Hex(obj) != e.SHA256 {
-		return nil, "corrupt cache entry (object hash mismatch)", nil
+		return nil, "corrupt cache entry (object hash mismatch)"
 	}
 	for _, d := range e.Deps {
 		if sum, err := files.Sum(d.Path); err != nil || sum != d.SHA256 {
-			return nil, fmt.Sprintf("dependency %s changed", d.Path), nil
+			return nil, fmt.Sprintf("dependency %s changed", d.Path)
 		}
 	}
-	return obj, "", nil
+	return obj, ""
 }
 
 // Put stores obj under key, replacing any entry. The object is renamed into
@@ -175,7 +179,7 @@ func SHA256Hex(b []byte) string {
 // DefaultDir returns $DPFORGE_CACHE_DIR if set, else
 // $XDG_CACHE_HOME/dpforge, else ~/.cache/dpforge.
 func DefaultDir() (string, error) {
-	if dir := os.Getenv("DPFORGE_CACHE_DIR"); dir != "" {
+	if dir := env.CacheDir(); dir != "" {
 		return dir, nil
 	}
 	dir, err := os.UserCacheDir()

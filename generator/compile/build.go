@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,7 +21,9 @@ import (
 
 	"github.com/dpforge/dpforge/generator/bindings"
 	"github.com/dpforge/dpforge/generator/cache"
+	"github.com/dpforge/dpforge/generator/env"
 	"github.com/dpforge/dpforge/generator/errlist"
+	"github.com/dpforge/dpforge/generator/outdir"
 )
 
 // Job is one variant to build.
@@ -44,7 +47,9 @@ type Options struct {
 	Source fs.FS
 	// MainFile is the path of the C file to compile, within Source.
 	MainFile string
-	// OutDir receives objects/ and bindings/ (see the package doc).
+	// OutDir, if set, receives objects/ and bindings/ (see the package
+	// doc), as one whole (generator/outdir). If empty, Build writes nothing
+	// and the caller writes Result.Files.
 	OutDir string
 	// CacheDir is the cache; default cache.DefaultDir().
 	CacheDir string
@@ -54,10 +59,10 @@ type Options struct {
 	// Jobs is the number of parallel compiles; default runtime.NumCPU().
 	Jobs int
 	// CC is the compiler command, split on spaces ("ccache clang-19"
-	// works); default $DPFORGE_CC, else $BPF2GO_CC, else "clang-19".
+	// works); default env.Compiler() ($DPFORGE_CC, else clang-19).
 	CC string
-	// Strip strips DWARF from the object; default $DPFORGE_STRIP, else
-	// $BPF2GO_STRIP, else "llvm-strip-19".
+	// Strip strips DWARF from the object; default env.Strip()
+	// ($DPFORGE_STRIP, else llvm-strip-19).
 	Strip string
 	// SystemIncludes are extra include directories searched after the
 	// source tree's; default {"/usr/include/x86_64-linux-gnu"}.
@@ -150,33 +155,45 @@ type Result struct {
 	Compiled, CacheHits int
 	// Wall is Build's duration; ClangTime the sum of all compile times.
 	Wall, ClangTime time.Duration
+	// Files are the outputs, objects/ and bindings/, by slash path relative
+	// to the output directory; nil unless every variant was built.
+	Files map[string][]byte
+	// Warnings are problems that cost something other than the build, such
+	// as an object that could not be stored in a full cache.
+	Warnings []error
 }
 
 var idPattern = regexp.MustCompile(`^[a-z0-9-]+$`)
 
+// workPrefix names a Build's work directory in Options.WorkDir; a Build
+// holds it (cache.MkdirLive) and removes those of dead Builds.
+const workPrefix = "dpforge-build-"
+
 // Build compiles every job (once per distinct cache key, in parallel, using
-// the cache), checks that all variants have the same API and writes objects
-// and bindings to opts.OutDir.
+// the cache), checks that all variants have the same API and returns the
+// objects and bindings in Result.Files, also writing them to opts.OutDir if
+// set.
 //
-// A variant that fails to compile does not stop the others; its files are
-// removed from OutDir. Build returns all problems joined (use Errors to list
-// them) together with the Result of what was built. Errors that stop the
-// whole build (bad options, missing compiler) return a nil Result.
+// A variant that fails to compile does not stop the others; Build returns
+// all problems joined (errlist.Flatten lists them) together with the Result
+// of what was built, and then writes nothing: OutDir keeps the previous
+// build, whole. Errors that stop the whole build (bad options, missing
+// compiler) return a nil Result.
 //
-// Cancelling ctx stops compiles that have not started; started ones finish.
-// OutDir is then left as it was.
+// Cancelling ctx kills running compiles and stops those not started; OutDir
+// is then left as it was.
 func Build(ctx context.Context, jobs []Job, opts Options) (*Result, error) {
 	start := time.Now()
 	b, err := newBuilder(ctx, jobs, opts)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(b.work)
+	defer b.work.Remove()
 
 	units := b.plan()
 	b.run(ctx, units)
 
-	res := &Result{Toolchain: b.tc.Toolchain}
+	res := &Result{Toolchain: b.tc.Toolchain, Warnings: b.warnings}
 	var errs []error
 	var entries []bindings.RegistryEntry
 	typesOf := map[string][]byte{}
@@ -201,6 +218,9 @@ func Build(ctx context.Context, jobs []Job, opts Options) (*Result, error) {
 		}
 		if u.err != nil {
 			errs = append(errs, u.errs...)
+		}
+		if u.warning != nil {
+			res.Warnings = append(res.Warnings, u.warning)
 		}
 	}
 	slices.SortFunc(res.Variants, func(a, b VariantResult) int { return strings.Compare(a.ID, b.ID) })
@@ -240,11 +260,19 @@ func Build(ctx context.Context, jobs []Job, opts Options) (*Result, error) {
 	for name, data := range reg {
 		outputs[bindingsDir+"/"+name] = data
 	}
-	if err := writeOutputs(b.opts.OutDir, outputs); err != nil {
-		errs = append(errs, err)
-	}
 	res.Wall = time.Since(start)
-	return res, errlist.Join(errs...)
+	if len(errs) > 0 {
+		// A build with failed variants writes nothing: the output
+		// directory keeps the previous complete build.
+		return res, errlist.Join(errs...)
+	}
+	res.Files = outputs
+	if b.opts.OutDir != "" {
+		err := outdir.Replace(ctx, b.opts.OutDir, func(string) (outdir.Files, error) { return outputs, nil })
+		res.Wall = time.Since(start)
+		return res, err
+	}
+	return res, nil
 }
 
 // builder holds what a Build resolved once.
@@ -255,7 +283,12 @@ type builder struct {
 	tc    *toolchain
 	cache *cache.Cache
 	files cache.FileHasher
-	work  string
+	work  *cache.LiveDir
+	// warnings found before any unit ran (an unusable cache directory).
+	warnings []error
+
+	selfOnce sync.Once
+	self     string // selfID
 
 	mu       sync.Mutex // serializes Progress
 	done     int
@@ -295,20 +328,25 @@ func newBuilder(ctx context.Context, jobs []Job, opts Options) (*builder, error)
 	if err != nil {
 		return nil, err
 	}
-	tc, err := probeToolchain(ctx, strings.Fields(opts.CC), strings.Fields(opts.Strip))
+	var warnings []error
+	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
+		// Without a cache every variant compiles; the build still works.
+		warnings = append(warnings, fmt.Errorf("nothing cached: creating cache directory: %w", err))
+	}
+	objects := cache.New(opts.CacheDir)
+	tc, err := probeToolchain(ctx, objects, strings.Fields(opts.CC), strings.Fields(opts.Strip))
 	if err != nil {
 		return nil, err
 	}
 	tc.Flags = commonFlags(src.hasInclude, opts.SystemIncludes)
-	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating cache directory: %w", err)
-	}
 	if opts.WorkDir != "" {
 		if err := os.MkdirAll(opts.WorkDir, 0o755); err != nil {
 			return nil, fmt.Errorf("creating work directory: %w", err)
 		}
 	}
-	work, err := os.MkdirTemp(opts.WorkDir, "dpforge-build-*")
+	// Compile directories of builds killed before they could clean up.
+	cache.RemoveDead(opts.WorkDir, workPrefix)
+	work, err := cache.MkdirLive(opts.WorkDir, workPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("creating work directory: %w", err)
 	}
@@ -319,16 +357,14 @@ func newBuilder(ctx context.Context, jobs []Job, opts Options) (*builder, error)
 		jobs:     sorted,
 		src:      src,
 		tc:       tc,
-		cache:    cache.New(opts.CacheDir),
+		cache:    objects,
 		work:     work,
+		warnings: warnings,
 		progress: opts.Progress,
 	}, nil
 }
 
 func withDefaults(opts Options) (Options, error) {
-	if opts.OutDir == "" {
-		return opts, fmt.Errorf("options: OutDir is empty")
-	}
 	if opts.CacheDir == "" {
 		dir, err := cache.DefaultDir()
 		if err != nil {
@@ -339,8 +375,8 @@ func withDefaults(opts Options) (Options, error) {
 	if opts.Jobs <= 0 {
 		opts.Jobs = runtime.NumCPU()
 	}
-	opts.CC = firstNonEmpty(opts.CC, os.Getenv("DPFORGE_CC"), os.Getenv("BPF2GO_CC"), "clang-19")
-	opts.Strip = firstNonEmpty(opts.Strip, os.Getenv("DPFORGE_STRIP"), os.Getenv("BPF2GO_STRIP"), "llvm-strip-19")
+	opts.CC = cmp.Or(opts.CC, env.Compiler())
+	opts.Strip = cmp.Or(opts.Strip, env.Strip())
 	if opts.SystemIncludes == nil {
 		opts.SystemIncludes = []string{"/usr/include/x86_64-linux-gnu"}
 	}
@@ -351,15 +387,6 @@ func withDefaults(opts Options) (Options, error) {
 		return opts, fmt.Errorf("options: invalid Go import path %q", opts.GoImportPath)
 	}
 	return opts, nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // unit is one distinct compile: the jobs that share a cache key (normally
@@ -375,6 +402,7 @@ type unit struct {
 	obj      []byte
 	result   VariantResult
 	bindings map[string]map[string][]byte // job id → files of its package
+	warning  error                        // a problem that did not stop the unit
 	types    []byte                       // the registry's types.go
 	err      error                        // first error
 	errs     []error                      // one per job
@@ -412,15 +440,14 @@ func (b *builder) key(j Job, flags []string) string {
 		h.Write([]byte{'\n'})
 	}
 	field("format", fmt.Appendf(nil, "dpforge-build-cache %d", cache.Format))
-	field("bpf2go", []byte(b.tc.Bpf2go))
 	field("cc", []byte(strings.Join(b.tc.CC, " ")))
 	field("cc-version", []byte(b.tc.ccID))
 	field("strip", []byte(strings.Join(b.tc.Strip, " ")))
 	field("strip-version", []byte(b.tc.stripID))
 	field("target", []byte(j.Target))
 	field("cpu", []byte(j.CPU))
-	for _, f := range flags {
-		field("flag", []byte(f))
+	for _, f := range clangArgs(flags, j.Target, b.src.main, objectRel) {
+		field("arg", []byte(f))
 	}
 	field("sources", b.src.digest[:])
 	field("header", j.Header)
@@ -480,15 +507,11 @@ func (b *builder) process(ctx context.Context, index int, u *unit) {
 		return
 	}
 
-	obj, miss, err := b.cache.Get(u.key, &b.files)
-	if err != nil {
-		fail(err, func(j Job) error { return fmt.Errorf("variant %q: %w", j.ID, err) })
-		return
-	}
+	obj, miss := b.cache.Get(u.key, &b.files)
 	hit := obj != nil
 	var compileTime time.Duration
 	if !hit || b.opts.VerifyCache {
-		fresh, deps, took, stderr, err := b.compile(filepath.Join(b.work, fmt.Sprint(index)), u)
+		fresh, deps, took, stderr, err := b.compile(ctx, filepath.Join(b.work.Path, fmt.Sprint(index)), u)
 		compileTime = took
 		if err != nil {
 			fail(err, func(j Job) error { return &CompileError{Variant: j.ID, Stderr: stderr, Err: err} })
@@ -501,30 +524,16 @@ func (b *builder) process(ctx context.Context, index int, u *unit) {
 			return
 		case !hit:
 			if err := b.cache.Put(u.key, fresh, deps); err != nil {
-				fail(err, func(j Job) error { return fmt.Errorf("variant %q: %w", j.ID, err) })
-				return
+				// A full or read-only cache costs caching, not the build.
+				u.warning = fmt.Errorf("variant %q: not cached: %w", u.jobs[0].ID, err)
 			}
 			obj = fresh
 		}
 	}
 
-	spec, a, err := bindings.Inspect(obj)
+	a, byJob, types, err := b.derive(u, obj)
 	if err != nil {
-		fail(err, func(j Job) error { return fmt.Errorf("variant %q: %w", j.ID, err) })
-		return
-	}
-	byJob := map[string]map[string][]byte{}
-	for _, j := range u.jobs {
-		files, err := bindings.Variant(j.ID, u.target, u.arches, spec, obj)
-		if err != nil {
-			fail(err, nil)
-			return
-		}
-		byJob[j.ID] = files
-	}
-	types, err := bindings.Types(spec)
-	if err != nil {
-		fail(err, func(j Job) error { return fmt.Errorf("variant %q: %w", j.ID, err) })
+		fail(err, nil)
 		return
 	}
 	u.obj, u.bindings, u.types = obj, byJob, types
@@ -546,13 +555,12 @@ func (b *builder) process(ctx context.Context, index int, u *unit) {
 	}
 }
 
-// compile runs gen.Compile in dir (see flags.go for the layout) and returns
-// the stripped object, the system headers it read, the time clang and strip
-// took and their stderr.
-func (b *builder) compile(dir string, u *unit) (obj []byte, deps []cache.Dep, took time.Duration, stderr string, err error) {
+// compile runs clang and strip in dir (see flags.go for the layout) and
+// returns the stripped object, the system headers it read, the time clang
+// and strip took and their output.
+func (b *builder) compile(ctx context.Context, dir string, u *unit) (obj []byte, deps []cache.Dep, took time.Duration, stderr string, err error) {
 	srcDir := filepath.Join(dir, srcDirName)
-	outPath := filepath.Join(dir, "out", fileStem+".o")
-	stderrPath := filepath.Join(dir, "stderr")
+	outPath := filepath.Join(dir, objectRel)
 	setup := func() error {
 		for _, d := range []string{srcDir, filepath.Join(dir, variantDirName), filepath.Dir(outPath)} {
 			if err := os.MkdirAll(d, 0o755); err != nil {
@@ -562,13 +570,7 @@ func (b *builder) compile(dir string, u *unit) (obj []byte, deps []cache.Dep, to
 		if err := b.src.materialize(srcDir); err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(dir, variantDirName, headerName), u.jobs[0].Header, 0o644); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, "cc"), wrapperScript(b.tc.CC, stderrPath), 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, "strip"), wrapperScript(b.tc.Strip, stderrPath), 0o755)
+		return os.WriteFile(filepath.Join(dir, variantDirName, headerName), u.jobs[0].Header, 0o644)
 	}
 	if err := setup(); err != nil {
 		return nil, nil, 0, "", fmt.Errorf("preparing compile directory: %w", err)
@@ -576,20 +578,18 @@ func (b *builder) compile(dir string, u *unit) (obj []byte, deps []cache.Dep, to
 	defer os.RemoveAll(dir)
 
 	start := time.Now()
-	err = gen.Compile(gen.CompileArgs{
-		CC:      filepath.Join(dir, "cc"),
-		Strip:   filepath.Join(dir, "strip"),
-		Flags:   u.flags,
-		Workdir: srcDir,
-		Source:  filepath.Join(srcDir, filepath.FromSlash(b.src.main)),
-		Dest:    outPath,
-		Target:  u.target,
-	})
+	objRel := filepath.Join("..", objectRel)
+	out, err := runTool(ctx, b.tc.CC, clangArgs(u.flags, u.jobs[0].Target, filepath.FromSlash(b.src.main), objRel), srcDir)
+	if err == nil {
+		// -g drops DWARF but keeps .BTF and .BTF.ext.
+		var sout string
+		sout, err = runTool(ctx, b.tc.Strip, []string{"-g", objRel}, srcDir)
+		out += sout
+	}
 	took = time.Since(start)
-	raw, _ := os.ReadFile(stderrPath)
 	// Paths in diagnostics relative to the source tree, not the temporary
 	// directory.
-	stderr = strings.ReplaceAll(string(raw), srcDir+string(filepath.Separator), "")
+	stderr = strings.ReplaceAll(out, srcDir+string(filepath.Separator), "")
 	stderr = strings.ReplaceAll(stderr, dir+string(filepath.Separator), "")
 	if err != nil {
 		return nil, nil, took, stderr, err

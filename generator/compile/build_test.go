@@ -22,6 +22,7 @@ import (
 	"github.com/dpforge/dpforge/generator/bindings"
 	"github.com/dpforge/dpforge/generator/cache"
 	"github.com/dpforge/dpforge/generator/errlist"
+	"github.com/dpforge/dpforge/generator/outdir"
 )
 
 // fixture is the miniature datapath in testdata/datapath.
@@ -84,12 +85,12 @@ func ids(vs []VariantResult) []string {
 }
 
 // outputTree returns every file under dir (relative path → content),
-// skipping the lock file.
+// the list of dpforge's files included.
 func outputTree(t testing.TB, dir string) map[string]string {
 	t.Helper()
 	files := map[string]string{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() == lockName {
+		if err != nil || d.IsDir() {
 			return err
 		}
 		data, err := os.ReadFile(p)
@@ -215,9 +216,9 @@ func TestOutputLayout(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("output files (-want +got):\n%s", diff)
 	}
-	list, _ := os.ReadFile(filepath.Join(d.out, outputsList))
+	list, _ := os.ReadFile(filepath.Join(d.out, outdir.ListName))
 	if diff := cmp.Diff(strings.Join(want[1:], "\n")+"\n", string(list)); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", outputsList, diff)
+		t.Errorf("%s (-want +got):\n%s", outdir.ListName, diff)
 	}
 }
 
@@ -336,11 +337,10 @@ func TestDeterministicAcrossDirectories(t *testing.T) {
 func TestCompileErrorNamesVariant(t *testing.T) {
 	d := newDirs(t)
 	opts := d.options()
-	// "flaky" builds first, then its header breaks: its old files must go.
+	// "flaky" builds first, then its header breaks: the output directory
+	// keeps the first build, whole.
 	mustBuild(t, []Job{job(t, "base", "base", "v1"), job(t, "flaky", "policy", "v1")}, opts)
-	if _, err := os.Stat(filepath.Join(d.out, "objects", "flaky.o")); err != nil {
-		t.Fatal(err)
-	}
+	good := outputTree(t, d.out)
 
 	var events []Event
 	opts.Progress = func(e Event) { events = append(events, e) }
@@ -370,21 +370,18 @@ func TestCompileErrorNamesVariant(t *testing.T) {
 		t.Errorf("stderr mentions the temporary directory:\n%s", ce.Stderr)
 	}
 
-	// The other variant finished; the broken one left nothing behind.
+	// The other variant finished; the output is the previous build's.
 	if diff := cmp.Diff([]string{"base"}, ids(res.Variants)); diff != "" {
 		t.Errorf("built variants (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"flaky"}, res.Failed); diff != "" {
 		t.Errorf("failed variants (-want +got):\n%s", diff)
 	}
-	for _, p := range []string{"objects/flaky.o", "bindings/v_flaky"} {
-		if _, err := os.Stat(filepath.Join(d.out, p)); !errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("%s still exists after its variant failed (%v)", p, err)
-		}
+	if diff := cmp.Diff(good, outputTree(t, d.out)); diff != "" {
+		t.Errorf("a failed build changed the output directory (-before +after):\n%s", diff)
 	}
-	reg, _ := os.ReadFile(filepath.Join(d.out, "bindings", "registry_bpfel.go"))
-	if bytes.Contains(reg, []byte("flaky")) {
-		t.Errorf("registry still lists the failed variant:\n%s", reg)
+	if res.Files != nil {
+		t.Errorf("a failed build returned files")
 	}
 	var failed int
 	for _, e := range events {
@@ -710,7 +707,7 @@ func TestToolOverridesFromEnvironment(t *testing.T) {
 		t.Errorf("error = %v, want it to name the missing compiler and $DPFORGE_CC", err)
 	}
 	t.Setenv("DPFORGE_CC", "")
-	t.Setenv("BPF2GO_STRIP", "llvm-strip-0")
+	t.Setenv("DPFORGE_STRIP", "llvm-strip-0")
 	_, err = Build(context.Background(), nil, d.options())
 	if err == nil || !strings.Contains(err.Error(), `finding "llvm-strip-0" (set $DPFORGE_STRIP`) {
 		t.Errorf("error = %v, want it to name the missing strip tool", err)

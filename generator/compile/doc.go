@@ -9,13 +9,17 @@
 //   - The source tree is the datapath's C code (an fs.FS holding MainFile and
 //     an include/ directory). It is copied into a private work directory for
 //     every compile, next to a directory holding the variant's dp_variant.h,
-//     and compiled with clang through bpf2go's gen package, with flags chosen
-//     so that the object is byte-identical on every machine with the same
-//     toolchain (see flags.go).
+//     and compiled by running clang and llvm-strip with bpf2go's flags (see
+//     clang.go for why not through bpf2go's gen package), chosen so that the
+//     object is byte-identical on every machine with the same toolchain (see
+//     flags.go). Compilers die with their build (Pdeathsig); work directories
+//     of dead builds are removed by the next one (cache.MkdirLive).
 //   - The cache (generator/cache) is content addressed, like Go's build cache:
 //     an entry's key is the hash of the complete description of the compile
-//     (format version, bpf2go version, compiler and strip identity, flags,
-//     target, CPU, every source file, the header). An entry is the stripped
+//     (format version, compiler and strip identity, every compiler argument,
+//     target, CPU, every source file, the header). The tools' identity is
+//     their --version output, remembered by the installed file's path, size,
+//     mtime and inode. An entry is the stripped
 //     object plus a record of its sha256 and of the system headers clang read,
 //     each with its own hash; an entry whose object does not match, or whose
 //     system headers changed, is rebuilt and overwritten. Every write is a
@@ -27,7 +31,8 @@
 //     values and variables (generator/bindings, which also writes the Go
 //     bindings and the registry).
 //
-// Build lays out its output directory as:
+// Build's outputs (Result.Files, written to Options.OutDir as one whole by
+// generator/outdir when set) are:
 //
 //	objects/<id>.o                         the object of each variant
 //	bindings/go.mod, go.sum                a module (Options.GoImportPath)
@@ -35,9 +40,8 @@
 //	bindings/types.go                      its Go types, shared by every variant
 //	bindings/v_<id>/datapath_<target>.go   bpf2go bindings of each variant
 //	bindings/v_<id>/datapath_<target>.o    the embedded copy of the object
-//	.dpforge-outputs                       the files above, so that files of
-//	                                       variants no longer built are removed
-//	.dpforge-lock                          flock: one Build per OutDir at a time
+//
+// with .dpforge-outputs, the list of the files dpforge wrote, beside them.
 //
 // The package never prints: progress goes to Options.Progress, problems are
 // returned as errors (CompileError, bindings.APIMismatchError), joined with

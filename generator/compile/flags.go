@@ -6,46 +6,29 @@ import ()
 //
 //	<dir>/src/              the source tree; clang's working directory
 //	<dir>/variant/          dp_variant.h of this variant
-//	<dir>/out/datapath.o    the object (gen.Compile strips it in place)
+//	<dir>/out/datapath.o    the object (llvm-strip strips it in place)
 //	<dir>/deps.d            clang's dependency list
-//	<dir>/cc, <dir>/strip   wrappers sending stderr to <dir>/stderr
 //
-// Every path on the compiler's command line is relative to <dir>/src except
-// the main source file, which gen.Compile requires to be absolute and maps to
-// a relative name itself (-fdebug-prefix-map). So no path of the temporary
-// directory reaches the object, and the same inputs give the same bytes in
-// any directory on any machine.
+// Every path on the compiler's command line is relative to <dir>/src, so no
+// path of the temporary directory reaches the object, and the same inputs
+// give the same bytes in any directory on any machine.
 const (
 	srcDirName     = "src"
 	variantDirName = "variant"
 	headerName     = "dp_variant.h"
 	fileStem       = "datapath"
 	depFileRel     = "../deps.d"
+	objectRel      = "out/" + fileStem + ".o" // relative to <dir>
 )
 
-// compileFlags returns the flags Build passes to gen.Compile for one variant.
-// They are part of the cache key; the manifest records them without -mcpu,
-// which is per variant.
-//
-// gen.Compile inserts its overridable defaults "-O2 -mcpu=v1" before these
-// and appends flags no caller can change:
-//
-//	-Wunused-command-line-argument   a flag clang ignores is an error with -Werror
-//	-target bpfel|bpfeb              byte order of the object (Job.Target)
-//	-c <src> -o <dst>
-//	-fno-ident                       keep the clang version string out of the object
-//	-fdebug-prefix-map=<src>=<rel>   map the absolute source directory to a relative one
-//	-fdebug-compilation-dir .        and record "." as the compilation directory
-//	-g                               BTF is always generated
-//	-D__BPF_TARGET_MISSING=...       fail if code uses arch macros with a generic target
-//
-// and then runs "llvm-strip -g" on the object, which drops DWARF but keeps
-// .BTF and .BTF.ext.
+// compileFlags returns the variant's compiler flags; fixedFlags (clang.go)
+// follow them, then "-c <src> -o <obj>". All are part of the cache key; the
+// manifest records these without -mcpu, which is per variant. After clang,
+// "llvm-strip -g" drops DWARF from the object but keeps .BTF and .BTF.ext.
 func compileFlags(cpu string, hasInclude bool, systemIncludes []string) []string {
 	flags := []string{
 		// The verifier cannot follow unoptimised code (spilled pointers lose
-		// their types, helpers get called through stack slots). gen.Compile
-		// adds -O2 too; we say it so the key and manifest show it.
+		// their types, helpers get called through stack slots).
 		"-O2",
 		// BTF and BTF.ext are produced from debug info: without them there
 		// are no map key/value types, no CO-RE relocations, no variables in
@@ -55,7 +38,6 @@ func compileFlags(cpu string, hasInclude bool, systemIncludes []string) []string
 		// v3 the 32-bit jumps and ALU32 subregisters). clang's default is
 		// "probe", which asks the kernel of the build machine: wrong for
 		// ahead-of-time objects.
-		// gen.Compile's default -mcpu=v1 comes first; the last -mcpu wins.
 		"-mcpu=" + cpu,
 		// A warning in one variant's #if branch is a bug in that variant:
 		// fail the build instead of shipping it.
@@ -95,3 +77,10 @@ func commonFlags(hasInclude bool, systemIncludes []string) []string {
 	}
 	return out
 }
+
+// The outputs, relative to the output directory: objects/<id>.o and the
+// bindings module.
+const (
+	objectsDir  = "objects"
+	bindingsDir = "bindings"
+)

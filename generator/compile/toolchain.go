@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/dpforge/dpforge/generator/bindings"
+	"github.com/dpforge/dpforge/generator/cache"
+	"github.com/dpforge/dpforge/generator/env"
 )
 
 // Toolchain identifies the tools a Build used.
@@ -19,7 +21,7 @@ type Toolchain struct {
 	// Flags are the compiler flags common to all variants (without -mcpu).
 	Flags []string
 	// Bpf2go is the version of github.com/cilium/ebpf whose gen package
-	// drove the compiler.
+	// generated the bindings.
 	Bpf2go string
 }
 
@@ -29,14 +31,15 @@ type toolchain struct {
 	ccID, stripID string // full --version output
 }
 
-// probeToolchain runs "--version" of the compiler and of the strip tool once
-// per Build. The output is the tools' identity in cache keys.
-func probeToolchain(ctx context.Context, cc, strip []string) (*toolchain, error) {
-	ccID, err := toolVersion(ctx, cc, "DPFORGE_CC")
+// probeToolchain finds the compiler and the strip tool and reads their
+// "--version" output, their identity in cache keys: remembered in the cache
+// while the installed file stays the same (cache.ToolOutput), else run.
+func probeToolchain(ctx context.Context, c *cache.Cache, cc, strip []string) (*toolchain, error) {
+	ccID, err := toolVersion(ctx, c, cc, env.CCVar)
 	if err != nil {
 		return nil, err
 	}
-	stripID, err := toolVersion(ctx, strip, "DPFORGE_STRIP")
+	stripID, err := toolVersion(ctx, c, strip, env.StripVar)
 	if err != nil {
 		return nil, err
 	}
@@ -53,47 +56,34 @@ func probeToolchain(ctx context.Context, cc, strip []string) (*toolchain, error)
 	}, nil
 }
 
-func toolVersion(ctx context.Context, words []string, env string) (string, error) {
+func toolVersion(ctx context.Context, c *cache.Cache, words []string, env string) (string, error) {
 	if len(words) == 0 {
 		return "", fmt.Errorf("empty tool command (set $%s)", env)
 	}
-	if _, err := exec.LookPath(words[0]); err != nil {
+	path, err := exec.LookPath(words[0])
+	if err != nil {
 		return "", fmt.Errorf("finding %q (set $%s to choose another): %w", words[0], env, err)
 	}
 	args := append(append([]string(nil), words[1:]...), "--version")
-	cmd := exec.CommandContext(ctx, words[0], args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("running %q: %w: %s", strings.Join(words, " ")+" --version", err, strings.TrimSpace(stderr.String()))
+	run := func() (string, error) {
+		cmd := exec.CommandContext(ctx, path, args...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return "", fmt.Errorf("running %q: %w: %s", strings.Join(words, " ")+" --version", err, strings.TrimSpace(stderr.String()))
+		}
+		return string(out), nil
 	}
-	return string(out), nil
+	if len(words) > 1 {
+		// A wrapper ("ccache clang-19"): the first word's file does not
+		// identify the compiler it runs, so ask every time.
+		return run()
+	}
+	return c.ToolOutput(path, args, run)
 }
 
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return strings.TrimSpace(line)
-}
-
-// shellQuote quotes s for /bin/sh.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// wrapperScript is a tiny shell script that runs the command words with its
-// arguments and appends its stderr to stderrPath. gen.Compile sends the
-// compiler's and strip's stderr to os.Stderr; the wrapper captures it per
-// variant instead, so a library that must not print can return it in a
-// CompileError, and parallel compiles do not interleave.
-func wrapperScript(words []string, stderrPath string) []byte {
-	var b strings.Builder
-	b.WriteString("#!/bin/sh\n")
-	b.WriteString("exec 2>>" + shellQuote(stderrPath) + "\n")
-	b.WriteString("exec")
-	for _, w := range words {
-		b.WriteString(" " + shellQuote(w))
-	}
-	b.WriteString(" \"$@\"\n")
-	return []byte(b.String())
 }

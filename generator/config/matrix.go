@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/dpforge/dpforge/features"
+	"github.com/dpforge/dpforge/features/diag"
 )
 
 // MaxFileSize bounds every input file: a matrix is hand-written text, and a
@@ -32,19 +33,22 @@ type Matrix struct {
 	Nodes    []*Node
 	Axes     []Axis // sorted by name; "kernel" is one of them
 	Exclude  []Cell
-	AxesPos  Pos
+	AxesPos  diag.Position
+	// ReleaseFrom says where the Cilium release in Defaults comes from (the
+	// agent image, --cilium-version); empty when the matrix itself says.
+	ReleaseFrom string
 }
 
 // Options are option values with the positions of their keys.
 type Options struct {
 	Values features.Config
-	Keys   map[string]Pos
+	Keys   map[string]diag.Position
 }
 
 // KernelProfile is a named kernel: a version, or a probe file.
 type KernelProfile struct {
 	Name   string
-	Pos    Pos
+	Pos    diag.Position
 	Kernel features.Kernel
 	Target string // bpfel or bpfeb, from arch
 	Probe  string // path of the probe file, when probed
@@ -53,16 +57,16 @@ type KernelProfile struct {
 // Node is one node of the inventory.
 type Node struct {
 	Name      string
-	Pos       Pos
+	Pos       diag.Position
 	KernelRef string
-	KernelPos Pos
+	KernelPos diag.Position
 	Config    Options
 }
 
 // Axis is one dimension of the CI matrix.
 type Axis struct {
 	Name   string
-	Pos    Pos
+	Pos    diag.Position
 	Values []string
 }
 
@@ -74,20 +78,25 @@ type Cell map[string]string
 type ReadFile func(name string) ([]byte, error)
 
 type parser struct {
-	file  string
-	diags Diagnostics
-	read  ReadFile
-	hash  []byte
+	file string
+	// lastWins makes a repeated key a warning whose last value counts, as
+	// Kubernetes reads manifests.
+	lastWins bool
+	diags    diag.Diagnostics
+	read     ReadFile
+	hash     []byte
 }
 
-func (p *parser) pos(n *yaml.Node) Pos { return Pos{p.file, n.Line, n.Column} }
+func (p *parser) pos(n *yaml.Node) diag.Position {
+	return diag.Position{File: p.file, Line: n.Line, Col: n.Column}
+}
 
 func (p *parser) errorf(n *yaml.Node, rule, format string, args ...any) {
-	p.diags = append(p.diags, Diagnostic{Pos: p.pos(n), Severity: Error, Rule: rule, Message: fmt.Sprintf(format, args...)})
+	p.diags = append(p.diags, diag.Diagnostic{Pos: p.pos(n), Severity: diag.Error, Rule: rule, Message: fmt.Sprintf(format, args...)})
 }
 
 func (p *parser) warnf(n *yaml.Node, rule, format string, args ...any) {
-	p.diags = append(p.diags, Diagnostic{Pos: p.pos(n), Severity: Warning, Rule: rule, Message: fmt.Sprintf(format, args...)})
+	p.diags = append(p.diags, diag.Diagnostic{Pos: p.pos(n), Severity: diag.Warning, Rule: rule, Message: fmt.Sprintf(format, args...)})
 }
 
 // decodeDoc parses bytes into a yaml document root, rejecting what a matrix
@@ -95,47 +104,61 @@ func (p *parser) warnf(n *yaml.Node, rule, format string, args ...any) {
 // (alias bombs), multiple documents, and huge trees.
 func (p *parser) decodeDoc(data []byte) *yaml.Node {
 	if len(data) > MaxFileSize {
-		p.diags = append(p.diags, Diagnostic{Pos: Pos{File: p.file}, Severity: Error, Rule: "file-too-large",
+		p.diags = append(p.diags, diag.Diagnostic{Pos: diag.Position{File: p.file}, Severity: diag.Error, Rule: diag.RuleFileTooLarge,
 			Message: fmt.Sprintf("input is %d bytes; the limit is %d", len(data), MaxFileSize)})
 		return nil
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
-		line := 0
-		msg := err.Error()
-		if _, scanErr := fmt.Sscanf(msg, "yaml: line %d:", &line); scanErr == nil {
-			msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
-			msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
-		}
-		if msg == "EOF" {
-			msg = "empty document"
-		}
-		p.diags = append(p.diags, Diagnostic{Pos: Pos{p.file, line, 1}, Severity: Error, Rule: "yaml", Message: strings.TrimPrefix(msg, "yaml: ")})
+		p.yamlError(err)
 		return nil
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		p.errorf(&extra, "yaml", "only one YAML document is allowed")
+		p.errorf(&extra, diag.RuleYAML, "only one YAML document is allowed")
 	}
 	count := 0
+	if !p.checkTree(&doc, &count) || len(doc.Content) == 0 {
+		return nil
+	}
+	return doc.Content[0]
+}
+
+// yamlError reports a yaml.v3 decoding error at its line.
+func (p *parser) yamlError(err error) {
+	line := 0
+	msg := err.Error()
+	if _, scanErr := fmt.Sscanf(msg, "yaml: line %d:", &line); scanErr == nil {
+		msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+		msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+	}
+	if msg == "EOF" {
+		msg = "empty document"
+	}
+	p.diags = append(p.diags, diag.Diagnostic{Pos: diag.Position{File: p.file, Line: line, Col: 1}, Severity: diag.Error, Rule: diag.RuleYAML, Message: strings.TrimPrefix(msg, "yaml: ")})
+}
+
+// checkTree refuses aliases, merge keys and trees of more than maxNodes
+// nodes (count carries over between the documents of one file).
+func (p *parser) checkTree(doc *yaml.Node, count *int) bool {
 	ok := true
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
-		count++
-		if count > maxNodes {
+		*count++
+		if *count > maxNodes {
 			ok = false
 			return
 		}
 		if n.Kind == yaml.AliasNode {
-			p.errorf(n, "yaml-alias", "YAML aliases are not supported in a matrix; write the values out")
+			p.errorf(n, diag.RuleYAMLAlias, "YAML aliases are not supported in a matrix; write the values out")
 			ok = false
 			return
 		}
 		if n.Kind == yaml.MappingNode {
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				if n.Content[i].Value == "<<" && n.Content[i].Tag == "!!merge" {
-					p.errorf(n.Content[i], "yaml-alias", "YAML merge keys are not supported in a matrix")
+					p.errorf(n.Content[i], diag.RuleYAMLAlias, "YAML merge keys are not supported in a matrix")
 					ok = false
 				}
 			}
@@ -146,43 +169,59 @@ func (p *parser) decodeDoc(data []byte) *yaml.Node {
 			}
 		}
 	}
-	walk(&doc)
-	if count > maxNodes {
-		p.errorf(&doc, "file-too-large", "document has more than %d YAML nodes", maxNodes)
+	walk(doc)
+	if *count > maxNodes {
+		p.errorf(doc, diag.RuleFileTooLarge, "document has more than %d YAML nodes", maxNodes)
 	}
-	if !ok || len(doc.Content) == 0 {
-		return nil
-	}
-	return doc.Content[0]
+	return ok
 }
 
 // mapping iterates a mapping node's key/value pairs, reporting duplicates and
 // keys not in allowed (nil: any key).
 func (p *parser) mapping(n *yaml.Node, what string, allowed []string, fn func(k, v *yaml.Node)) {
 	if n.Kind != yaml.MappingNode {
-		p.errorf(n, "wrong-type", "%s must be a mapping, not %s", what, kindName(n))
+		p.errorf(n, diag.RuleWrongType, "%s must be a mapping, not %s", what, kindName(n))
 		return
 	}
-	seen := map[string]*yaml.Node{}
+	// Small mappings (a node, its config) are searched for repeats
+	// directly: a map per mapping costs more than the search.
+	var seen map[string]*yaml.Node
+	if len(n.Content) > 32 {
+		seen = make(map[string]*yaml.Node, len(n.Content)/2)
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
-			p.errorf(k, "wrong-type", "%s keys must be strings", what)
+			p.errorf(k, diag.RuleWrongType, "%s keys must be strings", what)
 			continue
 		}
-		if prev, dup := seen[k.Value]; dup {
-			p.errorf(k, "duplicate-key", "%q is given twice in %s (first at line %d)", k.Value, what, prev.Line)
-			continue
+		var prev *yaml.Node
+		if seen != nil {
+			prev = seen[k.Value]
+			seen[k.Value] = k
+		} else {
+			for j := 0; j < i; j += 2 {
+				if c := n.Content[j]; c.Kind == yaml.ScalarNode && c.Value == k.Value {
+					prev = c
+					break
+				}
+			}
 		}
-		seen[k.Value] = k
+		if prev != nil {
+			if !p.lastWins {
+				p.errorf(k, diag.RuleDuplicateKey, "%q is given twice in %s (first at line %d)", k.Value, what, prev.Line)
+				continue
+			}
+			p.warnf(k, diag.RuleDuplicateKey, "%q is given twice in %s (first at line %d); Kubernetes keeps the last value", k.Value, what, prev.Line)
+		}
 		if allowed != nil && !contains(allowed, k.Value) {
 			msg := fmt.Sprintf("unknown key %q in %s", k.Value, what)
-			if s := features.Closest(k.Value, allowed); s != "" {
+			if s := diag.Closest(k.Value, allowed); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			} else {
 				msg += fmt.Sprintf(" (want one of %s)", strings.Join(allowed, ", "))
 			}
-			p.errorf(k, "unknown-key", "%s", msg)
+			p.errorf(k, diag.RuleUnknownKey, "%s", msg)
 			continue
 		}
 		fn(k, v)
@@ -191,7 +230,7 @@ func (p *parser) mapping(n *yaml.Node, what string, allowed []string, fn func(k,
 
 func (p *parser) scalar(n *yaml.Node, what string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		p.errorf(n, "wrong-type", "%s must be a scalar value, not %s", what, kindName(n))
+		p.errorf(n, diag.RuleWrongType, "%s must be a scalar value, not %s", what, kindName(n))
 		return "", false
 	}
 	return n.Value, true
@@ -214,8 +253,8 @@ func kindName(n *yaml.Node) string {
 
 // Parse reads a feature matrix. The returned Matrix is nil only when the
 // document could not be read at all; otherwise it holds everything valid
-// and the Diagnostics say what was not.
-func Parse(file string, data []byte, read ReadFile) (*Matrix, Diagnostics) {
+// and the diag.Diagnostics say what was not.
+func Parse(file string, data []byte, read ReadFile) (*Matrix, diag.Diagnostics) {
 	p := &parser{file: file, read: read}
 	h := sha256.New()
 	h.Write(data)
@@ -223,7 +262,7 @@ func Parse(file string, data []byte, read ReadFile) (*Matrix, Diagnostics) {
 	if root == nil {
 		return nil, p.diags.Sort()
 	}
-	m := &Matrix{File: file, Defaults: Options{Values: features.Config{}, Keys: map[string]Pos{}}}
+	m := &Matrix{File: file, Defaults: Options{Values: features.Config{}, Keys: map[string]diag.Position{}}}
 	var nodesNode, matrixNode *yaml.Node
 	p.mapping(root, "the matrix", []string{"kernels", "defaults", "nodes", "matrix"}, func(k, v *yaml.Node) {
 		switch k.Value {
@@ -244,7 +283,7 @@ func Parse(file string, data []byte, read ReadFile) (*Matrix, Diagnostics) {
 		p.matrix(matrixNode, m)
 	}
 	if len(m.Nodes) == 0 && len(m.Axes) == 0 && !p.diags.HasErrors() {
-		p.errorf(root, "empty", "the matrix has neither nodes nor a matrix section")
+		p.errorf(root, diag.RuleEmpty, "the matrix has neither nodes nor a matrix section")
 	}
 	h.Write(p.hash)
 	m.Hash = hex.EncodeToString(h.Sum(nil))
@@ -254,12 +293,12 @@ func Parse(file string, data []byte, read ReadFile) (*Matrix, Diagnostics) {
 func (p *parser) kernels(n *yaml.Node, m *Matrix) {
 	p.mapping(n, "kernels", nil, func(k, v *yaml.Node) {
 		if !features.ValidName(k.Value) {
-			p.errorf(k, "invalid-name", "kernel profile name %q must be a DNS-1123 label (lower-case letters, digits, '-')", k.Value)
+			p.errorf(k, diag.RuleInvalidName, "kernel profile name %q must be a DNS-1123 label (lower-case letters, digits, '-')", k.Value)
 			return
 		}
 		kp := &KernelProfile{Name: k.Value, Pos: p.pos(k), Target: features.LittleEndian}
 		var verNode, probeNode *yaml.Node
-		p.mapping(v, fmt.Sprintf("kernel profile %q", k.Value), []string{"version", "probe", "arch"}, func(kk, vv *yaml.Node) {
+		p.mapping(v, fmt.Sprintf("kernel profile %q", k.Value), []string{"version", diag.RuleProbe, "arch"}, func(kk, vv *yaml.Node) {
 			switch kk.Value {
 			case "version":
 				verNode = vv
@@ -269,7 +308,7 @@ func (p *parser) kernels(n *yaml.Node, m *Matrix) {
 				if s, ok := p.scalar(vv, "arch"); ok {
 					t, known := archTarget[s]
 					if !known {
-						p.errorf(vv, "invalid-value", "unknown arch %q (want one of %s)", s, strings.Join(sortedKeys(archTarget), ", "))
+						p.errorf(vv, diag.RuleInvalidValue, "unknown arch %q (want one of %s)", s, strings.Join(sortedKeys(archTarget), ", "))
 					}
 					kp.Target = t
 				}
@@ -277,10 +316,10 @@ func (p *parser) kernels(n *yaml.Node, m *Matrix) {
 		})
 		switch {
 		case verNode == nil && probeNode == nil:
-			p.errorf(k, "missing-key", "kernel profile %q needs a version or a probe file", k.Value)
+			p.errorf(k, diag.RuleMissingKey, "kernel profile %q needs a version or a probe file", k.Value)
 			return
 		case verNode != nil && probeNode != nil:
-			p.errorf(probeNode, "conflict", "kernel profile %q has both version and probe; a probe file states its version", k.Value)
+			p.errorf(probeNode, diag.RuleConflict, "kernel profile %q has both version and probe; a probe file states its version", k.Value)
 			return
 		case verNode != nil:
 			s, ok := p.scalar(verNode, "version")
@@ -289,12 +328,12 @@ func (p *parser) kernels(n *yaml.Node, m *Matrix) {
 			}
 			ver, err := features.ParseVersion(s)
 			if err != nil {
-				p.errorf(verNode, "invalid-version", "%v", err)
+				p.errorf(verNode, diag.RuleInvalidVersion, "%v", err)
 				return
 			}
 			kp.Kernel = features.Kernel{Name: k.Value, Version: ver, Release: s}
 		default:
-			s, ok := p.scalar(probeNode, "probe")
+			s, ok := p.scalar(probeNode, diag.RuleProbe)
 			if !ok {
 				return
 			}
@@ -322,22 +361,22 @@ var archTarget = map[string]string{
 
 func (p *parser) probe(n *yaml.Node, file string) (*ProbeFile, bool) {
 	if !safePath(file) {
-		p.errorf(n, "invalid-path", "probe path %q must be relative, without \"..\" and without unusual characters", file)
+		p.errorf(n, diag.RuleInvalidPath, "probe path %q must be relative, without \"..\" and without unusual characters", file)
 		return nil, false
 	}
 	if p.read == nil {
-		p.errorf(n, "invalid-path", "probe files cannot be read here")
+		p.errorf(n, diag.RuleInvalidPath, "probe files cannot be read here")
 		return nil, false
 	}
 	data, err := p.read(file)
 	if err != nil {
-		p.errorf(n, "probe", "reading probe file: %v", err)
+		p.errorf(n, diag.RuleProbe, "reading probe file: %v", err)
 		return nil, false
 	}
 	p.hash = append(p.hash, data...)
 	pf, err := ParseProbe(data)
 	if err != nil {
-		p.errorf(n, "probe", "probe file %s: %v", file, err)
+		p.errorf(n, diag.RuleProbe, "probe file %s: %v", file, err)
 		return nil, false
 	}
 	return pf, true
@@ -361,21 +400,34 @@ func safePath(s string) bool {
 	return true
 }
 
-// options reads a mapping of Cilium agent options.
+// options reads a mapping of Cilium agent options. Modeled options are
+// checked and normalized; options some Cilium release has but dpforge does
+// not model are kept as written (the release decides whether the agent reads
+// them) and noted; a key no release has is a warning, as the agent ignores
+// it. An empty value is no value, as in Cilium.
 func (p *parser) options(n *yaml.Node, what string) Options {
-	o := Options{Values: features.Config{}, Keys: map[string]Pos{}}
+	o := Options{Values: features.Config{}, Keys: map[string]diag.Position{}}
 	p.mapping(n, what, nil, func(k, v *yaml.Node) {
 		name := k.Value
-		opt, ok := features.LookupOption(name)
-		if !ok {
-			switch s := features.Suggest(name); {
-			case features.Unmodeled(name):
-				p.warnf(k, "unmodeled-option", "option %q is a Cilium option that dpforge does not model; it has no effect on the datapath here", name)
-			case s != "":
-				p.errorf(k, "unknown-option", "unknown option %q; did you mean %q?", name, s)
-			default:
-				p.errorf(k, "unknown-option", "unknown option %q (not a Cilium agent option dpforge knows)", name)
+		if v.Kind == yaml.ScalarNode && (v.Value == "" || v.Tag == "!!null") {
+			return
+		}
+		opt, modeled := features.Modeled(name)
+		if !modeled {
+			if _, known := features.LookupOption(name); known {
+				p.diags = append(p.diags, diag.Diagnostic{Pos: p.pos(k), Severity: diag.Info, Rule: diag.RuleUnmodeledOption,
+					Message: fmt.Sprintf("option %q is not modeled by dpforge; it takes no part in the checks", name)})
+				if v.Kind == yaml.ScalarNode {
+					o.Values[name] = v.Value
+					o.Keys[name] = p.pos(k)
+				}
+				return
 			}
+			msg := fmt.Sprintf("unknown option %q: no Cilium release has it, and the agent ignores it", name)
+			if s := features.Suggest(name); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			p.warnf(k, diag.RuleUnknownOption, "%s", msg)
 			return
 		}
 		raw, ok := p.optionValue(v, opt)
@@ -384,7 +436,7 @@ func (p *parser) options(n *yaml.Node, what string) Options {
 		}
 		val, err := opt.Normalize(raw)
 		if err != nil {
-			p.errorf(v, "invalid-value", "%s: %v", name, err)
+			p.errorf(v, diag.RuleInvalidValue, "%s: %v", name, err)
 			return
 		}
 		o.Values[name] = val
@@ -411,12 +463,12 @@ func (p *parser) optionValue(v *yaml.Node, opt *features.Option) (string, bool) 
 
 func (p *parser) nodes(n *yaml.Node, m *Matrix) {
 	if n.Kind != yaml.SequenceNode {
-		p.errorf(n, "wrong-type", "nodes must be a list, not %s", kindName(n))
+		p.errorf(n, diag.RuleWrongType, "nodes must be a list, not %s", kindName(n))
 		return
 	}
-	seen := map[string]Pos{}
+	seen := map[string]diag.Position{}
 	for _, e := range n.Content {
-		node := &Node{Pos: p.pos(e), Config: Options{Values: features.Config{}, Keys: map[string]Pos{}}}
+		node := &Node{Pos: p.pos(e), Config: Options{Values: features.Config{}, Keys: map[string]diag.Position{}}}
 		p.mapping(e, "a node", []string{"name", "kernel", "config"}, func(k, v *yaml.Node) {
 			switch k.Value {
 			case "name":
@@ -425,7 +477,7 @@ func (p *parser) nodes(n *yaml.Node, m *Matrix) {
 					return
 				}
 				if !features.ValidName(s) {
-					p.errorf(v, "invalid-name", "node name %q must be a DNS-1123 label (lower-case letters, digits, '-', at most 63)", s)
+					p.errorf(v, diag.RuleInvalidName, "node name %q must be a DNS-1123 label (lower-case letters, digits, '-', at most 63)", s)
 					return
 				}
 				node.Name, node.Pos = s, p.pos(v)
@@ -442,19 +494,19 @@ func (p *parser) nodes(n *yaml.Node, m *Matrix) {
 		}
 		if node.Name == "" {
 			if !hasKey(e, "name") {
-				p.errorf(e, "missing-key", "a node needs a name")
+				p.errorf(e, diag.RuleMissingKey, "a node needs a name")
 			}
 			continue
 		}
 		if prev, dup := seen[node.Name]; dup {
-			p.diags = append(p.diags, Diagnostic{Pos: node.Pos, Severity: Error, Rule: "duplicate-node",
+			p.diags = append(p.diags, diag.Diagnostic{Pos: node.Pos, Severity: diag.Error, Rule: diag.RuleDuplicateNode,
 				Message: fmt.Sprintf("node %q is defined twice", node.Name), Related: &prev})
 			continue
 		}
 		seen[node.Name] = node.Pos
 		if node.KernelRef == "" {
 			if !hasKey(e, "kernel") {
-				p.errorf(e, "missing-key", "node %q needs a kernel (a profile name or a version)", node.Name)
+				p.errorf(e, diag.RuleMissingKey, "node %q needs a kernel (a profile name or a version)", node.Name)
 			}
 			continue
 		}
@@ -466,7 +518,7 @@ func (p *parser) nodes(n *yaml.Node, m *Matrix) {
 	}
 }
 
-func (p *parser) kernelRefError(pos Pos, ref string, m *Matrix) {
+func (p *parser) kernelRefError(pos diag.Position, ref string, m *Matrix) {
 	names := make([]string, len(m.Kernels))
 	for i, k := range m.Kernels {
 		names[i] = k.Name
@@ -474,24 +526,28 @@ func (p *parser) kernelRefError(pos Pos, ref string, m *Matrix) {
 	msg := fmt.Sprintf("unknown kernel profile %q", ref)
 	if _, err := features.ParseVersion(ref); strings.ContainsAny(ref, "0123456789") && strings.Contains(ref, ".") {
 		msg = err.Error()
-	} else if s := features.Closest(ref, names); s != "" {
+	} else if s := diag.Closest(ref, names); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	} else if len(names) > 0 {
 		msg += fmt.Sprintf(" (profiles: %s; or write a version such as 5.10.0)", strings.Join(names, ", "))
 	}
 	rule := "unknown-kernel"
 	if strings.HasPrefix(msg, "kernel ") {
-		rule = "invalid-version"
+		rule = diag.RuleInvalidVersion
 	}
-	p.diags = append(p.diags, Diagnostic{Pos: pos, Severity: Error, Rule: rule, Message: msg})
+	p.diags = append(p.diags, diag.Diagnostic{Pos: pos, Severity: diag.Error, Rule: rule, Message: msg})
 }
 
-// kernel resolves a profile name or a bare version.
+// kernel resolves a profile name, a named distribution kernel (rhel8) or a
+// bare version.
 func (m *Matrix) kernel(ref string) (*KernelProfile, bool) {
 	for _, k := range m.Kernels {
 		if k.Name == ref {
 			return k, true
 		}
+	}
+	if d, ok := features.LookupDistro(ref); ok {
+		return &KernelProfile{Name: ref, Kernel: d.Kernel(), Target: features.LittleEndian}, true
 	}
 	v, err := features.ParseVersion(ref)
 	if err != nil {
@@ -508,7 +564,7 @@ func (p *parser) matrix(n *yaml.Node, m *Matrix) {
 	p.mapping(n, "matrix", nil, func(k, v *yaml.Node) {
 		if k.Value == "exclude" {
 			if v.Kind != yaml.SequenceNode {
-				p.errorf(v, "wrong-type", "matrix exclude must be a list of mappings")
+				p.errorf(v, diag.RuleWrongType, "matrix exclude must be a list of mappings")
 				return
 			}
 			for _, e := range v.Content {
@@ -524,18 +580,22 @@ func (p *parser) matrix(n *yaml.Node, m *Matrix) {
 		}
 		axis := Axis{Name: k.Value, Pos: p.pos(k)}
 		if v.Kind != yaml.SequenceNode || len(v.Content) == 0 {
-			p.errorf(v, "wrong-type", "matrix axis %q must be a non-empty list", k.Value)
+			p.errorf(v, diag.RuleWrongType, "matrix axis %q must be a non-empty list", k.Value)
 			return
 		}
 		var opt *features.Option
 		if k.Value != "kernel" {
-			o, ok := features.LookupOption(k.Value)
+			o, ok := features.Modeled(k.Value)
 			if !ok {
 				msg := fmt.Sprintf("unknown matrix axis %q: an axis is \"kernel\" or a modeled option", k.Value)
-				if s := features.Suggest(k.Value); s != "" {
+				axes := []string{"kernel"}
+				for _, o := range features.Options() {
+					axes = append(axes, o.Name)
+				}
+				if s := diag.Closest(k.Value, axes); s != "" {
 					msg += fmt.Sprintf("; did you mean %q?", s)
 				}
-				p.errorf(k, "unknown-option", "%s", msg)
+				p.errorf(k, diag.RuleUnknownOption, "%s", msg)
 				return
 			}
 			opt = o
@@ -549,7 +609,7 @@ func (p *parser) matrix(n *yaml.Node, m *Matrix) {
 			if opt != nil {
 				norm, err := opt.Normalize(s)
 				if err != nil {
-					p.errorf(e, "invalid-value", "%s: %v", opt.Name, err)
+					p.errorf(e, diag.RuleInvalidValue, "%s: %v", opt.Name, err)
 					continue
 				}
 				s = norm
@@ -558,7 +618,7 @@ func (p *parser) matrix(n *yaml.Node, m *Matrix) {
 				continue
 			}
 			if seen[s] {
-				p.errorf(e, "duplicate-key", "matrix axis %q lists %q twice", k.Value, s)
+				p.errorf(e, diag.RuleDuplicateKey, "matrix axis %q lists %q twice", k.Value, s)
 				continue
 			}
 			seen[s] = true
@@ -572,12 +632,12 @@ func (p *parser) matrix(n *yaml.Node, m *Matrix) {
 		hasKernel = hasKernel || a.Name == "kernel"
 	}
 	if len(m.Axes) > 0 && !hasKernel {
-		p.errorf(n, "missing-key", "a matrix needs a kernel axis")
+		p.errorf(n, diag.RuleMissingKey, "a matrix needs a kernel axis")
 	}
 	for _, ex := range m.Exclude {
 		for k := range ex {
 			if m.axis(k) == nil {
-				p.errorf(n, "unknown-key", "exclude entry names %q, which is not a matrix axis", k)
+				p.errorf(n, diag.RuleUnknownKey, "exclude entry names %q, which is not a matrix axis", k)
 			}
 		}
 	}
@@ -637,7 +697,7 @@ func (m *Matrix) excluded(c Cell) bool {
 		match := len(ex) > 0
 		for k, v := range ex {
 			cv := c[k]
-			if o, ok := features.LookupOption(k); ok {
+			if o, ok := features.Modeled(k); ok {
 				if norm, err := o.Normalize(v); err == nil {
 					v = norm
 				}

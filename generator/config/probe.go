@@ -79,3 +79,6 @@ func (pf *ProbeFile) Marshal() ([]byte, error) {
 	}
 	return buf.Bytes(), enc.Close()
 }
+
+// ArchTarget maps a Go architecture name to its BPF byte order.
+func ArchTarget(arch string) (string, bool) { t, ok := archTarget[arch]; return t, ok }

@@ -7,6 +7,7 @@ package header
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
@@ -53,7 +54,11 @@ func Checks() []Check {
 			} else {
 				cond += "!" + defined(g.Defines[0])
 			}
-			out = append(out, Check{Cond: cond, Message: cString(r.Message)})
+			// Release-dependent rows can state one define-level rule
+			// several times: guard it once.
+			if !slices.ContainsFunc(out, func(c Check) bool { return c.Cond == cond }) {
+				out = append(out, Check{Cond: cond, Message: cString(r.Message)})
+			}
 		}
 	}
 	return out
@@ -90,11 +95,14 @@ func guard(prefix, name string) string {
 	return prefix + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(name)) + "_H"
 }
 
-// VariantHeader renders dp_variant.h for one variant.
-func VariantHeader(p *plan.Plan, v *plan.Variant) ([]byte, error) {
+// VariantHeader renders dp_variant.h for one variant. It depends on the
+// variant alone (its defines, target and -mcpu), never on the matrix it came
+// from: the header is part of the object's cache key, so a comment added to
+// the matrix, or the same matrix under another name, compiles nothing.
+func VariantHeader(v *plan.Variant) ([]byte, error) {
 	return render("variant.h.tmpl", map[string]any{
-		"Source": p.Matrix.File, "Hash": p.Matrix.Hash, "ID": v.ID, "Target": v.Target, "CPU": v.CPU,
-		"Kernels": v.Kernels, "Guard": guard("DPFORGE_VARIANT_", v.ID), "Defines": v.Defines, "Checks": Checks(),
+		"ID": v.ID, "Target": v.Target, "CPU": v.CPU,
+		"Guard": guard("DPFORGE_VARIANT_", v.ID), "Defines": v.Defines, "Checks": Checks(),
 	})
 }
 
@@ -121,7 +129,7 @@ func render(name string, data any) ([]byte, error) {
 func Files(p *plan.Plan) ([]File, error) {
 	var out []File
 	for _, v := range p.Variants {
-		b, err := VariantHeader(p, v)
+		b, err := VariantHeader(v)
 		if err != nil {
 			return nil, err
 		}

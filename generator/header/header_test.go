@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/dpforge/dpforge/generator/config"
+	"github.com/dpforge/dpforge/generator/env"
 	"github.com/dpforge/dpforge/generator/plan"
 )
 
@@ -27,10 +28,7 @@ func defaultPlan(t *testing.T) *plan.Plan {
 
 func clang(t *testing.T) string {
 	t.Helper()
-	cc := os.Getenv("DPFORGE_CC") // what make exports, as the build reads it
-	if cc == "" {
-		cc = "clang-19"
-	}
+	cc := env.Compiler() // what make exports, as the build reads it
 	path, err := exec.LookPath(cc)
 	if err != nil {
 		t.Fatalf("%s not found: headers must be compile-checked (run `make deps` to install clang)", cc)
@@ -77,7 +75,7 @@ func TestGuardsFire(t *testing.T) {
 	}
 	// DSR without NodePort: the rule lives only in the feature table, and this
 	// guard is what stops a hand-edited header.
-	for _, want := range []string{"BPF host routing requires kube-proxy-replacement=true", "mode requires geneve dispatch",
+	for _, want := range []string{"BPF host routing requires BPF NodePort", "mode requires geneve dispatch",
 		`Node Port \"dsr\" mode requires kube-proxy replacement (BPF NodePort).`} {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("clang output lacks %q:\n%s", want, out)

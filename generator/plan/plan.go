@@ -5,10 +5,10 @@
 package plan
 
 import (
-	"fmt"
 	"sort"
 
 	"github.com/dpforge/dpforge/features"
+	"github.com/dpforge/dpforge/features/diag"
 	"github.com/dpforge/dpforge/generator/config"
 )
 
@@ -38,7 +38,10 @@ type Plan struct {
 	Matrix   *config.Matrix
 	Entries  []*Entry   // nodes in file order, then cells in matrix order
 	Variants []*Variant // sorted by ID
-	Diags    config.Diagnostics
+	Diags    diag.Diagnostics
+
+	resolver features.Resolver
+	variants map[string]*Variant
 }
 
 // Nodes returns the real nodes.
@@ -70,17 +73,17 @@ func Make(m *config.Matrix, target string) *Plan {
 		kp, _ := m.Kernel(n.KernelRef)
 		cfg := m.Defaults.Values.Merge(n.Config.Values)
 		e := p.add(n.Name, true, kp, cfg, target)
-		loc := locator{node: n, defaults: m.Defaults, fallback: n.Pos, prefix: fmt.Sprintf("node %q: ", n.Name)}
+		loc := locator{node: n, defaults: m.Defaults, fallback: n.Pos, subject: n.Name}
 		p.Diags = append(p.Diags, loc.diagnostics(e.Resolution.Problems)...)
 	}
 	cells, err := m.Cells()
 	if err != nil {
-		p.Diags = append(p.Diags, config.Diagnostic{Pos: m.AxesPos, Severity: config.Error, Rule: "too-many-cells", Message: err.Error()})
+		p.Diags = append(p.Diags, diag.Diagnostic{Pos: m.AxesPos, Severity: diag.Error, Rule: diag.RuleTooManyCells, Message: err.Error()})
 	}
 	for _, c := range cells {
 		kp, _ := m.Kernel(c["kernel"])
 		cfg := m.Defaults.Values.Merge(nil)
-		axes := map[string]config.Pos{}
+		axes := map[string]diag.Position{}
 		for _, a := range m.Axes {
 			axes[a.Name] = a.Pos
 			if a.Name != "kernel" {
@@ -89,7 +92,7 @@ func Make(m *config.Matrix, target string) *Plan {
 		}
 		name := "matrix[" + c.Name() + "]"
 		e := p.add(name, false, kp, cfg, target)
-		loc := locator{axes: axes, defaults: m.Defaults, fallback: m.AxesPos, prefix: name + ": "}
+		loc := locator{axes: axes, defaults: m.Defaults, fallback: m.AxesPos, subject: name}
 		p.Diags = append(p.Diags, loc.diagnostics(e.Resolution.Problems)...)
 	}
 	p.Diags = p.Diags.Sort()
@@ -101,17 +104,16 @@ func (p *Plan) add(name string, node bool, kp *config.KernelProfile, cfg feature
 	if target != "" {
 		t = target
 	}
-	r := features.Resolve(cfg, kp.Kernel, t)
+	r := p.resolver.Resolve(cfg, kp.Kernel, t)
 	e := &Entry{Name: name, Node: node, Kernel: kp.Name, Resolution: r, Config: cfg}
 	p.Entries = append(p.Entries, e)
-	var v *Variant
-	for _, x := range p.Variants {
-		if x.ID == r.Variant.ID {
-			v = x
-		}
-	}
+	v := p.variants[r.Variant.ID]
 	if v == nil {
+		if p.variants == nil {
+			p.variants = map[string]*Variant{}
+		}
 		v = &Variant{Variant: r.Variant}
+		p.variants[r.Variant.ID] = v
 		p.Variants = append(p.Variants, v)
 		sort.Slice(p.Variants, func(i, j int) bool { return p.Variants[i].ID < p.Variants[j].ID })
 	}
@@ -135,15 +137,15 @@ func insertSorted(list []string, s string) []string {
 // config, the matrix axis, or the defaults; else the node itself.
 type locator struct {
 	node     *config.Node
-	axes     map[string]config.Pos
+	axes     map[string]diag.Position
 	defaults config.Options
-	fallback config.Pos
-	prefix   string
+	fallback diag.Position
+	subject  string // the node or matrix cell
 }
 
-func (l locator) find(option string) (config.Pos, bool) {
+func (l locator) find(option string) (diag.Position, bool) {
 	if option == "" {
-		return config.Pos{}, false
+		return diag.Position{}, false
 	}
 	if l.node != nil {
 		if p, ok := l.node.Config.Keys[option]; ok {
@@ -156,7 +158,7 @@ func (l locator) find(option string) (config.Pos, bool) {
 	if p, ok := l.defaults.Keys[option]; ok {
 		return p, true
 	}
-	return config.Pos{}, false
+	return diag.Position{}, false
 }
 
 // own reports whether the node itself sets the option.
@@ -168,8 +170,8 @@ func (l locator) own(option string) bool {
 	return ok
 }
 
-func (l locator) diagnostics(ps []features.Problem) config.Diagnostics {
-	var out config.Diagnostics
+func (l locator) diagnostics(ps []features.Problem) diag.Diagnostics {
+	var out diag.Diagnostics
 	for _, pr := range ps {
 		pos, ok := l.find(pr.Option)
 		if !ok {
@@ -181,15 +183,15 @@ func (l locator) diagnostics(ps []features.Problem) config.Diagnostics {
 				pos = l.fallback
 			}
 		}
-		msg := l.prefix + pr.Message
-		if pr.OptionScoped && !l.own(pr.Option) {
-			// Found in the defaults or an axis: say it once, not per node.
-			msg = pr.Message
+		d := diag.Diagnostic{Pos: pos, Severity: pr.Severity, Rule: pr.Rule, Message: pr.Message}
+		if !pr.OptionScoped || l.own(pr.Option) {
+			// Option-scoped problems found in the defaults or an axis are
+			// said once, not per node.
+			d.Subjects = []string{l.subject}
 		}
-		d := config.Diagnostic{Pos: pos, Severity: config.Severity(pr.Severity), Rule: pr.Rule, Message: msg}
 		if other, ok2 := l.find(pr.Other); ok2 && other != pos {
 			d.Related = &other
-		} else if pr.Rule == "kernel-too-old" && l.node != nil && l.node.KernelPos != pos {
+		} else if pr.Rule == diag.RuleKernelTooOld && l.node != nil && l.node.KernelPos != pos {
 			k := l.node.KernelPos
 			d.Related = &k
 		}

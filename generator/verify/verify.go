@@ -13,8 +13,8 @@ import (
 	"github.com/dpforge/dpforge/bpf/loader"
 	"github.com/dpforge/dpforge/bpf/manifest"
 	"github.com/dpforge/dpforge/features/probe"
-	"github.com/dpforge/dpforge/generator/atomicfile"
 	"github.com/dpforge/dpforge/generator/errlist"
+	"github.com/dpforge/dpforge/generator/outdir"
 )
 
 // Options configure Verify.
@@ -162,15 +162,21 @@ func verifyVariant(outDir string, v *manifest.Variant, release string) (map[stri
 	return counts, nil
 }
 
-// WriteManifest replaces the manifest at path atomically, leaving it alone
-// when its bytes would not change.
+// WriteManifest records the verifier counts of m in the manifest at path,
+// under the output directory's writer lock (generator/outdir). A build may
+// have replaced the directory while the variants were verified, so the
+// counts go into the manifest there now, and only for variants whose objects
+// are byte-identical to the ones verified; the file is replaced atomically.
 func WriteManifest(path string, m *manifest.Manifest) error {
-	data, err := manifest.Marshal(m)
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFileIfChanged(path, data, 0o644); err != nil {
-		return fmt.Errorf("writing manifest: %w", err)
-	}
-	return nil
+	return outdir.Update(context.Background(), filepath.Dir(path), filepath.Base(path), func(old []byte) ([]byte, error) {
+		cur := m
+		if old != nil {
+			var err error
+			if cur, err = manifest.Unmarshal(old); err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			cur.CarryVerified(m)
+		}
+		return manifest.Marshal(cur)
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dpforge/dpforge/bpf/loader"
+	"github.com/dpforge/dpforge/generator/env"
 	"github.com/dpforge/dpforge/generator/errlist"
 )
 
@@ -35,10 +36,7 @@ func vmKernels(t *testing.T) []string {
 // compileFixture builds testdata/fixture/fixture.c into dir.
 func compileFixture(t *testing.T, dir string) string {
 	t.Helper()
-	cc := os.Getenv("DPFORGE_CC")
-	if cc == "" {
-		cc = "clang-19"
-	}
+	cc := env.Compiler()
 	out := filepath.Join(dir, "fixture.o")
 	cmd := exec.Command(cc, "-O2", "-g", "-target", "bpf", "-mcpu=v2",
 		"-I/usr/include/x86_64-linux-gnu", "-c", "testdata/fixture/fixture.c", "-o", out)
