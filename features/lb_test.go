@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/dpforge/dpforge/features/diag"
 )
 
 // TestLoadBalancingModel: Maglev and session affinity are compile-time
@@ -11,7 +13,7 @@ import (
 // port range above the NodePort range and the service loopback address are
 // load-time values; the CT and NAT table sizes are per-node map sizes.
 func TestLoadBalancingModel(t *testing.T) {
-	cfg := Config{"tunnel": "vxlan", "kube-proxy-replacement": "true", "bpf-lb-algorithm": "maglev",
+	cfg := Config{ReleaseOption: "1.17", "tunnel": "vxlan", "kube-proxy-replacement": "true", "bpf-lb-algorithm": "maglev",
 		"bpf-lb-maglev-table-size": "4093", "enable-session-affinity": "true", "node-port-range": "30000,40000",
 		"bpf-ct-global-tcp-max": "1048576", "bpf-nat-global-max": "2048"}
 	r := Resolve(cfg, kernel("6.1.0"), "")
@@ -43,10 +45,28 @@ func TestLoadBalancingModel(t *testing.T) {
 		t.Errorf("map sizes (-want +got):\n%s", diff)
 	}
 
-	// Both need the kube-proxy replacement.
-	r = Resolve(Config{"kube-proxy-replacement": "false", "bpf-lb-algorithm": "maglev", "enable-session-affinity": "true"}, kernel("6.1.0"), "")
-	if got := states(r, "maglev", "session-affinity"); got["maglev"] != Failed || got["session-affinity"] != Failed {
-		t.Errorf("without KPR: %v, want both failed", got)
+	// Both need the kube-proxy replacement; kube-proxy keeps affinity without it.
+	r = Resolve(Config{ReleaseOption: "1.17", "kube-proxy-replacement": "false", "bpf-lb-algorithm": "maglev", "enable-session-affinity": "true"}, kernel("6.1.0"), "")
+	if got := states(r, "maglev", "session-affinity"); got["maglev"] != Failed || got["session-affinity"] != Downgraded {
+		t.Errorf("without KPR: %v, want maglev failed, session affinity downgraded", got)
+	}
+
+	// Session affinity by release: opt-in until 1.17, on by default in 1.18, always in 1.19.
+	for _, tc := range []struct {
+		release, option string
+		want            State
+	}{
+		{"1.17", "", Disabled}, {"1.17", "true", Enabled},
+		{"1.18", "", Enabled}, {"1.18", "false", Disabled},
+		{"1.19", "", Enabled}, {"1.19", "false", Enabled},
+	} {
+		c := Config{ReleaseOption: tc.release, "tunnel": "vxlan", "kube-proxy-replacement": "true"}
+		if tc.option != "" {
+			c["enable-session-affinity"] = tc.option
+		}
+		if got := Resolve(c, kernel("6.1.0"), "").Decision("session-affinity").State; got != tc.want {
+			t.Errorf("Cilium %s, enable-session-affinity=%q: %v, want %v", tc.release, tc.option, got, tc.want)
+		}
 	}
 }
 
@@ -59,7 +79,7 @@ func TestMaglevTableSizeValidated(t *testing.T) {
 			"bpf-lb-maglev-table-size": tc.size}, kernel("6.1.0"), "")
 		bad := false
 		for _, p := range r.Problems {
-			if p.Option == "bpf-lb-maglev-table-size" && p.Severity == Error {
+			if p.Option == "bpf-lb-maglev-table-size" && p.Severity == diag.Error {
 				bad = true
 			}
 		}

@@ -486,7 +486,7 @@ func checkOptions(cfg Config) (ps []Problem) {
 		for i, m := range MaglevTableSizes {
 			sizes[i] = strconv.Itoa(m)
 		}
-		ps = append(ps, Problem{Severity: Error, Rule: "invalid-value", Option: "bpf-lb-maglev-table-size",
+		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "bpf-lb-maglev-table-size",
 			Message: fmt.Sprintf("bpf-lb-maglev-table-size %d is not one of the supported primes %s", n, strings.Join(sizes, ", "))})
 	}
 	return ps
