@@ -25,10 +25,10 @@
  * rest follow it, so that flows to one busy destination spread over the
  * whole range instead of competing for the few ports one hash names.
  * Unrolled, as bounded loops need kernel 5.3. Cilium makes 32 tries
- * without the large instruction limit; 16 keep the largest programs of the
- * legacy variants under the old 4096-instruction limit.
+ * without the large instruction limit; 8 keep the largest legacy program
+ * (cil_from_netdev with every feature) under the old 4096-instruction limit.
  */
-#define SNAT_PORT_TRIES	16
+#define SNAT_PORT_TRIES	8
 
 /*
  * Idle lifetimes of a mapping, as its conntrack entry would have (Cilium's
@@ -55,22 +55,6 @@ static __always_inline struct snat_entry *snat4_find(const struct tuple4 *t)
 		return NULL;
 	e->last_seen = now;
 	return e;
-}
-
-/*
- * Claim the reply tuple rev for a mapping: absent or stale is free.
- * BPF_NOEXIST makes the claim atomic between CPUs.
- */
-static __always_inline bool snat4_claim(const struct tuple4 *rev, const struct snat_entry *val)
-{
-	const struct snat_entry *old = bpf_map_lookup_elem(&dp_snat, rev);
-
-	if (old) {
-		if (!snat4_stale(old, rev->proto, val->created))
-			return false;
-		bpf_map_delete_elem(&dp_snat, rev);
-	}
-	return bpf_map_update_elem(&dp_snat, rev, val, BPF_NOEXIST) == 0;
 }
 
 static __always_inline void snat4_rev_tuple(struct tuple4 *rev, const struct pkt4 *p,
@@ -126,16 +110,30 @@ static __always_inline int snat4(struct __sk_buff *ctx, struct pkt4 *p, __be32 n
 	port = bpf_ntohs(p->sport);
 	if (port < min || port > max)
 		port = min + bpf_get_prandom_u32() % range;
+	/*
+	 * A port is free when its reply tuple is absent; BPF_NOEXIST makes the
+	 * claim atomic between CPUs. A stale reply tuple on the first
+	 * candidate is removed first: that is how an idle mapping gives its
+	 * port back to a new flow that asks for it (the LRU reclaims the
+	 * rest). The tries themselves stay small, as they are unrolled.
+	 */
+	rev.dport = bpf_htons((__u16)port);
+	e = bpf_map_lookup_elem(&dp_snat, &rev);
+	if (e && snat4_stale(e, rev.proto, rev_val.created))
+		bpf_map_delete_elem(&dp_snat, &rev);
 #pragma unroll
 	for (i = 0; i < SNAT_PORT_TRIES; i++) {
 		rev.dport = bpf_htons((__u16)port);
-		if (snat4_claim(&rev, &rev_val)) {
+		if (bpf_map_update_elem(&dp_snat, &rev, &rev_val, BPF_NOEXIST) == 0) {
 			nat_port = rev.dport;
 			found = true;
 			break;
 		}
 		/* Then a random start, then its successors. */
-		port = i ? min + (port - min + 1) % range : min + bpf_get_prandom_u32() % range;
+		if (i)
+			port = port < max ? port + 1 : min;
+		else
+			port = min + bpf_get_prandom_u32() % range;
 	}
 	if (!found)
 		return DROP(DROP_NAT_NO_MAPPING);
