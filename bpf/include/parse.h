@@ -40,7 +40,6 @@ struct pkt4 {
 	 * problem) quoting a TCP, UDP or ICMP echo packet: the quoted packet's
 	 * tuple, as it was sent (see parse_icmp_err4).
 	 */
-	__u8		icmp_err;
 	__u8		inner_proto;
 	__u8		inner_sport_off; /* inside the inner L4 header, PORT_NONE if absent */
 	__u8		inner_dport_off;
@@ -50,6 +49,11 @@ struct pkt4 {
 	__be32		inner_daddr;
 	__be16		inner_sport;
 	__be16		inner_dport;
+	/*
+	 * Set (1) for such an error. A full, aligned word: the verifier then
+	 * knows it on every path and skips the ICMP-error code on the others.
+	 */
+	__u64		icmp_err;
 };
 
 static __always_inline __u32 ipv4_hlen(const struct pkt4 *p)
