@@ -106,7 +106,7 @@ static __always_inline int from_container_ipv4(struct __sk_buff *ctx, struct pkt
 	if (!svc_hit && !endpoint_is_pod(dst_ep)) {
 		__be32 daddr = p->ip.daddr;
 
-		ret = lb4_rev_nat(ctx, p);
+		ret = lb4_rev_nat_from_pod(ctx, p);
 		if (IS_DROP(ret))
 			return ret;
 		/* A hairpin reply now goes back to the pod that asked. */

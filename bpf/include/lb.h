@@ -295,9 +295,10 @@ static __always_inline int lb4_rev_nat_icmp(struct __sk_buff *ctx, struct pkt4 *
  * Replies of a load-balanced connection get the frontend back as their
  * source: the DSR frontend recorded by the backend node, or the service's
  * rev-NAT entry (address 0 standing for this node's address). A hairpin
- * reply also goes back to the client's own address.
+ * reply also goes back to the client's own address: only packets leaving
+ * a pod can be one (hairpin), the other callers skip that branch.
  */
-static __always_inline int lb4_rev_nat(struct __sk_buff *ctx, struct pkt4 *p)
+static __always_inline int __lb4_rev_nat(struct __sk_buff *ctx, struct pkt4 *p, const bool hairpin)
 {
 	const struct ct_entry *e;
 	struct tuple4 t;
@@ -313,12 +314,23 @@ static __always_inline int lb4_rev_nat(struct __sk_buff *ctx, struct pkt4 *p)
 	e = ct_touch_pkt(&t, p, true);
 	if (!e || !lb4_frontend(e, &addr, &port))
 		return 0;
-	if (e->flags & CT_F_LOOPBACK) {
+	if (hairpin && (e->flags & CT_F_LOOPBACK)) {
 		ret = rewrite_addr4(ctx, p, true, e->dsr_addr);
 		if (IS_DROP(ret))
 			return ret;
 	}
 	return rewrite_addr_port4(ctx, p, false, addr, port);
+}
+
+static __always_inline int lb4_rev_nat(struct __sk_buff *ctx, struct pkt4 *p)
+{
+	return __lb4_rev_nat(ctx, p, false);
+}
+
+/* Replies leaving a pod, which may answer a hairpin connection. */
+static __always_inline int lb4_rev_nat_from_pod(struct __sk_buff *ctx, struct pkt4 *p)
+{
+	return __lb4_rev_nat(ctx, p, true);
 }
 
 #ifdef ENABLE_DSR
