@@ -105,9 +105,14 @@ static __always_inline int from_container_ipv4(struct __sk_buff *ctx, struct pkt
 	 * needs the tuple its own egress recorded.
 	 */
 	if (!svc_hit && !endpoint_is_pod(dst_ep)) {
-		ret = lb4_rev_nat(ctx, p);
+		__be32 daddr = p->ip.daddr;
+
+		ret = lb4_rev_nat_from_pod(ctx, p);
 		if (IS_DROP(ret))
 			return ret;
+		/* A hairpin reply now goes back to the pod that asked. */
+		if (p->ip.daddr != daddr)
+			dst_ep = endpoint_lookup4(p->ip.daddr);
 	}
 #endif
 
@@ -374,11 +379,19 @@ static __always_inline int to_netdev_ipv4(struct __sk_buff *ctx, struct pkt4 *p,
 	}
 #endif
 
+#ifdef DP_HAVE_NAT4
+	snat4_reserve_host(p);
+#endif
 #ifdef ENABLE_MASQUERADE_IPV4
 	if (endpoint_is_pod(src_ep) &&
 	    (!cfg_native_ifindex || ctx->ifindex == cfg_native_ifindex) &&
-	    !snat4_excluded(p->ip.daddr)) {
-		ret = snat4(ctx, p, cfg_node_ipv4);
+	    !snat4_excluded(p->ip.daddr) && !snat4_is_reply(p)) {
+		if (p->icmp_err)
+			ret = snat4_icmp_err(ctx, p);
+		else if (p->ip.protocol == IPPROTO_ICMP && !(p->l4_flags & L4_F_PORTS))
+			ret = 0;	/* other ICMP: nothing to translate */
+		else
+			ret = snat4(ctx, p, cfg_node_ipv4);
 		if (IS_DROP(ret))
 			return ret;
 	}

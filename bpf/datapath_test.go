@@ -64,10 +64,13 @@ var allFeatures = []string{
 	"ENABLE_DSR", "DSR_ENCAP_MODE=DSR_ENCAP_NONE", "ENABLE_MASQUERADE_IPV4",
 	"ENABLE_MASQUERADE_IPV6", "ENABLE_IP_MASQ_AGENT_IPV4", "ENABLE_BANDWIDTH_MANAGER",
 	"ENABLE_HOST_FIREWALL", "ENABLE_EGRESS_GATEWAY", "ENABLE_VTEP", "HAVE_RINGBUF",
+	"ENABLE_SESSION_AFFINITY",
 }
 
-// Everything except host routing: the largest object old kernels
-// (4096-instruction limit) must take.
+// Everything except host routing and the ring buffer: the largest legacy
+// object. Kernels before 5.2 (4096-instruction limit) cannot take it; the
+// old-kernel variants below are the shapes they get, and dpforge verify
+// refuses a compiled-in-values variant over the limit.
 var allLegacy = slices.DeleteFunc(slices.Clone(allFeatures), func(m string) bool {
 	return m == "ENABLE_HOST_ROUTING" || m == "HAVE_RINGBUF"
 })
@@ -81,12 +84,19 @@ var variants = []variant{
 		"TUNNEL_PROTOCOL=TUNNEL_PROTOCOL_GENEVE"}, mcpu: "v3", flags: []string{"-std=gnu89"}},
 	{name: "host-routing", macros: []string{"ENABLE_IPV4", "ENABLE_HOST_ROUTING"}, mcpu: "v3"},
 	{name: "nodeport", macros: []string{"ENABLE_IPV4", "ENABLE_NODEPORT"}},
+	{name: "nodeport-maglev-affinity", macros: []string{"ENABLE_IPV4", "ENABLE_NODEPORT",
+		"ENABLE_SESSION_AFFINITY", "LB_SELECTION=LB_SELECTION_MAGLEV", "ENABLE_MASQUERADE_IPV4"}},
 	{name: "dsr-hybrid", macros: []string{"ENABLE_IPV4", "ENABLE_NODEPORT", "ENABLE_DSR",
 		"DSR_ENCAP_MODE=1", "ENABLE_DSR_HYBRID", "ENABLE_MASQUERADE_IPV4"}},
 	{name: "ipv4-ipv6", macros: []string{"ENABLE_IPV4", "ENABLE_IPV6"}},
 	{name: "ipv6-only", macros: []string{"ENABLE_IPV6", "ENABLE_MASQUERADE_IPV6"}},
 	{name: "all-legacy", macros: allLegacy},
 	{name: "all-legacy-v1", macros: allLegacy, mcpu: "v1"}, // bpf2go's default ISA
+	// The seeds' 4.19 node and RHEL 8's 4.18 (values compiled in, no global data).
+	{name: "old-kernel-tunnel", macros: []string{"DP_STATIC_CONFIG", "ENABLE_IPV4", "TUNNEL_MODE",
+		"TUNNEL_PROTOCOL=TUNNEL_PROTOCOL_VXLAN", "ENABLE_NODEPORT", "ENABLE_MASQUERADE_IPV4"}},
+	{name: "old-kernel-native-v1", macros: []string{"DP_STATIC_CONFIG", "ENABLE_IPV4", "ENABLE_NODEPORT",
+		"ENABLE_MASQUERADE_IPV4", "IPV4_SNAT_EXCLUSION_DST_CIDR=0x0a000000", "IPV4_SNAT_EXCLUSION_DST_CIDR_LEN=8"}, mcpu: "v1"},
 	{name: "all-features", macros: allFeatures, mcpu: "v3"},
 	// Also proves the sources need no libc or compiler headers.
 	{name: "all-features-v2", macros: allFeatures, mcpu: "v2", flags: []string{"-nostdinc", "-isystem", "/usr/include"}},
@@ -226,6 +236,8 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // mirrors maps each C struct to its Go mirror.
 var mirrors = map[string]any{
+	"affinity_key":         AffinityKey{},
+	"affinity_value":       AffinityValue{},
 	"backend_key":          BackendKey{},
 	"backend_value":        BackendValue{},
 	"ct_entry":             CTEntry{},
@@ -241,6 +253,8 @@ var mirrors = map[string]any{
 	"frag_key":             FragKey{},
 	"frag_ports":           FragPorts{},
 	"lpm4_key":             LPM4Key{},
+	"maglev_key":           MaglevKey{},
+	"maglev_value":         MaglevValue{},
 	"metrics_key":          MetricsKey{},
 	"metrics_value":        MetricsValue{},
 	"nonmasq_value":        NonMasqValue{},
@@ -262,24 +276,26 @@ var mirrors = map[string]any{
 
 // mapTypes gives each map's Go key and value mirror; dp_events has none.
 var mapTypes = map[string][2]any{
+	MapAffinity:   {AffinityKey{}, AffinityValue{}},
 	MapBackends:   {BackendKey{}, BackendValue{}},
 	MapConntrack6: {Tuple6{}, CTEntry{}},
-	MapEndpoints6: {Endpoint6Key{}, EndpointInfo{}},
-	MapFrags6:     {Frag6Key{}, FragPorts{}},
-	MapIPCache6:   {LPM6Key{}, RemoteEndpointInfo{}},
 	MapConntrack:  {Tuple4{}, CTEntry{}},
 	MapEgressGW:   {EgressGWKey{}, EgressGWValue{}},
+	MapEndpoints6: {Endpoint6Key{}, EndpointInfo{}},
 	MapEndpoints:  {EndpointKey{}, EndpointInfo{}},
 	MapEventRate:  {uint32(0), EventRate{}},
+	MapFrags6:     {Frag6Key{}, FragPorts{}},
 	MapFrags:      {FragKey{}, FragPorts{}},
+	MapIPCache6:   {LPM6Key{}, RemoteEndpointInfo{}},
 	MapIPCache:    {LPM4Key{}, RemoteEndpointInfo{}},
+	MapMaglev:     {MaglevKey{}, MaglevValue{}},
 	MapMetrics:    {MetricsKey{}, MetricsValue{}},
 	MapNonMasq:    {LPM4Key{}, NonMasqValue{}},
 	MapPolicy:     {PolicyKey{}, PolicyEntry{}},
 	MapPolicyRev:  {uint32(0), uint32(0)},
 	MapRevNAT:     {RevNATKey{}, RevNATValue{}},
-	MapServices:   {SvcKey{}, SvcValue{}},
 	MapSNAT:       {Tuple4{}, SNATEntry{}},
+	MapServices:   {SvcKey{}, SvcValue{}},
 	MapThrottle:   {ThrottleKey{}, ThrottleValue{}},
 	MapTrace:      {uint32(0), TraceInfo{}},
 	MapVTEP:       {VTEPKey{}, VTEPValue{}},
@@ -287,7 +303,8 @@ var mapTypes = map[string][2]any{
 
 // variableSizes are the C sizes of the load-time variables.
 var variableSizes = map[string]uint32{
-	VarClusterID: 4, VarEncapIfindex: 4, VarEventsBurst: 4, VarEventsRate: 4, VarMTU: 4, VarNativeIfindex: 4,
+	VarClusterID: 4, VarEncapIfindex: 4, VarEventsBurst: 4, VarEventsRate: 4, VarLoopbackIPv4: 4, VarMaglevTableSize: 4,
+	VarMTU: 4, VarNativeIfindex: 4,
 	VarNodeIPv4: 4, VarNodeMAC: 6, VarNodePortMax: 2, VarNodePortMin: 2,
 	VarSNATExclIPv4: 4, VarSNATExclIPv4Len: 4, VarSNATPortMax: 2, VarSNATPortMin: 2,
 	VarTrace: 4, VarTunnelPort: 2, VarVTEPMask: 4,
@@ -320,10 +337,15 @@ func TestVariantsSpec(t *testing.T) {
 			}
 			// Sections such as .rodata show up as maps too; they are not ours to list.
 			ours := slices.DeleteFunc(sortedKeys(spec.Maps), func(m string) bool { return strings.HasPrefix(m, ".") })
-			if diff := cmp.Diff(Maps, ours); diff != "" {
+			wantMaps, wantVars := Maps, Variables
+			if v.has("DP_STATIC_CONFIG") {
+				// Values compiled in; the node's addresses in a map the loader fills.
+				wantMaps, wantVars = slices.Sorted(slices.Values(append(slices.Clone(Maps), "dp_node_cfg"))), nil
+			}
+			if diff := cmp.Diff(wantMaps, ours); diff != "" {
 				t.Errorf("maps (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(Variables, sortedKeys(spec.Variables)); diff != "" {
+			if diff := cmp.Diff(wantVars, sortedKeys(spec.Variables)); diff != "" {
 				t.Errorf("variables (-want +got):\n%s", diff)
 			}
 			for name, p := range spec.Programs {
@@ -374,7 +396,7 @@ func TestVariantsSpec(t *testing.T) {
 				}
 			}
 
-			if !v.has("ENABLE_HOST_ROUTING") {
+			if v.has("DP_STATIC_CONFIG") {
 				// Kernels before 5.2 refuse programs over 4096 instructions.
 				for name, p := range spec.Programs {
 					if n := p.Instructions.Size() / asmInsnSize; n > 4096 {

@@ -12,7 +12,9 @@
 //     (the mirror types in maps.go) serves all variants and a node can swap
 //     variants without recreating its pinned state. Only the type of
 //     [MapEvents] depends on the variant: a ring buffer with HAVE_RINGBUF,
-//     a perf event array without.
+//     a perf event array without. The sizes are defaults: a node's
+//     conntrack and NAT table sizes (Cilium's bpf-ct-global-*-max,
+//     bpf-nat-global-max) are set at load time (bpf/loader.SetMapSizes).
 //   - Load-time variable: a volatile const global in .rodata, listed in
 //     [Variables]. It holds a per-node value (addresses, ifindexes, port
 //     ranges) and is set with cilium/ebpf's VariableSpec.Set before loading.

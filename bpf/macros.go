@@ -91,6 +91,11 @@ var Macros = []Macro{
 		Doc:  "kube-proxy replacement: ClusterIP in cil_from_container, NodePort/external services in cil_from_netdev (SNAT mode unless DSR).",
 	},
 	{
+		Name:     "ENABLE_SESSION_AFFINITY",
+		Requires: []string{"ENABLE_NODEPORT"},
+		Doc:      "ClientIP session affinity for services flagged ServiceAffinity: a client keeps its backend (dp_affinity) while it used it within the service's timeout.",
+	},
+	{
 		Name: "ENABLE_VTEP",
 		Doc:  "Destinations in dp_vtep (after cfg_vtep_mask) are tunnelled to their VTEP via cfg_encap_ifindex.",
 	},
@@ -98,6 +103,12 @@ var Macros = []Macro{
 		Name:   "HAVE_RINGBUF",
 		Kernel: "5.8",
 		Doc:    "dp_events is a BPF ring buffer; without it a perf event array.",
+	},
+	{
+		Name:     "LB_SELECTION",
+		Values:   []string{"LB_SELECTION_RANDOM", "LB_SELECTION_MAGLEV", "1", "2"},
+		Requires: []string{"ENABLE_NODEPORT"},
+		Doc:      "How a new flow's backend is chosen: a slot by flow hash (1, the default) or the service's Maglev table in dp_maglev (2, cfg_maglev_table_size slots).",
 	},
 	{
 		Name: "TUNNEL_MODE",

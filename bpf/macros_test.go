@@ -16,7 +16,7 @@ import (
 )
 
 // macroRef matches the feature macros the C tests with #if/#ifdef.
-var macroRef = regexp.MustCompile(`\b(ENABLE_[A-Z0-9_]+|HAVE_[A-Z0-9_]+|TUNNEL_MODE|TUNNEL_PROTOCOL|DSR_ENCAP_MODE)\b`)
+var macroRef = regexp.MustCompile(`\b(ENABLE_[A-Z0-9_]+|HAVE_[A-Z0-9_]+|TUNNEL_MODE|TUNNEL_PROTOCOL|DSR_ENCAP_MODE|LB_SELECTION)\b`)
 
 // TestMacrosDocumented checks that Macros lists exactly the macros the C
 // source branches on.

@@ -17,6 +17,7 @@ const (
 
 // Map names, identical in every variant. All maps are pinned by name.
 const (
+	MapAffinity  = "dp_affinity"   // LRU: AffinityKey -> AffinityValue
 	MapBackends  = "dp_backends"   // BackendKey -> BackendValue
 	MapConntrack = "dp_conntrack"  // LRU: Tuple4 -> CTEntry
 	MapEgressGW  = "dp_egress_gw"  // LPM: EgressGWKey -> EgressGWValue
@@ -25,6 +26,7 @@ const (
 	MapEvents    = "dp_events"     // ring buffer or perf event array of DropEvent
 	MapFrags     = "dp_frags"      // LRU: FragKey -> FragPorts, ports of fragmented datagrams
 	MapIPCache   = "dp_ipcache"    // LPM: LPM4Key -> RemoteEndpointInfo
+	MapMaglev    = "dp_maglev"     // MaglevKey -> MaglevValue (Maglev lookup tables)
 	MapMetrics   = "dp_metrics"    // MetricsKey -> MetricsValue per CPU (sum them)
 	MapNonMasq   = "dp_nonmasq"    // LPM: LPM4Key -> NonMasqValue
 	MapPolicy    = "dp_policy"     // PolicyKey -> PolicyEntry
@@ -45,6 +47,8 @@ const (
 	VarEncapIfindex    = "cfg_encap_ifindex"      // uint32
 	VarEventsBurst     = "cfg_events_burst"       // uint32 drop events in a burst
 	VarEventsRate      = "cfg_events_rate"        // uint32 drop events per second, 0 = no limit
+	VarLoopbackIPv4    = "cfg_loopback_ipv4"      // [4]byte, hairpin source (169.254.42.1)
+	VarMaglevTableSize = "cfg_maglev_table_size"  // uint32, slots per service in MapMaglev
 	VarMTU             = "cfg_mtu"                // uint32
 	VarNativeIfindex   = "cfg_native_ifindex"     // uint32
 	VarNodeIPv4        = "cfg_node_ipv4"          // [4]byte
@@ -68,12 +72,14 @@ var (
 		ProgToContainer, ProgToNetdev, ProgToOverlay,
 	}
 	Maps = []string{
-		MapBackends, MapConntrack, MapConntrack6, MapEgressGW, MapEndpoints, MapEndpoints6,
-		MapEventRate, MapEvents, MapFrags, MapFrags6, MapIPCache, MapIPCache6, MapMetrics, MapNonMasq, MapPolicy, MapPolicyRev, MapRevNAT,
+		MapAffinity, MapBackends, MapConntrack, MapConntrack6, MapEgressGW, MapEndpoints, MapEndpoints6,
+		MapEventRate, MapEvents, MapFrags, MapFrags6, MapIPCache, MapIPCache6, MapMaglev, MapMetrics, MapNonMasq,
+		MapPolicy, MapPolicyRev, MapRevNAT,
 		MapServices, MapSNAT, MapThrottle, MapTrace, MapVTEP,
 	}
 	Variables = []string{
-		VarClusterID, VarEncapIfindex, VarEventsBurst, VarEventsRate, VarMTU, VarNativeIfindex,
+		VarClusterID, VarEncapIfindex, VarEventsBurst, VarEventsRate, VarLoopbackIPv4, VarMaglevTableSize,
+		VarMTU, VarNativeIfindex,
 		VarNodeIPv4, VarNodeMAC, VarNodePortMax, VarNodePortMin,
 		VarSNATExclIPv4, VarSNATExclIPv4Len, VarSNATPortMax, VarSNATPortMin,
 		VarTrace, VarTunnelPort, VarVTEPMask,
@@ -157,6 +163,7 @@ const (
 	CTEgress   = 0 // policy state of a connection an endpoint opened
 	CTIngress  = 1 // policy state of a connection an endpoint accepted
 	CTService  = 2 // load-balancer state, keyed by the post-DNAT tuple
+	CTLB       = 3 // the flow's backend, keyed by the pre-DNAT tuple
 	NATEgress  = 8 // original tuple -> new source
 	NATIngress = 9 // reply tuple as it arrives -> original source
 )
@@ -175,9 +182,20 @@ type Tuple4 struct {
 
 // Flags of [CTEntry].
 const (
-	CTFlagDSR   = 0x0001 // backend side of DSR: replies get DSRAddr:DSRPort as source
-	CTFlagSNAT  = 0x0002 // load balancer also source-NATed the request
-	CTFlagLocal = 0x0004 // load balancer picked a local backend
+	CTFlagDSR      = 0x0001 // backend side of DSR: replies get DSRAddr:DSRPort as source
+	CTFlagSNAT     = 0x0002 // load balancer also source-NATed the request
+	CTFlagLocal    = 0x0004 // load balancer picked a local backend
+	CTFlagLoopback = 0x0008 // hairpin: client is its own backend; DSRAddr holds its address
+)
+
+// TCP state bits of [CTEntry], which decide its idle lifetime: SYN only
+// 60 s, established 6 h, closing (RST, or FIN from both sides) 10 s;
+// other protocols 60 s (Cilium's defaults).
+const (
+	CTTCPNonSYN = 0x01 // a segment without SYN was seen
+	CTTCPFinFwd = 0x02 // FIN from the tuple's source
+	CTTCPFinRev = 0x04 // FIN from the tuple's destination
+	CTTCPRST    = 0x08
 )
 
 // CTEntry is the value of [MapConntrack].
@@ -190,14 +208,22 @@ type CTEntry struct {
 	DSRAddr     [4]byte
 	DSRPort     NetPort
 	PolicyRev   uint16 // low 16 bits of MapPolicyRev when the flow was last allowed
+	TCPState    uint8  // CTTCP* bits
+	_           uint8
+	_           uint16
+	BackendID   uint32 // CTLB: the flow's backend
 }
+
+// SNATHost marks an [SNATEntry] reserving a port of the node's own connection.
+const SNATHost = 0x0001
 
 // SNATEntry is the value of [MapSNAT].
 type SNATEntry struct {
-	Created uint64
-	ToAddr  [4]byte
-	ToPort  NetPort
-	_       uint16
+	Created  uint64
+	ToAddr   [4]byte
+	ToPort   NetPort
+	Flags    uint16 // SNATHost
+	LastSeen uint64 // bpf_ktime_get_ns; idle mappings expire like their flow's conntrack entry
 }
 
 // Flags of a service's slot-0 [SvcValue].
@@ -205,6 +231,7 @@ const (
 	ServiceNodePort = 0x0001 // Addr zero: any local node address, port in the NodePort range
 	ServiceExternal = 0x0002 // reachable from outside the cluster
 	ServiceDSR      = 0x0004 // DSR allowed (ENABLE_DSR)
+	ServiceAffinity = 0x0008 // ClientIP session affinity; slot 0's BackendID holds the timeout in seconds
 )
 
 // SvcKey is the key of [MapServices]. Slot 0 is the service; slots
@@ -219,7 +246,7 @@ type SvcKey struct {
 
 // SvcValue is the value of [MapServices].
 type SvcValue struct {
-	BackendID   uint32 // slots > 0
+	BackendID   uint32 // slots > 0; slot 0 with ServiceAffinity: affinity timeout (s)
 	Count       uint16 // slot 0
 	RevNATIndex uint16 // slot 0
 	Flags       uint16 // slot 0: Service* flags
@@ -327,6 +354,33 @@ type ThrottleValue struct {
 	RateBps   uint64 // bits per second; 0 = unlimited
 	TLast     uint64 // departure time of the last packet (ns, datapath-owned)
 	HorizonNs uint64 // drop packets scheduled further out; 0 = 2s
+}
+
+// MaglevKey is the key of [MapMaglev]: one slot of a service's Maglev
+// lookup table (slots 0..cfg_maglev_table_size-1).
+type MaglevKey struct {
+	RevNATIndex uint16
+	_           uint16
+	Slot        uint32
+}
+
+// MaglevValue is the value of [MapMaglev].
+type MaglevValue struct {
+	BackendID uint32
+}
+
+// AffinityKey is the key of [MapAffinity]: a client of a service.
+type AffinityKey struct {
+	Client      [4]byte
+	RevNATIndex uint16
+	_           uint16
+}
+
+// AffinityValue is the value of [MapAffinity].
+type AffinityValue struct {
+	LastUsed  uint64 // bpf_ktime_get_ns
+	BackendID uint32
+	_         uint32
 }
 
 // Dir is the direction of a metric, seen from the pod or node a hook guards.

@@ -45,11 +45,11 @@ func TestDefinesAreTheDatapaths(t *testing.T) {
 }
 
 // nodeFacts are the load-time variables the node-side loader fills from
-// the machine it runs on (addresses, interfaces, port ranges of the node's
-// own SNAT, tracing, the drop-event rate limit), not from the feature model.
+// the machine it runs on (addresses, interfaces, tracing, the drop-event
+// rate limit), not from the feature model.
 var nodeFacts = []string{
 	bpf.VarEncapIfindex, bpf.VarEventsBurst, bpf.VarEventsRate, bpf.VarNativeIfindex, bpf.VarNodeIPv4, bpf.VarNodeMAC,
-	bpf.VarSNATPortMax, bpf.VarSNATPortMin, bpf.VarTrace,
+	bpf.VarTrace,
 }
 
 // cVariable matches a load-time variable of the C source.
@@ -66,7 +66,7 @@ func TestLoadTimeVariablesAreTheDatapaths(t *testing.T) {
 			"enable-bpf-masquerade": "true", "ipv4-native-routing-cidr": "10.0.0.0/8", "enable-vtep": "true",
 			"vtep-endpoint": "10.1.0.1", "vtep-cidr": "10.2.0.0/16", "vtep-mac": "02:00:00:00:00:01", "vtep-mask": "255.255.0.0"},
 		{"tunnel": "disabled", "kube-proxy-replacement": "true", "enable-bpf-masquerade": "true",
-			"ipv4-native-routing-cidr": "10.0.0.0/8", "node-port-range": "30000,32767"},
+			"ipv4-native-routing-cidr": "10.0.0.0/8", "node-port-range": "30000,32767", "bpf-lb-algorithm": "maglev"},
 	}
 	model := map[string]bool{}
 	for _, cfg := range configs {
@@ -77,7 +77,8 @@ func TestLoadTimeVariablesAreTheDatapaths(t *testing.T) {
 	}
 	// Every branch of the model's load-time values is covered above.
 	for _, want := range []string{bpf.VarMTU, bpf.VarClusterID, bpf.VarTunnelPort, bpf.VarNodePortMin, bpf.VarNodePortMax,
-		bpf.VarSNATExclIPv4, bpf.VarSNATExclIPv4Len, bpf.VarVTEPMask} {
+		bpf.VarSNATExclIPv4, bpf.VarSNATExclIPv4Len, bpf.VarVTEPMask, bpf.VarSNATPortMin, bpf.VarSNATPortMax,
+		bpf.VarLoopbackIPv4, bpf.VarMaglevTableSize} {
 		if !model[want] {
 			t.Errorf("no configuration above resolves load-time value %s", want)
 		}

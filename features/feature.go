@@ -177,6 +177,29 @@ var Features = []Feature{
 			{Option: "bpf-lb-dsr-dispatch", Values: []string{"opt"}, When: "dsr",
 				Message: `the dpforge datapath implements DSR dispatch "opt" (IPv4 option) only`},
 		}},
+	{Name: "maglev", Title: "Maglev consistent hashing", Option: "bpf-lb-algorithm", Stage: CompileTime,
+		Defines: []Define{{"LB_SELECTION", "2"}},
+		Want:    func(c Config) bool { return c.Get("bpf-lb-algorithm") == "maglev" },
+		Requires: []Requirement{{Feature: "nodeport", Blame: "kube-proxy-replacement",
+			Message: "Maglev backend selection requires the eBPF kube-proxy replacement (BPF NodePort)."}}},
+	// Off by default until 1.17; on by default in 1.18, which deprecated
+	// the option (cilium/cilium#38447); always on in 1.19, which removed it
+	// (cilium/cilium#39583). Without the kube-proxy replacement, kube-proxy
+	// keeps services' affinity.
+	{Name: "session-affinity", Title: "Session affinity", Option: "enable-session-affinity", Stage: CompileTime,
+		Defines: one("ENABLE_SESSION_AFFINITY"), Unmet: Degrade, Quiet: true, Fallback: "kube-proxy's session affinity",
+		Want: func(c Config) bool {
+			r, _ := c.Release()
+			switch {
+			case r.AtLeast(R(1, 19)):
+				return true
+			case r.AtLeast(R(1, 18)) && !c.IsSet("enable-session-affinity"):
+				return true
+			}
+			return c.Bool("enable-session-affinity")
+		},
+		Requires: []Requirement{{Feature: "nodeport", Blame: "kube-proxy-replacement",
+			Message: "BPF session affinity requires the eBPF kube-proxy replacement (BPF NodePort)."}}},
 	{Name: "dsr-hybrid", Title: "NodePort hybrid DSR/SNAT", Option: "bpf-lb-mode", Stage: CompileTime,
 		Defines:  one("ENABLE_DSR_HYBRID"),
 		Want:     func(c Config) bool { return c.Get("bpf-lb-mode") == "hybrid" },

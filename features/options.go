@@ -92,10 +92,21 @@ var optionTable = []Option{
 	{Name: "cluster-name", Kind: KindString, Default: "default", Doc: "cluster name"},
 	{Name: "devices", Kind: KindList, Doc: "native devices the datapath attaches to"},
 	{Name: "mtu", Kind: KindInt, Default: "0", Min: 0, Max: 65535, Doc: "device MTU (0: detect)"},
+	// Load balancing and datapath state sizes.
+	{Name: "bpf-lb-algorithm", Kind: KindEnum, Default: "random", Values: []string{"random", "maglev"}, Doc: "backend selection for new flows"},
+	{Name: "bpf-lb-maglev-table-size", Kind: KindInt, Default: "16381", Min: 251, Max: 131071, Doc: "Maglev lookup table size per service (a prime listed by Cilium)"},
+	{Name: "enable-session-affinity", Kind: KindBool, Default: "false", Doc: "ClientIP session affinity of services"},
+	{Name: "bpf-ct-global-tcp-max", Kind: KindInt, Default: "524288", Min: 1 << 10, Max: 1 << 24, Doc: "conntrack entries for TCP"},
+	{Name: "bpf-ct-global-any-max", Kind: KindInt, Default: "262144", Min: 1 << 10, Max: 1 << 24, Doc: "conntrack entries for other protocols"},
+	{Name: "bpf-nat-global-max", Kind: KindInt, Default: "524288", Min: 1 << 10, Max: 1 << 24, Doc: "NAT mapping entries"},
 	{Name: "enable-tcx", Kind: KindBool, Default: "true", Doc: "attach with tcx links where the kernel has them (Cilium 1.16+)"},
 	{Name: "ipam", Kind: KindString, Default: "cluster-pool", Doc: "IP address management mode (eni: the VPC routes pod addresses)"},
 	{Name: ReleaseOption, Kind: KindRelease, Doc: "the Cilium release that runs the configuration (dpforge's own key; default: the newest modeled)"},
 }
+
+// MaglevTableSizes are the Maglev table sizes Cilium accepts (primes, so
+// that every backend's permutation covers the table).
+var MaglevTableSizes = []int{251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071}
 
 var optionIndex = func() map[string]*Option {
 	m := make(map[string]*Option, len(optionTable))

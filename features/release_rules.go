@@ -47,6 +47,9 @@ var hints = map[string]hint{
 	"enable-ipv4-egress-gateway": {"write enable-egress-gateway instead", "the egress gateway stays off"},
 	// Removed in 1.19: NodePort follows kube-proxy-replacement (cilium/cilium#41380).
 	"enable-node-port": {"BPF NodePort follows kube-proxy-replacement", ""},
+	// Deprecated and on by default in 1.18 (cilium/cilium#38447), removed in
+	// 1.19 (cilium/cilium#39583).
+	"enable-session-affinity": {"session affinity is always on with the kube-proxy replacement", ""},
 }
 
 // forRelease returns the configuration as the release's agent reads it:

@@ -97,6 +97,8 @@ type Resolution struct {
 	Decisions []Decision // in table order
 	Variant   Variant
 	Values    []LoadValue // sorted by Var
+	// MapSizes are map-creation values, sorted by Map.
+	MapSizes []MapSize
 	// NodeDefines are the macros of enabled load-time features: they appear
 	// in node_config.h but not in the variant.
 	NodeDefines []Define
@@ -397,6 +399,7 @@ func resolveShared(cfg Config, k Kernel, target string) *Resolution {
 	r.Variant.Target = target
 	r.Variant.setID()
 	r.Values, r.Problems = loadValues(cfg, r, r.Problems)
+	r.MapSizes = mapSizes(cfg)
 	r.Status = status(cfg, r)
 	r.Problems = append(r.Problems, notes(cfg, r)...)
 	return r
@@ -481,6 +484,14 @@ func checkOptions(cfg Config) (ps []Problem) {
 	if cfg.Bool("enable-vtep") {
 		ps = append(ps, checkVTEP(cfg)...)
 	}
+	if n := cfg.Int("bpf-lb-maglev-table-size"); !slices.Contains(MaglevTableSizes, n) {
+		sizes := make([]string, len(MaglevTableSizes))
+		for i, m := range MaglevTableSizes {
+			sizes[i] = strconv.Itoa(m)
+		}
+		ps = append(ps, Problem{Severity: diag.Error, Rule: diag.RuleInvalidValue, Option: "bpf-lb-maglev-table-size",
+			Message: fmt.Sprintf("bpf-lb-maglev-table-size %d is not one of the supported primes %s", n, strings.Join(sizes, ", "))})
+	}
 	return ps
 }
 
@@ -557,6 +568,31 @@ func nodePortRange(cfg Config) (lo, hi int, err error) {
 	return lo, hi, nil
 }
 
+// loopbackIPv4 is Cilium's service loopback address: the source of a pod's
+// connection to a service whose chosen backend is the pod itself.
+const loopbackIPv4 = "169.254.42.1"
+
+// MapSize is a per-node map size: the loader sets the map's MaxEntries
+// (MapSpec.MaxEntries) before creating it, so nodes that differ only in
+// their sizes still share one object.
+type MapSize struct {
+	Map     string `json:"map"`
+	Entries uint32 `json:"entries"`
+	// Options are the agent options the size comes from.
+	Options []string `json:"options"`
+}
+
+// mapSizes derives the per-node map sizes from Cilium's table-size options.
+// The datapath keeps TCP and other conntrack entries in one map, so its
+// size is the sum of the two Cilium tables.
+func mapSizes(cfg Config) []MapSize {
+	return []MapSize{
+		{Map: "dp_conntrack", Entries: uint32(cfg.Int("bpf-ct-global-tcp-max") + cfg.Int("bpf-ct-global-any-max")),
+			Options: []string{"bpf-ct-global-tcp-max", "bpf-ct-global-any-max"}},
+		{Map: "dp_snat", Entries: uint32(cfg.Int("bpf-nat-global-max")), Options: []string{"bpf-nat-global-max"}},
+	}
+}
+
 // loadValues derives the per-node load-time values.
 func loadValues(cfg Config, r *Resolution, ps []Problem) ([]LoadValue, []Problem) {
 	var vs []LoadValue
@@ -581,6 +617,17 @@ func loadValues(cfg Config, r *Resolution, ps []Problem) ([]LoadValue, []Problem
 			num("cfg_nodeport_min", "NODEPORT_PORT_MIN", lo)
 			num("cfg_nodeport_max", "NODEPORT_PORT_MAX", hi)
 		}
+	}
+	if r.On("nodeport") {
+		// Cilium's NODEPORT_PORT_MIN_NAT/MAX_NAT: above the NodePort range.
+		if _, hi, err := nodePortRange(cfg); err == nil && hi < 65535 {
+			num("cfg_snat_port_min", "NODEPORT_PORT_MIN_NAT", hi+1)
+			num("cfg_snat_port_max", "NODEPORT_PORT_MAX_NAT", 65535)
+		}
+		add("cfg_loopback_ipv4", "IPV4_LOOPBACK", loopbackIPv4, "0xa9fe2a01")
+	}
+	if r.On("maglev") {
+		num("cfg_maglev_table_size", "LB_MAGLEV_LUT_SIZE", cfg.Int("bpf-lb-maglev-table-size"))
 	}
 	if r.On("bpf-masquerade-ipv4") {
 		if p, ok := cfg.Prefix("ipv4-native-routing-cidr"); ok && p.Addr().Is4() {

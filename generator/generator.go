@@ -170,6 +170,12 @@ func Manifest(p *plan.Plan, res *compile.Result) *manifest.Manifest {
 			for _, v := range e.Resolution.Values {
 				n.Values[v.Var] = v.Value
 			}
+			if len(e.Resolution.MapSizes) > 0 {
+				n.MapSizes = map[string]uint32{}
+				for _, ms := range e.Resolution.MapSizes {
+					n.MapSizes[ms.Map] = ms.Entries
+				}
+			}
 			m.Nodes = append(m.Nodes, n)
 		}
 	}

@@ -83,6 +83,23 @@
 # error "ENABLE_HIGH_SCALE_IPCACHE is not implemented by the dpforge datapath"
 #endif
 
+/* Values of LB_SELECTION, Cilium's: how a new flow's backend is chosen. */
+#define LB_SELECTION_RANDOM	1
+#define LB_SELECTION_MAGLEV	2
+
+#ifdef LB_SELECTION
+# ifndef ENABLE_NODEPORT
+#  error "LB_SELECTION is only meaningful with ENABLE_NODEPORT"
+# elif LB_SELECTION != LB_SELECTION_RANDOM && LB_SELECTION != LB_SELECTION_MAGLEV
+#  error "LB_SELECTION must be LB_SELECTION_RANDOM (1) or LB_SELECTION_MAGLEV (2)"
+# endif
+#else
+# define LB_SELECTION LB_SELECTION_RANDOM
+#endif
+#if defined(ENABLE_SESSION_AFFINITY) && !defined(ENABLE_NODEPORT)
+# error "ENABLE_SESSION_AFFINITY requires ENABLE_NODEPORT"
+#endif
+
 /*
  * bpf_redirect_neigh (5.10): the build picks -mcpu=v3 only for kernels
  * that have it (features.Kernel.CPU), so the ISA level says it is there.

@@ -51,9 +51,22 @@ volatile const __u32 cfg_snat_excl_ipv4_len = 0;
 volatile const __u32 cfg_cluster_id = 0;
 /* Mask applied to a destination before the VTEP map lookup. */
 volatile const __be32 cfg_vtep_mask = bpf_htonl(0xffffff00);
-/* Source ports handed out by SNAT, inclusive, host order. */
+/*
+ * Source ports handed out by SNAT, inclusive, host order: Cilium's
+ * NODEPORT_PORT_MIN_NAT (NodePort max + 1) to NODEPORT_PORT_MAX_NAT. The
+ * range overlaps Linux's ephemeral ports; the node's own connections from
+ * cfg_node_ipv4 reserve their ports in dp_snat (include/nat.h) so that no
+ * mapping takes them.
+ */
 volatile const __u16 cfg_snat_port_min = 32768;
-volatile const __u16 cfg_snat_port_max = 60999;
+volatile const __u16 cfg_snat_port_max = 65535;
+/*
+ * Source of a hairpin connection, a pod reaching itself through a service
+ * (Cilium's service loopback address, IPV4_LOOPBACK, 169.254.42.1).
+ */
+volatile const __be32 cfg_loopback_ipv4 = bpf_htonl(0xa9fe2a01);
+/* Maglev lookup table size per service (one of Cilium's primes), LB_SELECTION_MAGLEV. */
+volatile const __u32 cfg_maglev_table_size = 16381;
 /*
  * Drop events (dp_events): a token bucket of cfg_events_burst events,
  * refilled with cfg_events_rate tokens every second (Cilium's
@@ -117,11 +130,17 @@ static __always_inline void cfg_node_mac_copy(__u8 *dst)
 #ifndef VTEP_MASK
 # define VTEP_MASK 0xffffff00
 #endif
-#ifndef SNAT_PORT_MIN
-# define SNAT_PORT_MIN 32768
+#ifndef NODEPORT_PORT_MIN_NAT
+# define NODEPORT_PORT_MIN_NAT 32768
 #endif
-#ifndef SNAT_PORT_MAX
-# define SNAT_PORT_MAX 60999
+#ifndef NODEPORT_PORT_MAX_NAT
+# define NODEPORT_PORT_MAX_NAT 65535
+#endif
+#ifndef IPV4_LOOPBACK
+# define IPV4_LOOPBACK 0xa9fe2a01
+#endif
+#ifndef LB_MAGLEV_LUT_SIZE
+# define LB_MAGLEV_LUT_SIZE 16381
 #endif
 #ifndef EVENTS_RATE
 # define EVENTS_RATE 1000
@@ -139,8 +158,10 @@ static __always_inline void cfg_node_mac_copy(__u8 *dst)
 #define cfg_snat_excl_ipv4	((__be32)bpf_htonl(IPV4_SNAT_EXCLUSION_DST_CIDR))
 #define cfg_snat_excl_ipv4_len	((__u32)IPV4_SNAT_EXCLUSION_DST_CIDR_LEN)
 #define cfg_vtep_mask		((__be32)bpf_htonl(VTEP_MASK))
-#define cfg_snat_port_min	((__u16)SNAT_PORT_MIN)
-#define cfg_snat_port_max	((__u16)SNAT_PORT_MAX)
+#define cfg_snat_port_min	((__u16)NODEPORT_PORT_MIN_NAT)
+#define cfg_snat_port_max	((__u16)NODEPORT_PORT_MAX_NAT)
+#define cfg_loopback_ipv4	((__be32)bpf_htonl(IPV4_LOOPBACK))
+#define cfg_maglev_table_size	((__u32)LB_MAGLEV_LUT_SIZE)
 #define cfg_events_rate		((__u32)EVENTS_RATE)
 #define cfg_events_burst	((__u32)EVENTS_BURST)
 #define cfg_trace		0

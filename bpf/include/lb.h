@@ -13,6 +13,7 @@
 #include "parse.h"
 #include "l3.h"
 #include "ct.h"
+#include "icmp.h"
 
 #ifdef ENABLE_NODEPORT
 
@@ -21,6 +22,9 @@ struct lb4_backend {
 	__be16	port;
 	__u16	rev_nat_index;
 	__u16	svc_flags;
+	__u8	loopback;	/* hairpin: the client is its own backend */
+	__u8	pad;
+	__u32	backend_id;
 };
 
 static __always_inline bool nodeport_port(__be16 dport)
@@ -45,10 +49,79 @@ static __always_inline __u32 lb4_hash(const struct pkt4 *p)
 }
 
 /*
- * Find the service of a packet and pick its backend. external: the packet
+ * A new flow's backend id, 0 for none. LB_SELECTION_MAGLEV: the service's
+ * Maglev table (dp_maglev), so that every node picks the same backend for
+ * a flow without sharing state. Otherwise one of the service's slots by
+ * flow hash (Cilium picks randomly; a hash is as good for a new flow and
+ * makes scenarios reproducible).
+ */
+static __always_inline __u32 lb4_pick(const struct pkt4 *p, struct svc_key *key __maybe_unused,
+				      const struct svc_value *svc)
+{
+#if LB_SELECTION == LB_SELECTION_MAGLEV
+	struct maglev_key mkey = { .rev_nat_index = svc->rev_nat_index };
+	const struct maglev_value *mv;
+	__u32 size = cfg_maglev_table_size;
+
+	if (!size)
+		return 0;
+	mkey.slot = lb4_hash(p) % size;
+	mv = bpf_map_lookup_elem(&dp_maglev, &mkey);
+	return mv ? mv->backend_id : 0;
+#else
+	const struct svc_value *slot;
+
+	key->slot = (lb4_hash(p) % svc->count) + 1;
+	slot = bpf_map_lookup_elem(&dp_services, key);
+	return slot ? slot->backend_id : 0;
+#endif
+}
+
+#ifdef ENABLE_SESSION_AFFINITY
+/*
+ * ClientIP session affinity: a client keeps its backend while it used it
+ * within the service's timeout, as in Cilium: [last_used, last_used +
+ * timeout). A backend that is gone ends the affinity.
+ */
+static __always_inline __u32 lb4_affinity_get(__be32 client, const struct svc_value *svc)
+{
+	struct affinity_key key = { .client = client, .rev_nat_index = svc->rev_nat_index };
+	const struct affinity_value *v = bpf_map_lookup_elem(&dp_affinity, &key);
+
+	if (!v)
+		return 0;
+	if (bpf_ktime_get_ns() - v->last_used >= (__u64)svc->affinity_timeout * NSEC_PER_SEC) {
+		bpf_map_delete_elem(&dp_affinity, &key);
+		return 0;
+	}
+	return v->backend_id;
+}
+
+static __always_inline void lb4_affinity_put(__be32 client, const struct svc_value *svc,
+					     __u32 backend_id)
+{
+	struct affinity_key key = { .client = client, .rev_nat_index = svc->rev_nat_index };
+	struct affinity_value v = { .backend_id = backend_id };
+
+	v.last_used = bpf_ktime_get_ns();
+	bpf_map_update_elem(&dp_affinity, &key, &v, BPF_ANY);
+}
+#endif
+
+/*
+ * Find the service of a packet and its backend. external: the packet
  * comes from outside the cluster, which may only reach NodePort and
  * external services. Returns 1 with *be filled, 0 for no service, or a
  * drop for a service without usable backends.
+ *
+ * A flow keeps its backend: the first packet's choice is stored in a
+ * CT_LB entry keyed by the packet as it arrives (client -> frontend), so
+ * that scaling the service does not move live flows. When that backend is
+ * gone (or the entry belongs to an older service at the same frontend), a
+ * new one is chosen and stored, as Cilium does; the old connection's
+ * packets then reach a backend that does not know them and are reset.
+ * The entry sees the client's packets only: it closes on RST, while the
+ * client's FIN alone leaves it established.
  */
 static __always_inline int lb4_select(const struct pkt4 *p, bool external,
 				      struct lb4_backend *be)
@@ -58,9 +131,11 @@ static __always_inline int lb4_select(const struct pkt4 *p, bool external,
 		.dport	= p->dport,
 		.proto	= p->ip.protocol,
 	};
-	const struct backend_value *backend;
-	const struct svc_value *svc, *slot;
-	struct backend_key bkey;
+	const struct backend_value *backend = NULL;
+	const struct svc_value *svc;
+	struct ct_entry *e;
+	struct tuple4 t;
+	__u32 id = 0;
 
 	if (!l4_tcp_udp(p))	/* TCP and UDP only, fragments included */
 		return 0;
@@ -79,73 +154,183 @@ static __always_inline int lb4_select(const struct pkt4 *p, bool external,
 
 	be->rev_nat_index = svc->rev_nat_index;
 	be->svc_flags = svc->flags;
-	key.slot = (lb4_hash(p) % svc->count) + 1;
-	slot = bpf_map_lookup_elem(&dp_services, &key);
-	if (!slot)
-		return DROP(DROP_NO_SERVICE_BACKEND);
-	bkey.id = slot->backend_id;
-	backend = bpf_map_lookup_elem(&dp_backends, &bkey);
-	if (!backend)
-		return DROP(DROP_NO_SERVICE_BACKEND);
+
+	tuple4_from_pkt(&t, p, CT_LB);
+	e = ct_touch_pkt(&t, p, false);
+	if (e && e->rev_nat_index == svc->rev_nat_index) {
+		id = e->backend_id;
+		backend = bpf_map_lookup_elem(&dp_backends, &id);
+	}
+#ifdef ENABLE_SESSION_AFFINITY
+	if (!backend && (svc->flags & SVC_F_AFFINITY)) {
+		id = lb4_affinity_get(p->ip.saddr, svc);
+		if (id)
+			backend = bpf_map_lookup_elem(&dp_backends, &id);
+	}
+#endif
+	if (!backend) {
+		id = lb4_pick(p, &key, svc);
+		backend = bpf_map_lookup_elem(&dp_backends, &id);
+		if (!backend)
+			return DROP(DROP_NO_SERVICE_BACKEND);
+	}
+	if (e) {
+		e->backend_id = id;
+		e->rev_nat_index = svc->rev_nat_index;
+	} else {
+		struct ct_entry n = {
+			.rev_nat_index	= svc->rev_nat_index,
+			.backend_id	= id,
+		};
+
+		n.created = bpf_ktime_get_ns();
+		n.last_seen = n.created;
+		if (bpf_map_update_elem(&dp_conntrack, &t, &n, BPF_ANY) < 0)
+			return DROP(DROP_CT_CREATE_FAILED);
+	}
+#ifdef ENABLE_SESSION_AFFINITY
+	if (svc->flags & SVC_F_AFFINITY)
+		lb4_affinity_put(p->ip.saddr, svc, id);
+#endif
+	be->backend_id = id;
 	be->addr = backend->addr;
 	be->port = backend->port ? backend->port : p->dport;
+	/* Hairpin: a pod reaching itself must not see its own address as source. */
+	be->loopback = !external && p->ip.saddr == backend->addr;
 	return 1;
 }
 
 /*
  * DNAT to the backend and remember the service for the replies, keyed by
- * the post-DNAT tuple. Called after lb4_select returned 1.
+ * the post-DNAT tuple. Called after lb4_select returned 1. A hairpin
+ * connection also gets cfg_loopback_ipv4 as its source (Linux drops a
+ * packet whose source is its destination as a martian); its entry keeps
+ * the client's address for the replies, and an egress entry for the
+ * pre-DNAT tuple lets the translated replies in as replies.
  */
 static __always_inline int lb4_dnat(struct __sk_buff *ctx, struct pkt4 *p,
 				    const struct lb4_backend *be, __u32 src_id,
 				    __u16 ct_flags, __be32 dsr_addr, __be16 dsr_port)
 {
+	__be32 client = p->ip.saddr;
 	struct tuple4 t;
 	int ret;
 
+	if (be->loopback) {
+		tuple4_from_pkt(&t, p, CT_EGRESS);
+		if (!ct_touch_pkt(&t, p, false)) {
+			ret = ct_create4(&t, src_id, 0, 0, 0, 0);
+			if (IS_DROP(ret))
+				return ret;
+		}
+		ret = rewrite_addr4(ctx, p, false, cfg_loopback_ipv4);
+		if (IS_DROP(ret))
+			return ret;
+		ct_flags |= CT_F_LOOPBACK;
+		dsr_addr = client;
+	}
 	ret = rewrite_addr_port4(ctx, p, true, be->addr, be->port);
 	if (IS_DROP(ret))
 		return ret;
 	tuple4_from_pkt(&t, p, CT_SERVICE);
-	if (ct_touch(&t))	/* not the first packet: keep created and flags */
+	if (ct_touch_pkt(&t, p, false))	/* not the first packet: keep created and flags */
 		return 0;
 	return ct_create4(&t, src_id, be->rev_nat_index, ct_flags, dsr_addr, dsr_port);
+}
+
+/* The frontend a reply's source becomes, from the service entry of its flow. */
+static __always_inline bool lb4_frontend(const struct ct_entry *e, __be32 *addr, __be16 *port)
+{
+	const struct revnat_value *rn;
+	struct revnat_key rkey = {};
+
+	if (e->flags & CT_F_DSR) {
+		*addr = e->dsr_addr;
+		*port = e->dsr_port;
+		return true;
+	}
+	rkey.index = e->rev_nat_index;
+	if (!rkey.index)
+		return false;
+	rn = bpf_map_lookup_elem(&dp_revnat, &rkey);
+	if (!rn)
+		return false;
+	*addr = rn->addr ? rn->addr : cfg_node_ipv4;
+	*port = rn->port;
+	return true;
+}
+
+/*
+ * An ICMP error about a load-balanced packet quotes it as it went to the
+ * backend: the quote's destination becomes the frontend again, and so
+ * does the error's own source when the backend itself reported it.
+ */
+static __always_inline int lb4_rev_nat_icmp(struct __sk_buff *ctx, struct pkt4 *p)
+{
+	const struct ct_entry *e;
+	__be32 backend = p->inner_daddr;
+	struct tuple4 t;
+	__be32 addr;
+	__be16 port;
+	int ret;
+
+	tuple4_from_quote(&t, p, CT_SERVICE, false);
+	e = ct_find(&t, false);
+	if (!e || !lb4_frontend(e, &addr, &port))
+		return 0;
+	if (e->flags & CT_F_LOOPBACK) {
+		ret = icmp_err_rewrite4(ctx, p, false, e->dsr_addr, p->inner_sport);
+		if (IS_DROP(ret))
+			return ret;
+	}
+	ret = icmp_err_rewrite4(ctx, p, true, addr, port);
+	if (IS_DROP(ret))
+		return ret;
+	if (p->ip.saddr == backend)
+		return rewrite_addr4(ctx, p, false, addr);
+	return 0;
 }
 
 /*
  * Replies of a load-balanced connection get the frontend back as their
  * source: the DSR frontend recorded by the backend node, or the service's
- * rev-NAT entry (address 0 standing for this node's address).
+ * rev-NAT entry (address 0 standing for this node's address). A hairpin
+ * reply also goes back to the client's own address: only packets leaving
+ * a pod can be one (hairpin), the other callers skip that branch.
  */
-static __always_inline int lb4_rev_nat(struct __sk_buff *ctx, struct pkt4 *p)
+static __always_inline int __lb4_rev_nat(struct __sk_buff *ctx, struct pkt4 *p, const bool hairpin)
 {
-	const struct revnat_value *rn;
 	const struct ct_entry *e;
-	struct revnat_key rkey = {};
 	struct tuple4 t;
 	__be32 addr;
 	__be16 port;
+	int ret;
 
+	if (p->icmp_err)
+		return lb4_rev_nat_icmp(ctx, p);
 	if (!l4_tcp_udp(p))
 		return 0;
 	tuple4_reverse_from_pkt(&t, p, CT_SERVICE);
-	e = ct_touch(&t);
-	if (!e)
+	e = ct_touch_pkt(&t, p, true);
+	if (!e || !lb4_frontend(e, &addr, &port))
 		return 0;
-	if (e->flags & CT_F_DSR) {
-		addr = e->dsr_addr;
-		port = e->dsr_port;
-	} else {
-		rkey.index = e->rev_nat_index;
-		if (!rkey.index)
-			return 0;
-		rn = bpf_map_lookup_elem(&dp_revnat, &rkey);
-		if (!rn)
-			return 0;
-		addr = rn->addr ? rn->addr : cfg_node_ipv4;
-		port = rn->port;
+	if (hairpin && (e->flags & CT_F_LOOPBACK)) {
+		ret = rewrite_addr4(ctx, p, true, e->dsr_addr);
+		if (IS_DROP(ret))
+			return ret;
 	}
 	return rewrite_addr_port4(ctx, p, false, addr, port);
+}
+
+static __always_inline int lb4_rev_nat(struct __sk_buff *ctx, struct pkt4 *p)
+{
+	return __lb4_rev_nat(ctx, p, false);
+}
+
+/* Replies leaving a pod, which may answer a hairpin connection. */
+static __always_inline int lb4_rev_nat_from_pod(struct __sk_buff *ctx, struct pkt4 *p)
+{
+	return __lb4_rev_nat(ctx, p, true);
 }
 
 #ifdef ENABLE_DSR

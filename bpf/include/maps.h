@@ -76,31 +76,50 @@ struct tuple4 {
 #define CT_EGRESS	0
 #define CT_INGRESS	1
 #define CT_SERVICE	2
+#define CT_LB		3	/* pre-DNAT tuple (client -> frontend): the flow's backend */
 
 #define CT_F_DSR	0x0001	/* backend side of DSR: reply source = dsr_addr:dsr_port */
 #define CT_F_SNAT	0x0002	/* LB side: request was also source-NATed */
 #define CT_F_LOCAL	0x0004	/* LB side: backend is a local endpoint */
+#define CT_F_LOOPBACK	0x0008	/* hairpin: client is its own backend; dsr_addr = its address */
+
+/*
+ * TCP state bits (ct_entry.tcp_state), which decide an entry's lifetime
+ * (include/ct.h): only SYNs seen, established, closing (RST, or FIN from
+ * both sides).
+ */
+#define CT_TCP_NON_SYN	0x01	/* a segment without SYN was seen */
+#define CT_TCP_FIN_FWD	0x02	/* FIN from the tuple's source */
+#define CT_TCP_FIN_REV	0x04	/* FIN from the tuple's destination */
+#define CT_TCP_RST	0x08
 
 struct ct_entry {
 	__u64	created;		/* bpf_ktime_get_ns() */
 	__u64	last_seen;
 	__u32	src_sec_id;		/* identity of the connection's initiator */
-	__u16	rev_nat_index;		/* SERVICE: dp_revnat key, 0 = none */
+	__u16	rev_nat_index;		/* SERVICE, LB: dp_revnat key, 0 = none */
 	__u16	flags;			/* CT_F_* */
 	__be32	dsr_addr;		/* SERVICE + CT_F_DSR: service frontend */
 	__be16	dsr_port;
 	__u16	policy_rev;		/* low bits of dp_policy_rev the flow was last allowed under */
+	__u8	tcp_state;		/* CT_TCP_* */
+	__u8	pad;
+	__u16	pad1;
+	__u32	backend_id;		/* LB: dp_backends key of the flow's backend */
 };
 
 /* dp_snat scopes: the original direction, and the reply as it arrives. */
 #define NAT_EGRESS	8
 #define NAT_INGRESS	9
 
+#define SNAT_F_HOST	0x0001	/* the node's own connection, port reserved (not translated) */
+
 struct snat_entry {
 	__u64	created;
 	__be32	to_addr;		/* EGRESS: new source; INGRESS: original source */
 	__be16	to_port;
-	__u16	pad;
+	__u16	flags;			/* SNAT_F_* */
+	__u64	last_seen;		/* idle entries expire (include/nat.h) */
 };
 
 /*
@@ -110,6 +129,7 @@ struct snat_entry {
 #define SVC_F_NODEPORT	0x0001	/* addr 0: any local node address, port in NodePort range */
 #define SVC_F_EXTERNAL	0x0002	/* reachable from outside the cluster (LB/externalIP) */
 #define SVC_F_DSR	0x0004	/* DSR allowed (ENABLE_DSR) */
+#define SVC_F_AFFINITY	0x0008	/* ClientIP session affinity (ENABLE_SESSION_AFFINITY) */
 
 struct svc_key {
 	__be32	addr;			/* frontend; 0 for NodePort */
@@ -120,7 +140,10 @@ struct svc_key {
 };
 
 struct svc_value {
-	__u32	backend_id;		/* slot > 0 */
+	union {
+		__u32	backend_id;	/* slot > 0 */
+		__u32	affinity_timeout; /* slot 0 + SVC_F_AFFINITY: seconds */
+	};
 	__u16	count;			/* slot 0: number of backends */
 	__u16	rev_nat_index;		/* slot 0 */
 	__u16	flags;			/* slot 0: SVC_F_* */
@@ -223,6 +246,35 @@ struct throttle_value {
 };
 
 /*
+ * Load-balancing state (include/lb.h). dp_maglev is the Maglev lookup
+ * table of every service, filled by the control plane: slot
+ * hash % cfg_maglev_table_size of service rev_nat_index holds a backend
+ * id. dp_affinity remembers a client's backend per service (ClientIP
+ * session affinity).
+ */
+struct maglev_key {
+	__u16	rev_nat_index;
+	__u16	pad;
+	__u32	slot;
+};
+
+struct maglev_value {
+	__u32	backend_id;
+};
+
+struct affinity_key {
+	__be32	client;
+	__u16	rev_nat_index;
+	__u16	pad;
+};
+
+struct affinity_value {
+	__u64	last_used;		/* bpf_ktime_get_ns() */
+	__u32	backend_id;
+	__u32	pad;
+};
+
+/*
  * dp_frags: the ports of an IPv4 datagram, recorded from its first
  * fragment (the only one with an L4 header) for the later ones (Cilium's
  * IPv4 fragment tracking, on by default there too).
@@ -300,7 +352,8 @@ struct trace_info {
 
 _Static_assert(sizeof(struct endpoint_info) == 24, "endpoint_info layout");
 _Static_assert(sizeof(struct tuple4) == 16, "tuple4 layout");
-_Static_assert(sizeof(struct ct_entry) == 32, "ct_entry layout");
+_Static_assert(sizeof(struct ct_entry) == 40, "ct_entry layout");
+_Static_assert(sizeof(struct snat_entry) == 24, "snat_entry layout");
 _Static_assert(sizeof(struct drop_event) == 40, "drop_event layout");
 _Static_assert(sizeof(struct trace_info) == 20, "trace_info layout");
 
@@ -321,6 +374,13 @@ _Static_assert(sizeof(struct trace_info) == 20, "trace_info layout");
 #define FRAGS_MAP_SIZE		8192
 #define EVENTS_RINGBUF_SIZE	(256 * 1024)
 #define TRACE_MAP_SIZE		1
+/*
+ * Defaults only: a node's loader may set other sizes (manifest node
+ * map_sizes, from bpf-ct-global-*-max, bpf-nat-global-max and the Maglev
+ * table size) through MapSpec.MaxEntries before creating the maps.
+ */
+#define MAGLEV_MAP_SIZE		(16381 * 16)
+#define AFFINITY_MAP_SIZE	65536
 
 /* Non-static so that every map is emitted even when unused by a variant. */
 struct {
@@ -454,6 +514,23 @@ struct {
 	__uint(max_entries, METRICS_MAP_SIZE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_metrics SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct maglev_key);
+	__type(value, struct maglev_value);
+	__uint(max_entries, MAGLEV_MAP_SIZE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_maglev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct affinity_key);
+	__type(value, struct affinity_value);
+	__uint(max_entries, AFFINITY_MAP_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_affinity SEC(".maps");
 
 /*
  * One bucket for the node, shared by the CPUs: a race between two of them

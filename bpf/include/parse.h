@@ -35,6 +35,25 @@ struct pkt4 {
 	__u8		has_dsr;	/* the first IPv4 option is a valid DSR option */
 	__be16		dsr_port;
 	__be32		dsr_addr;
+	/*
+	 * ICMP errors (destination unreachable, time exceeded, parameter
+	 * problem) quoting a TCP, UDP or ICMP echo packet: the quoted packet's
+	 * tuple, as it was sent (see parse_icmp_err4).
+	 */
+	__u8		inner_proto;
+	__u8		inner_sport_off; /* inside the inner L4 header, PORT_NONE if absent */
+	__u8		inner_dport_off;
+	__u32		inner_off;	/* inner IPv4 header, from the start of the frame */
+	__u32		inner_l4_off;
+	__be32		inner_saddr;
+	__be32		inner_daddr;
+	__be16		inner_sport;
+	__be16		inner_dport;
+	/*
+	 * Set (1) for such an error. A full, aligned word: the verifier then
+	 * knows it on every path and skips the ICMP-error code on the others.
+	 */
+	__u64		icmp_err;
 };
 
 static __always_inline __u32 ipv4_hlen(const struct pkt4 *p)
@@ -53,6 +72,62 @@ static __always_inline bool tcp_is_syn(const struct pkt4 *p)
 {
 	return p->ip.protocol == IPPROTO_TCP &&
 	       (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
+}
+
+#define ICMP_DEST_UNREACH	3
+#define ICMP_TIME_EXCEEDED	11
+#define ICMP_PARAMETERPROB	12
+
+/*
+ * An ICMP error quotes the IPv4 header and the first 8 L4 bytes of the
+ * packet it answers. Record that packet's tuple when it has one (TCP, UDP,
+ * ICMP echo); otherwise the error stays a plain ICMP packet. Conntrack
+ * relates the error to the quoted flow and NAT translates the quote.
+ */
+static __always_inline void parse_icmp_err4(struct __sk_buff *ctx, struct pkt4 *p,
+					    __u32 l4_end)
+{
+	struct ipv4hdr in;
+	__u32 off = p->l4_off + 8, hlen;
+	__u8 l4[8];
+
+	if (off + sizeof(in) > l4_end || bpf_skb_load_bytes(ctx, off, &in, sizeof(in)) < 0)
+		return;
+	hlen = (in.ver_ihl & 0x0f) * 4;
+	if ((in.ver_ihl >> 4) != 4 || hlen < sizeof(in) ||
+	    (in.frag_off & bpf_htons(IP_OFFSET)) ||
+	    off + hlen + 8 > l4_end || bpf_skb_load_bytes(ctx, off + hlen, l4, 8) < 0)
+		return;
+	p->inner_sport_off = PORT_NONE;
+	p->inner_dport_off = PORT_NONE;
+	switch (in.protocol) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		p->inner_sport_off = 0;
+		p->inner_dport_off = 2;
+		__builtin_memcpy(&p->inner_sport, &l4[0], 2);
+		__builtin_memcpy(&p->inner_dport, &l4[2], 2);
+		break;
+	case IPPROTO_ICMP:
+		if (l4[0] == 8 /* echo request */) {
+			p->inner_sport_off = 4;
+			__builtin_memcpy(&p->inner_sport, &l4[4], 2);
+		} else if (l4[0] == 0 /* echo reply */) {
+			p->inner_dport_off = 4;
+			__builtin_memcpy(&p->inner_dport, &l4[4], 2);
+		} else {
+			return;
+		}
+		break;
+	default:
+		return;
+	}
+	p->icmp_err = 1;
+	p->inner_proto = in.protocol;
+	p->inner_off = off;
+	p->inner_l4_off = off + hlen;
+	p->inner_saddr = in.saddr;
+	p->inner_daddr = in.daddr;
 }
 
 /* Largest offset pkt_load reads directly: Ethernet, 60 bytes of IPv4, spare. */
@@ -194,6 +269,9 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt4 *p)
 			p->dport_off = 4;
 			__builtin_memcpy(&p->dport, &l4[4], 2);
 			p->l4_flags = L4_F_PORTS;
+		} else if (l4[0] == ICMP_DEST_UNREACH || l4[0] == ICMP_TIME_EXCEEDED ||
+			   l4[0] == ICMP_PARAMETERPROB) {
+			parse_icmp_err4(ctx, p, l4_end);
 		}
 		break;
 	}

@@ -110,8 +110,11 @@ static __always_inline int policy_ct4(const struct pkt4 *p, __u32 subject, __u32
 	struct tuple4 t;
 	__u16 rev;
 
+	/* An ICMP error about a tracked flow passes as that flow does. */
+	if (p->icmp_err && ct_lookup4(p, scope) == CT_RELATED)
+		return CT_RELATED;
 	tuple4_from_pkt(&t, p, scope);
-	e = ct_touch(&t);
+	e = ct_touch_pkt(&t, p, false);
 	if (e) {
 		rev = policy_rev();
 		if (e->policy_rev == rev)
@@ -122,7 +125,7 @@ static __always_inline int policy_ct4(const struct pkt4 *p, __u32 subject, __u32
 		return CT_ESTABLISHED;
 	}
 	tuple4_reverse_from_pkt(&t, p, scope == CT_EGRESS ? CT_INGRESS : CT_EGRESS);
-	if (ct_touch(&t))
+	if (ct_touch_pkt(&t, p, true))	/* TCP state follows both directions */
 		return CT_REPLY;
 	if (!policy_allows4(p, subject, remote, scope, enforce))
 		return DROP(deny_reason);

@@ -32,7 +32,7 @@ const matrix = `kernels:
 nodes:
   - name: n1
     kernel: k
-    config: {tunnel: disabled, kube-proxy-replacement: "true", enable-bpf-masquerade: "true", ipv4-native-routing-cidr: 10.0.0.0/8, mtu: 1450}
+    config: {tunnel: disabled, kube-proxy-replacement: "true", enable-bpf-masquerade: "true", ipv4-native-routing-cidr: 10.0.0.0/8, mtu: 1450, bpf-nat-global-max: 4096}
 `
 
 var built struct {
@@ -110,6 +110,16 @@ func TestNodeSpecSetsValues(t *testing.T) {
 	var excl [4]byte
 	if err := spec.Variables[bpf.VarSNATExclIPv4].Get(&excl); err != nil || excl != [4]byte{10, 0, 0, 0} {
 		t.Errorf("%s = %v (%v), want 10.0.0.0", bpf.VarSNATExclIPv4, excl, err)
+	}
+	// Map sizes: Cilium's table-size options, defaults included.
+	if got := spec.Maps[bpf.MapSNAT].MaxEntries; got != 4096 {
+		t.Errorf("%s max entries %d, want 4096 (bpf-nat-global-max)", bpf.MapSNAT, got)
+	}
+	if got := spec.Maps[bpf.MapConntrack].MaxEntries; got != 524288+262144 {
+		t.Errorf("%s max entries %d, want %d (bpf-ct-global-tcp-max + bpf-ct-global-any-max)", bpf.MapConntrack, got, 524288+262144)
+	}
+	if err := loader.SetMapSizes(spec, map[string]uint32{"dp_nope": 1}); err == nil {
+		t.Error("SetMapSizes accepted an unknown map")
 	}
 	// A spec read again is untouched by the first one's values.
 	again, err := loader.VariantSpec(dir, v)

@@ -32,7 +32,7 @@ func VariantSpec(dir string, v *manifest.Variant) (*ebpf.CollectionSpec, error) 
 }
 
 // NodeSpec returns the spec of the variant a node of the manifest runs,
-// with the node's load-time values set.
+// with the node's load-time values and map sizes set.
 func NodeSpec(dir string, m *manifest.Manifest, node string) (*ebpf.CollectionSpec, *manifest.Variant, error) {
 	var n *manifest.Node
 	for i := range m.Nodes {
@@ -54,5 +54,27 @@ func NodeSpec(dir string, m *manifest.Manifest, node string) (*ebpf.CollectionSp
 	if err := SetValues(spec, n.Values); err != nil {
 		return nil, nil, fmt.Errorf("node %q: %w", node, err)
 	}
+	if err := SetMapSizes(spec, n.MapSizes); err != nil {
+		return nil, nil, fmt.Errorf("node %q: %w", node, err)
+	}
 	return spec, v, nil
+}
+
+// SetMapSizes sets the MaxEntries of spec's maps from a node's map sizes
+// (the manifest's map_sizes: conntrack and NAT tables sized by Cilium's
+// bpf-ct-global-*-max and bpf-nat-global-max). A size must be positive and
+// name a map the object has; spec is changed only when all are valid.
+func SetMapSizes(spec *ebpf.CollectionSpec, sizes map[string]uint32) error {
+	for name, n := range sizes {
+		if spec.Maps[name] == nil {
+			return fmt.Errorf("setting map sizes: no map %q", name)
+		}
+		if n == 0 {
+			return fmt.Errorf("setting map sizes: map %q: size 0", name)
+		}
+	}
+	for name, n := range sizes {
+		spec.Maps[name].MaxEntries = n
+	}
+	return nil
 }

@@ -122,6 +122,11 @@ type Node struct {
 	Variant string `json:"variant"`
 	// Values are the load-time values: variable name to value, as text.
 	Values map[string]string `json:"values,omitempty"`
+	// MapSizes are map-creation values: map name to the MaxEntries the
+	// loader sets on its MapSpec before creating the map (from Cilium's
+	// bpf-ct-global-*-max and bpf-nat-global-max). A map not listed keeps
+	// the object's size.
+	MapSizes map[string]uint32 `json:"map_sizes,omitempty"`
 }
 
 // Variant returns the variant with the given id, or nil.

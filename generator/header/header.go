@@ -65,7 +65,8 @@ func Checks() []Check {
 }
 
 // shared counts the features defining each macro: a macro several features
-// define with different values (TUNNEL_PROTOCOL) is tested by value.
+// define with different values (TUNNEL_PROTOCOL) is tested by value, one
+// only a single feature defines (LB_SELECTION) by being defined.
 var shared = func() map[string]int {
 	m := map[string]int{}
 	for _, f := range features.Features {
@@ -77,7 +78,7 @@ var shared = func() map[string]int {
 }()
 
 func defined(d features.Define) string {
-	if d.Value == "1" && shared[d.Name] == 1 {
+	if shared[d.Name] == 1 {
 		return "defined(" + d.Name + ")"
 	}
 	return fmt.Sprintf("(defined(%s) && %s == %s)", d.Name, d.Name, d.Value)

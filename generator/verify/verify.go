@@ -9,9 +9,11 @@ import (
 	"slices"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 
 	"github.com/dpforge/dpforge/bpf/loader"
 	"github.com/dpforge/dpforge/bpf/manifest"
+	"github.com/dpforge/dpforge/features"
 	"github.com/dpforge/dpforge/features/probe"
 	"github.com/dpforge/dpforge/generator/errlist"
 	"github.com/dpforge/dpforge/generator/outdir"
@@ -149,6 +151,9 @@ func verifyVariant(outDir string, v *manifest.Variant, release string) (map[stri
 	if err != nil {
 		return nil, fmt.Errorf("verifying: %w", err)
 	}
+	if err := checkOldKernelSize(v, spec); err != nil {
+		return nil, err
+	}
 	coll, err := loader.Load(spec, loader.Options{
 		Variant: v.ID, Release: release,
 		// Stats only: the instruction count is all we keep; a full log of
@@ -188,4 +193,26 @@ func WriteManifest(path string, m *manifest.Manifest) error {
 		}
 		return manifest.Marshal(cur)
 	})
+}
+
+// OldKernelMaxInsns is the most instructions a program may have on kernels
+// before 5.2 (BPF_MAXINSNS; 5.2 raised it for privileged loaders). This
+// kernel takes more, so verifying here cannot show it.
+const OldKernelMaxInsns = 4096
+
+// checkOldKernelSize refuses a variant with compiled-in node values (made
+// for kernels before 5.2) whose programs those kernels would refuse for
+// their size: how many features such a node can combine is bounded by it.
+func checkOldKernelSize(v *manifest.Variant, spec *ebpf.CollectionSpec) error {
+	if _, ok := v.Defines[features.StaticConfigDefine]; !ok {
+		return nil
+	}
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(spec.Programs)) {
+		if n := spec.Programs[name].Instructions.Size() / asm.InstructionSize; n > OldKernelMaxInsns {
+			errs = append(errs, fmt.Errorf("verifying variant %q: program %q has %d instructions; the kernels before 5.2 it is built for refuse more than %d (serve fewer features on those nodes)",
+				v.ID, name, n, OldKernelMaxInsns))
+		}
+	}
+	return errlist.Join(errs...)
 }

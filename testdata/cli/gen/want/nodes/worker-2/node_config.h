@@ -20,11 +20,14 @@
 /* Load-time values */
 #define TUNNEL_PROTOCOL 1
 #define CLUSTER_ID 0 /* cfg_cluster_id = 0 */
+#define IPV4_LOOPBACK 0xa9fe2a01 /* cfg_loopback_ipv4 = 169.254.42.1 */
 #define MTU 1500 /* cfg_mtu = 1500 */
 #define NODEPORT_PORT_MAX 32767 /* cfg_nodeport_max = 32767 */
 #define NODEPORT_PORT_MIN 30000 /* cfg_nodeport_min = 30000 */
 #define IPV4_SNAT_EXCLUSION_DST_CIDR 0x0a000000 /* cfg_snat_excl_ipv4 = 10.0.0.0 */
 #define IPV4_SNAT_EXCLUSION_DST_CIDR_LEN 8 /* cfg_snat_excl_ipv4_len = 8 */
+#define NODEPORT_PORT_MAX_NAT 65535 /* cfg_snat_port_max = 65535 */
+#define NODEPORT_PORT_MIN_NAT 32768 /* cfg_snat_port_min = 32768 */
 #define TUNNEL_PORT 8472 /* cfg_tunnel_port = 8472 */
 
 #if defined(ENABLE_DSR) && !defined(ENABLE_NODEPORT)
@@ -32,6 +35,12 @@
 #endif
 #if defined(ENABLE_DSR) && defined(TUNNEL_MODE)
 #error "Tunnel routing with Node Port \"dsr\" mode requires geneve dispatch, which the dpforge datapath does not implement."
+#endif
+#if defined(LB_SELECTION) && !defined(ENABLE_NODEPORT)
+#error "Maglev backend selection requires the eBPF kube-proxy replacement (BPF NodePort)."
+#endif
+#if defined(ENABLE_SESSION_AFFINITY) && !defined(ENABLE_NODEPORT)
+#error "BPF session affinity requires the eBPF kube-proxy replacement (BPF NodePort)."
 #endif
 #if defined(ENABLE_DSR_HYBRID) && !defined(ENABLE_DSR)
 #error "Node Port \"hybrid\" mode requires DSR."

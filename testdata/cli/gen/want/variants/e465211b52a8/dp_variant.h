@@ -22,6 +22,12 @@
 #if defined(ENABLE_DSR) && defined(TUNNEL_MODE)
 #error "Tunnel routing with Node Port \"dsr\" mode requires geneve dispatch, which the dpforge datapath does not implement."
 #endif
+#if defined(LB_SELECTION) && !defined(ENABLE_NODEPORT)
+#error "Maglev backend selection requires the eBPF kube-proxy replacement (BPF NodePort)."
+#endif
+#if defined(ENABLE_SESSION_AFFINITY) && !defined(ENABLE_NODEPORT)
+#error "BPF session affinity requires the eBPF kube-proxy replacement (BPF NodePort)."
+#endif
 #if defined(ENABLE_DSR_HYBRID) && !defined(ENABLE_DSR)
 #error "Node Port \"hybrid\" mode requires DSR."
 #endif
