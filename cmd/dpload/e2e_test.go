@@ -244,16 +244,7 @@ func (tp *topology) logCounters(t testing.TB) {
 // not fixed on this branch: the path's test is skipped, loudly, naming the
 // defect. Remove an entry when its fix lands.
 var knownDefects = func() map[string]string {
-	const (
-		replyMasq = "issue 9 item 4 (replies of connections that came into a pod are masqueraded): the backend's " +
-			"node SNATs the pod's reply to the load balancer's node address in cil_to_netdev, so the reply reaches " +
-			"the load balancer from the wrong source, finds no reverse-NAT entry and is passed to its stack (PASS_HOST)"
-	)
-	m := map[string]string{
-		"tunnel-host-routing/nodeport-remote-tcp-snat": replyMasq,
-		"tunnel-host-routing/nodeport-remote-udp-snat": replyMasq,
-		"native-hybrid/nodeport-remote-udp-snat":       replyMasq,
-	}
+	m := map[string]string{}
 	return m
 }()
 
