@@ -92,11 +92,6 @@ var variants = []variant{
 	{name: "ipv6-only", macros: []string{"ENABLE_IPV6", "ENABLE_MASQUERADE_IPV6"}},
 	{name: "all-legacy", macros: allLegacy},
 	{name: "all-legacy-v1", macros: allLegacy, mcpu: "v1"}, // bpf2go's default ISA
-	// The seeds' 4.19 node and RHEL 8's 4.18 (values compiled in, no global data).
-	{name: "old-kernel-tunnel", macros: []string{"DP_STATIC_CONFIG", "ENABLE_IPV4", "TUNNEL_MODE",
-		"TUNNEL_PROTOCOL=TUNNEL_PROTOCOL_VXLAN", "ENABLE_NODEPORT", "ENABLE_MASQUERADE_IPV4"}},
-	{name: "old-kernel-native-v1", macros: []string{"DP_STATIC_CONFIG", "ENABLE_IPV4", "ENABLE_NODEPORT",
-		"ENABLE_MASQUERADE_IPV4", "IPV4_SNAT_EXCLUSION_DST_CIDR=0x0a000000", "IPV4_SNAT_EXCLUSION_DST_CIDR_LEN=8"}, mcpu: "v1"},
 	{name: "all-features", macros: allFeatures, mcpu: "v3"},
 	// Also proves the sources need no libc or compiler headers.
 	{name: "all-features-v2", macros: allFeatures, mcpu: "v2", flags: []string{"-nostdinc", "-isystem", "/usr/include"}},
@@ -337,15 +332,10 @@ func TestVariantsSpec(t *testing.T) {
 			}
 			// Sections such as .rodata show up as maps too; they are not ours to list.
 			ours := slices.DeleteFunc(sortedKeys(spec.Maps), func(m string) bool { return strings.HasPrefix(m, ".") })
-			wantMaps, wantVars := Maps, Variables
-			if v.has("DP_STATIC_CONFIG") {
-				// Values compiled in; the node's addresses in a map the loader fills.
-				wantMaps, wantVars = slices.Sorted(slices.Values(append(slices.Clone(Maps), "dp_node_cfg"))), nil
-			}
-			if diff := cmp.Diff(wantMaps, ours); diff != "" {
+			if diff := cmp.Diff(Maps, ours); diff != "" {
 				t.Errorf("maps (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(wantVars, sortedKeys(spec.Variables)); diff != "" {
+			if diff := cmp.Diff(Variables, sortedKeys(spec.Variables)); diff != "" {
 				t.Errorf("variables (-want +got):\n%s", diff)
 			}
 			for name, p := range spec.Programs {
@@ -396,14 +386,6 @@ func TestVariantsSpec(t *testing.T) {
 				}
 			}
 
-			if v.has("DP_STATIC_CONFIG") {
-				// Kernels before 5.2 refuse programs over 4096 instructions.
-				for name, p := range spec.Programs {
-					if n := p.Instructions.Size() / asmInsnSize; n > 4096 {
-						t.Errorf("program %s: %d instructions, old kernels allow 4096", name, n)
-					}
-				}
-			}
 		})
 	}
 }
@@ -529,5 +511,41 @@ func TestVariantsSameMaps(t *testing.T) {
 		if diff := cmp.Diff(want, shapes(loadSpec(t, v))); diff != "" {
 			t.Errorf("variant %s maps differ from %s (-want +got):\n%s", v.name, variants[0].name, diff)
 		}
+	}
+}
+
+// oldKernelVariants are the shapes nodes on kernels before 5.2 get (the
+// seeds' 4.19 node, RHEL 8's 4.18): values compiled in, no global data.
+var oldKernelVariants = []variant{
+	{name: "old-kernel-tunnel", macros: []string{"DP_STATIC_CONFIG", "ENABLE_IPV4", "TUNNEL_MODE",
+		"TUNNEL_PROTOCOL=TUNNEL_PROTOCOL_VXLAN", "ENABLE_NODEPORT", "ENABLE_MASQUERADE_IPV4"}},
+	{name: "old-kernel-native-v1", macros: []string{"DP_STATIC_CONFIG", "ENABLE_IPV4", "ENABLE_NODEPORT",
+		"ENABLE_MASQUERADE_IPV4", "IPV4_SNAT_EXCLUSION_DST_CIDR=0x0a000000", "IPV4_SNAT_EXCLUSION_DST_CIDR_LEN=8"}, mcpu: "v1"},
+}
+
+// TestOldKernelVariants checks what kernels before 5.2 need of an object:
+// the same programs and maps plus dp_node_cfg, no variables (no global
+// data), and no program over their 4096-instruction limit.
+func TestOldKernelVariants(t *testing.T) {
+	for _, v := range oldKernelVariants {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			spec := loadSpec(t, v)
+			if diff := cmp.Diff(Programs, sortedKeys(spec.Programs)); diff != "" {
+				t.Errorf("programs (-want +got):\n%s", diff)
+			}
+			wantMaps := slices.Sorted(slices.Values(append(slices.Clone(Maps), "dp_node_cfg")))
+			if diff := cmp.Diff(wantMaps, sortedKeys(spec.Maps)); diff != "" {
+				t.Errorf("maps (-want +got; no .rodata, .data or .bss):\n%s", diff)
+			}
+			if len(spec.Variables) > 0 {
+				t.Errorf("variables %q: kernels before 5.2 have no global data", sortedKeys(spec.Variables))
+			}
+			for name, p := range spec.Programs {
+				if n := p.Instructions.Size() / asmInsnSize; n > 4096 {
+					t.Errorf("program %s: %d instructions, kernels before 5.2 allow 4096", name, n)
+				}
+			}
+		})
 	}
 }
