@@ -90,30 +90,46 @@ static __always_inline __u64 ct_lifetime(const struct ct_entry *e, __u8 proto)
 }
 
 /*
- * A live entry: e (what a lookup of either family returned, or NULL) unless
- * it has been idle for longer than its lifetime, when it counts as absent,
- * so callers treat the flow as new (policy is evaluated again) and
- * overwrite it; the LRU reclaims the rest. refresh: the packet belongs to
- * the flow, which restarts its idle time.
+ * last_seen is written at most once per CT_REFRESH_NS while the TCP state
+ * stays the same: a busy flow does not dirty its entry's cache line on
+ * every packet. Idle lifetimes are therefore exact to within that second.
  */
-static __always_inline struct ct_entry *ct_live(struct ct_entry *e, __u8 proto, bool refresh)
+#define CT_REFRESH_NS		NSEC_PER_SEC
+
+/*
+ * A live entry: e (what a lookup of either family returned, or NULL) unless
+ * it has been idle for longer than its lifetime at now, when it counts as
+ * absent, so callers treat the flow as new (policy is evaluated again) and
+ * overwrite it; the LRU reclaims the rest. refresh: the packet belongs to
+ * the flow, which restarts its idle time. The difference is signed: now
+ * may have been read before another CPU refreshed the entry.
+ */
+static __always_inline struct ct_entry *ct_live(struct ct_entry *e, __u8 proto, bool refresh,
+						__u64 now)
 {
-	__u64 now;
+	__s64 idle;
 
 	if (!e)
 		return NULL;
-	now = bpf_ktime_get_ns();
-	if (now - e->last_seen > ct_lifetime(e, proto))
+	idle = (__s64)(now - e->last_seen);
+	if (idle > (__s64)ct_lifetime(e, proto))
 		return NULL;
-	if (refresh)
+	if (refresh && idle >= (__s64)CT_REFRESH_NS)
 		e->last_seen = now;
 	return e;
 }
 
-/* Find a live IPv4 entry (ct_live). */
+/* Find a live IPv4 entry (ct_live) at now. */
+static __always_inline struct ct_entry *ct_find_at(const struct tuple4 *t, bool refresh,
+						   __u64 now)
+{
+	return ct_live(bpf_map_lookup_elem(&dp_conntrack, t), t->proto, refresh, now);
+}
+
+/* ct_find_at with the clock read here, for callers without a packet. */
 static __always_inline struct ct_entry *ct_find(const struct tuple4 *t, bool refresh)
 {
-	return ct_live(bpf_map_lookup_elem(&dp_conntrack, t), t->proto, refresh);
+	return ct_find_at(t, refresh, bpf_ktime_get_ns());
 }
 
 /* Find a live entry and refresh it, without looking at the packet. */
@@ -125,11 +141,12 @@ static __always_inline struct ct_entry *ct_touch(const struct tuple4 *t)
 /*
  * Find a live entry for packet p and follow its TCP state. reply: p
  * travels against the tuple's direction. A SYN reopens a closing entry.
+ * A state change is written with last_seen (the line is dirty anyway).
  */
 static __always_inline struct ct_entry *ct_touch_pkt(const struct tuple4 *t,
 						     const struct pkt4 *p, bool reply)
 {
-	struct ct_entry *e = ct_find(t, true);
+	struct ct_entry *e = ct_find_at(t, true, p->now);
 	__u32 f = p->tcp_flags, st, reopen;
 
 	if (!e || p->ip.protocol != IPPROTO_TCP)
@@ -145,7 +162,11 @@ static __always_inline struct ct_entry *ct_touch_pkt(const struct tuple4 *t,
 	st |= (~f >> 1) & CT_TCP_NON_SYN;
 	st |= (f & TCP_FLAG_RST) << 1;
 	st |= (f & TCP_FLAG_FIN) << (1 + reply);
-	e->tcp_state = (__u8)st;
+	if ((__u8)st != e->tcp_state) {
+		e->tcp_state = (__u8)st;
+		if ((__s64)(p->now - e->last_seen) > 0)
+			e->last_seen = p->now;
+	}
 	return e;
 }
 
@@ -164,10 +185,10 @@ static __always_inline enum ct_status ct_lookup4(const struct pkt4 *p, __u8 scop
 
 	if (p->icmp_err) {
 		tuple4_from_quote(&t, p, scope, true);
-		if (ct_find(&t, false))
+		if (ct_find_at(&t, false, p->now))
 			return CT_RELATED;
 		tuple4_from_quote(&t, p, other, false);
-		if (ct_find(&t, false))
+		if (ct_find_at(&t, false, p->now))
 			return CT_RELATED;
 		return CT_NEW;
 	}

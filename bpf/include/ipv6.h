@@ -265,7 +265,7 @@ static __always_inline void tuple6_from_pkt(struct tuple6 *t, const struct pkt6 
 
 static __always_inline struct ct_entry *ct6_touch(const struct tuple6 *t)
 {
-	return ct_live(bpf_map_lookup_elem(&dp_conntrack6, t), t->proto, true);
+	return ct_live(bpf_map_lookup_elem(&dp_conntrack6, t), t->proto, true, bpf_ktime_get_ns());
 }
 
 /*

@@ -54,6 +54,11 @@ struct pkt4 {
 	 * knows it on every path and skips the ICMP-error code on the others.
 	 */
 	__u64		icmp_err;
+	/*
+	 * bpf_ktime_get_ns() read once by parse_ipv4: every conntrack lookup
+	 * and refresh of the packet uses it instead of reading the clock again.
+	 */
+	__u64		now;
 };
 
 static __always_inline __u32 ipv4_hlen(const struct pkt4 *p)
@@ -180,6 +185,7 @@ static __always_inline int parse_ipv4(struct __sk_buff *ctx, struct pkt4 *p)
 	__u32 hlen, tot_len, l4_end;
 	__u8 l4[20];
 
+	p->now = bpf_ktime_get_ns();
 	if (pkt_load(ctx, ETH_HLEN, &p->ip, sizeof(p->ip)) < 0)
 		return DROP(DROP_INVALID);
 	if ((p->ip.ver_ihl >> 4) != 4)
