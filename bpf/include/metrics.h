@@ -85,7 +85,7 @@ static __always_inline int dp_finish(struct __sk_buff *ctx, const struct pkt4 *p
 				     __u32 src_id, int ret, __u8 reason,
 				     __u8 dir, __u8 hook)
 {
-	struct drop_event ev = {};
+	struct drop_event ev;
 
 	if (IS_DROP(ret))
 		reason = (__u8)(-ret);
@@ -96,6 +96,8 @@ static __always_inline int dp_finish(struct __sk_buff *ctx, const struct pkt4 *p
 	if (!events_allowed())
 		return TC_ACT_SHOT;
 
+	/* Zeroed here, on drops only: forwarded packets do not pay for it. */
+	__builtin_memset(&ev, 0, sizeof(ev));
 	ev.ts		= bpf_ktime_get_ns();
 	ev.ifindex	= ctx->ifindex;
 	ev.len		= ctx->len;
