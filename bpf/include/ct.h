@@ -103,7 +103,7 @@ static __always_inline struct ct_entry *ct_live(struct ct_entry *e, __u8 proto, 
 	if (!e)
 		return NULL;
 	now = bpf_ktime_get_ns();
-	if (now - e->last_seen > ct_lifetime(e, proto))
+	if (idle_longer(now, e->last_seen, ct_lifetime(e, proto)))
 		return NULL;
 	if (refresh)
 		e->last_seen = now;
