@@ -479,4 +479,17 @@ func TestLastSeenAheadOfNow(t *testing.T) {
 	if p := send(); p.src != nodeIP || p.sport != first.sport {
 		t.Errorf("datagram while its mapping's last packet reads 1 s ahead: from %v:%d, want %v:%d", p.src, p.sport, nodeIP, first.sport)
 	}
+
+	// The reply half read ahead: the reply would reach the node's stack
+	// untranslated, and a TCP peer would get the node's RST.
+	k = Tuple4{Saddr: outside.As4(), Daddr: nodeIP.As4(), Sport: PortOf(53), Dport: PortOf(first.sport), Proto: protoUDP, Scope: NATIngress}
+	if err := nat.Maps[MapSNAT].Lookup(k, &m); err != nil {
+		t.Fatalf("mapping %+v: %v", k, err)
+	}
+	m.LastSeen = monotonicNow(t) + uint64(time.Second)
+	put(t, nat, MapSNAT, k, m)
+	r := parseIPv4L4(t, runOut(t, nat, ProgFromNetdev, ipv4UDP(nodeMAC, podAMAC, outside, nodeIP, 53, first.sport, []byte("a"))))
+	if r.dst != podA || r.dport != 40003 {
+		t.Errorf("reply while its mapping's last packet reads 1 s ahead: to %v:%d, want %v:40003", r.dst, r.dport, podA)
+	}
 }
