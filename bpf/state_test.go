@@ -420,3 +420,76 @@ func TestMaglevTableInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestLastSeenAheadOfNow: another CPU may refresh a shared entry with a
+// clock reading a little later than the one this packet took before
+// looking the entry up. Such an entry is live: an unsigned age would wrap
+// and expire it, so a reply would be refused (or start a new connection
+// in the other direction) and a masqueraded flow would get a new port.
+func TestLastSeenAheadOfNow(t *testing.T) {
+	coll := newCollection(t, variantByName(t, "minimal"), nodeVars)
+	put(t, coll, MapEndpoints, EndpointKey{Addr: podA.As4()},
+		EndpointInfo{Ifindex: 11, MAC: podAMAC, NodeMAC: podANode, EpID: 1, SecID: 1001, Flags: EndpointEnforceIngress})
+	out := func(flags uint8) {
+		if ret, _ := run(t, coll, ProgFromContainer, ipv4TCP(podANode, podAMAC, podA, outside, 64, nil, tcpSeg{41000, 443, flags}, nil)); ret != tcActOK {
+			t.Fatalf("pod's segment %#x: verdict %d", flags, ret)
+		}
+	}
+	out(tcpSYN)
+	if ret, _ := run(t, coll, ProgToContainer, ipv4TCP(podAMAC, podANode, outside, podA, 60, nil, tcpSeg{443, 41000, tcpSYNACK}, nil)); ret != tcActOK {
+		t.Fatalf("SYN-ACK: verdict %d", ret)
+	}
+	out(tcpACK)
+	key := Tuple4{Saddr: podA.As4(), Daddr: outside.As4(), Sport: PortOf(41000), Dport: PortOf(443), Proto: protoTCP, Scope: CTEgress}
+	e := ctEntry(t, coll, key)
+	e.LastSeen = monotonicNow(t) + uint64(time.Second)
+	put(t, coll, MapConntrack, key, e)
+	if ret, _ := run(t, coll, ProgToContainer, ipv4TCP(podAMAC, podANode, outside, podA, 60, nil, tcpSeg{443, 41000, tcpACK}, nil)); ret != tcActOK {
+		t.Errorf("reply while the entry's last packet reads 1 s ahead: verdict %d, want TC_ACT_OK", ret)
+	}
+	rev := Tuple4{Saddr: outside.As4(), Daddr: podA.As4(), Sport: PortOf(443), Dport: PortOf(41000), Proto: protoTCP, Scope: CTIngress}
+	var in CTEntry
+	if err := coll.Maps[MapConntrack].Lookup(rev, &in); err == nil {
+		t.Errorf("the reply opened an inbound entry %+v: the pod's next segments would count as replies", rev)
+	}
+
+	vars := withVars(nodeVars, VarSNATPortMin, uint16(40000), VarSNATPortMax, uint16(40010))
+	nat := newCollection(t, variantByName(t, "nodeport-maglev-affinity"), vars)
+	addEndpoints(t, nat)
+	send := func() parsedIPv4 {
+		ret, o := run(t, nat, ProgToNetdev, ipv4UDP(podAMAC, nodeMAC, podA, outside, 40003, 53, []byte("q")))
+		if ret != tcActOK {
+			t.Fatalf("masqueraded datagram: verdict %d", ret)
+		}
+		return parseIPv4L4(t, o)
+	}
+	first := send()
+	if first.src != nodeIP {
+		t.Fatalf("first datagram left from %v, want %v", first.src, nodeIP)
+	}
+	// The egress half read ahead: searched again, the port it holds would
+	// be taken by its own reply half, and the flow would get another one.
+	k := Tuple4{Saddr: podA.As4(), Daddr: outside.As4(), Sport: PortOf(40003), Dport: PortOf(53), Proto: protoUDP, Scope: NATEgress}
+	var m SNATEntry
+	if err := nat.Maps[MapSNAT].Lookup(k, &m); err != nil {
+		t.Fatalf("mapping %+v: %v", k, err)
+	}
+	m.LastSeen = monotonicNow(t) + uint64(time.Second)
+	put(t, nat, MapSNAT, k, m)
+	if p := send(); p.src != nodeIP || p.sport != first.sport {
+		t.Errorf("datagram while its mapping's last packet reads 1 s ahead: from %v:%d, want %v:%d", p.src, p.sport, nodeIP, first.sport)
+	}
+
+	// The reply half read ahead: the reply would reach the node's stack
+	// untranslated, and a TCP peer would get the node's RST.
+	k = Tuple4{Saddr: outside.As4(), Daddr: nodeIP.As4(), Sport: PortOf(53), Dport: PortOf(first.sport), Proto: protoUDP, Scope: NATIngress}
+	if err := nat.Maps[MapSNAT].Lookup(k, &m); err != nil {
+		t.Fatalf("mapping %+v: %v", k, err)
+	}
+	m.LastSeen = monotonicNow(t) + uint64(time.Second)
+	put(t, nat, MapSNAT, k, m)
+	r := parseIPv4L4(t, runOut(t, nat, ProgFromNetdev, ipv4UDP(nodeMAC, podAMAC, outside, nodeIP, 53, first.sport, []byte("a"))))
+	if r.dst != podA || r.dport != 40003 {
+		t.Errorf("reply while its mapping's last packet reads 1 s ahead: to %v:%d, want %v:40003", r.dst, r.dport, podA)
+	}
+}

@@ -229,6 +229,18 @@ typedef _Bool bool;
 # define __always_inline inline __attribute__((always_inline))
 #endif
 
+/*
+ * Has a timestamp taken with bpf_ktime_get_ns been idle for longer than
+ * lifetime at now? The age is signed: another CPU may refresh a shared
+ * entry with its own, slightly later, clock reading between our reading
+ * of now and of the entry, and an unsigned now - last would then wrap to
+ * an age of centuries and expire a live flow.
+ */
+static __always_inline bool idle_longer(__u64 now, __u64 last, __u64 lifetime)
+{
+	return (__s64)(now - last) > (__s64)lifetime;
+}
+
 #define __maybe_unused	__attribute__((unused))
 
 #define likely(x)	__builtin_expect(!!(x), 1)

@@ -112,7 +112,7 @@ static __always_inline struct ct_entry *ct_live(struct ct_entry *e, __u8 proto, 
 	if (!e)
 		return NULL;
 	idle = (__s64)(now - e->last_seen);
-	if (idle > (__s64)ct_lifetime(e, proto))
+	if (idle_longer(now, e->last_seen, ct_lifetime(e, proto)))
 		return NULL;
 	if (refresh && idle >= (__s64)CT_REFRESH_NS)
 		e->last_seen = now;

@@ -90,7 +90,8 @@ static __always_inline __u32 lb4_affinity_get(__be32 client, const struct svc_va
 
 	if (!v)
 		return 0;
-	if (bpf_ktime_get_ns() - v->last_used >= (__u64)svc->affinity_timeout * NSEC_PER_SEC) {
+	if (idle_longer(bpf_ktime_get_ns(), v->last_used,
+			(__u64)svc->affinity_timeout * NSEC_PER_SEC - 1)) {
 		bpf_map_delete_elem(&dp_affinity, &key);
 		return 0;
 	}

@@ -39,7 +39,7 @@ static __always_inline bool snat4_stale(const struct snat_entry *e, __u8 proto, 
 {
 	__u64 lifetime = proto == IPPROTO_TCP ? CT_LIFETIME_TCP_NS : CT_LIFETIME_NONTCP_NS;
 
-	return now - e->last_seen > lifetime;
+	return idle_longer(now, e->last_seen, lifetime);
 }
 
 /* A live mapping, refreshed. */
