@@ -2,6 +2,7 @@ package bpf
 
 import (
 	"bytes"
+	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -519,6 +520,9 @@ func TestVariantsSameMaps(t *testing.T) {
 var oldKernelVariants = []variant{
 	{name: "old-kernel-tunnel", macros: []string{"DP_STATIC_CONFIG", "ENABLE_IPV4", "TUNNEL_MODE",
 		"TUNNEL_PROTOCOL=TUNNEL_PROTOCOL_VXLAN", "ENABLE_NODEPORT", "ENABLE_MASQUERADE_IPV4"}},
+	{name: "old-kernel-native", macros: []string{"DP_STATIC_CONFIG", "ENABLE_IPV4", "ENABLE_NODEPORT",
+		"ENABLE_MASQUERADE_IPV4", "IPV4_SNAT_EXCLUSION_DST_CIDR=0x0a000000", "IPV4_SNAT_EXCLUSION_DST_CIDR_LEN=8",
+		"CLUSTER_ID=0", "MTU=1500", "IPV4_LOOPBACK=0xa9fe2a01", "NODEPORT_PORT_MIN_NAT=32768", "NODEPORT_PORT_MAX_NAT=65535"}},
 	{name: "old-kernel-native-v1", macros: []string{"DP_STATIC_CONFIG", "ENABLE_IPV4", "ENABLE_NODEPORT",
 		"ENABLE_MASQUERADE_IPV4", "IPV4_SNAT_EXCLUSION_DST_CIDR=0x0a000000", "IPV4_SNAT_EXCLUSION_DST_CIDR_LEN=8"}, mcpu: "v1"},
 }
@@ -540,6 +544,20 @@ func TestOldKernelVariants(t *testing.T) {
 			}
 			if len(spec.Variables) > 0 {
 				t.Errorf("variables %q: kernels before 5.2 have no global data", sortedKeys(spec.Variables))
+			}
+			// Constants the compiler placed there (an initializer copied
+			// from .rodata) carry no variable: read the sections themselves.
+			f, err := elf.Open(compile(t, v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			for _, sec := range f.Sections {
+				for _, global := range []string{".rodata", ".data", ".bss"} {
+					if sec.Name == global || strings.HasPrefix(sec.Name, global+".") {
+						t.Errorf("section %s (%d bytes): kernels before 5.2 have no global data", sec.Name, sec.Size)
+					}
+				}
 			}
 			for name, p := range spec.Programs {
 				if n := p.Instructions.Size() / asmInsnSize; n > 4096 {

@@ -160,7 +160,11 @@ rewrite:
  */
 static __always_inline void snat4_reserve_host(const struct pkt4 *p)
 {
-	struct snat_entry val = { .flags = SNAT_F_HOST };
+	/*
+	 * Zeroed, then filled: a designated initializer may become a constant
+	 * in .rodata, which kernels before 5.2 (DP_STATIC_CONFIG) cannot load.
+	 */
+	struct snat_entry val = {};
 	__u16 port = bpf_ntohs(p->sport);
 	struct tuple4 rev;
 
@@ -171,6 +175,7 @@ static __always_inline void snat4_reserve_host(const struct pkt4 *p)
 	snat4_rev_tuple(&rev, p, p->ip.saddr, p->sport);
 	if (snat4_find(&rev))	/* reserved already, or a mapping of ours */
 		return;
+	val.flags = SNAT_F_HOST;
 	val.created = bpf_ktime_get_ns();
 	val.last_seen = val.created;
 	val.to_addr = p->ip.saddr;
