@@ -111,10 +111,8 @@ type routingCase struct {
 	name        string
 	tunnel      bool
 	hostRouting bool
-	// node is a node of the default matrix whose variant this is, or
-	// defines name a variant of a matrix cell.
-	node    string
-	defines []string
+	// node is the default matrix's node whose variant this is.
+	node string
 }
 
 var routingCases = []routingCase{
@@ -124,14 +122,6 @@ var routingCases = []routingCase{
 	{name: "native-legacy", node: "native-legacy"},
 }
 
-// attachArgs selects the case's variant for dpload attach.
-func (rc routingCase) attachArgs(t testing.TB, build string) (name string, extra []string) {
-	if rc.node != "" {
-		return rc.node, nil
-	}
-	return "", []string{"--variant", variantWith(t, build, rc.defines...), "--set", "cfg_snat_excl_ipv4=10.0.0.0,cfg_snat_excl_ipv4_len=8"}
-}
-
 // setup builds the topology for rc, attaches its variant on both nodes and
 // applies each node's state.
 func setup(t testing.TB, rc routingCase, pods [2]int, extra func(tp *topology, n *e2eNode) node.State) *topology {
@@ -139,9 +129,8 @@ func setup(t testing.TB, rc routingCase, pods [2]int, extra func(tp *topology, n
 	requireRoot(t)
 	build := buildDir(t)
 	tp := newTopology(t, rc.tunnel, pods)
-	name, args := rc.attachArgs(t, build)
 	for _, n := range tp.nodes {
-		n.attach(t, build, name, args...)
+		n.attach(t, build, rc.node)
 		var st node.State
 		if extra != nil {
 			st = extra(tp, n)
