@@ -76,6 +76,8 @@ type common struct {
 	runDir string
 	output string
 	build  string
+	// synopsis is the command's usage line, shown with a flag error.
+	synopsis string
 }
 
 func flagSet(name, synopsis, example string, stderr io.Writer, c *common) *pflag.FlagSet {
@@ -87,6 +89,7 @@ func flagSet(name, synopsis, example string, stderr io.Writer, c *common) *pflag
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nexample:\n  %s\n", example)
 	}
+	c.synopsis = synopsis
 	fs.StringVar(&c.bpffs, "bpffs", "/sys/fs/bpf/dpforge", "directory on a bpffs for the pinned maps, programs and links")
 	fs.StringVar(&c.runDir, "run-dir", "/run/dpload", "directory of dpload's record of what it attached")
 	fs.StringVarP(&c.output, "output", "o", "text", "output format: text or json")
@@ -100,14 +103,20 @@ func parse(fs *pflag.FlagSet, args []string, c *common, stderr io.Writer) (int, 
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK, false
 		}
-		fmt.Fprintf(stderr, "dpload %s: %v\n", fs.Name(), err)
-		return exitUsage, false
+		return c.usageError(stderr, fs.Name(), "%v", err), false
 	}
 	if c.output != "text" && c.output != "json" {
-		fmt.Fprintf(stderr, "dpload %s: -o %q: want text or json\n", fs.Name(), c.output)
-		return exitUsage, false
+		return c.usageError(stderr, fs.Name(), "-o %q: want text or json", c.output), false
 	}
 	return 0, true
+}
+
+// usageError says what is wrong with a command line and shows the usage
+// line, as dpforge does.
+func (c *common) usageError(stderr io.Writer, name, format string, args ...any) int {
+	fmt.Fprintf(stderr, "dpload %s: %s\n", name, fmt.Sprintf(format, args...))
+	fmt.Fprintf(stderr, "usage: dpload %s\nRun dpload %s --help for the flags and an example.\n", c.synopsis, name)
+	return exitUsage
 }
 
 func (c *common) node() *node.Node {

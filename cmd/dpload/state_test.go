@@ -67,6 +67,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"attach", "--devices", "eth0"}, exitUsage, "--node NAME, --variant ID or --auto is required"},
 		{[]string{"attach", "--attach", "xdp", "--node", "x", "--devices", "eth0"}, exitUsage, `attach mode "xdp"`},
 		{[]string{"status", "-o", "yaml"}, exitUsage, `-o "yaml"`},
+		{[]string{"status", "--bogus"}, exitUsage, "unknown flag: --bogus\nusage: dpload status"},
 		{[]string{"status", "--run-dir", dir}, exitProblems, "nothing is attached"},
 		{[]string{"detach", "--run-dir", dir}, exitProblems, "nothing is attached"},
 		{[]string{"state", "apply"}, exitUsage, "want: state apply FILE"},
