@@ -68,6 +68,19 @@ type Variant struct {
 	// Tested maps a kernel release to the packet scenarios run on the
 	// variant there ("dpforge test", also inside VMs).
 	Tested map[string]TestSummary `json:"tested,omitempty"`
+	// Traffic maps a kernel release to the traffic suite's cases run on
+	// the variant there: real packets through a loaded and attached
+	// datapath in network namespaces ("dpforge test --vm --traffic").
+	Traffic map[string]TrafficSummary `json:"traffic,omitempty"`
+}
+
+// TrafficSummary counts the traffic suite's cases of a variant on one
+// kernel, and says how the loader attached there ("tcx" or "tc").
+type TrafficSummary struct {
+	Passed  int    `json:"passed"`
+	Failed  int    `json:"failed"`
+	Skipped int    `json:"skipped,omitempty"`
+	Attach  string `json:"attach,omitempty"`
 }
 
 // TestSummary counts the packet scenarios of a variant on one kernel.

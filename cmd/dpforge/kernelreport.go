@@ -24,6 +24,9 @@ type reportRow struct {
 	Tested bool `json:"tested"`
 	Passed int  `json:"passed"`
 	Failed int  `json:"failed"`
+	// Traffic is the traffic suite's cases there (real packets through
+	// the attached datapath), nil when none ran.
+	Traffic *manifest.TrafficSummary `json:"traffic,omitempty"`
 	// MaxInsns is the largest verified instruction count of a program,
 	// MaxProgram that program, InsnLimit the verifier's limit there.
 	MaxInsns   uint32 `json:"max_insns"`
@@ -49,6 +52,9 @@ func reportRows(m *manifest.Manifest) []reportRow {
 		for r := range v.Tested {
 			releases[r] = true
 		}
+		for r := range v.Traffic {
+			releases[r] = true
+		}
 		for _, rel := range sortedKeys(releases) {
 			row := reportRow{Variant: v.ID, Serves: v.Kernels, Kernel: rel, Verified: len(v.Programs) > 0}
 			for _, p := range v.Programs {
@@ -65,6 +71,9 @@ func reportRows(m *manifest.Manifest) []reportRow {
 			}
 			if t, ok := v.Tested[rel]; ok {
 				row.Tested, row.Passed, row.Failed = true, t.Passed, t.Failed
+			}
+			if t, ok := v.Traffic[rel]; ok {
+				row.Traffic = &t
 			}
 			rows = append(rows, row)
 		}
@@ -101,7 +110,7 @@ func writeReportMarkdown(w io.Writer, rows []reportRow) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, "\nCell: scenarios passed/run (- none run) · most verified instructions of a program (share of the limit) · deepest stack; NOT LOADED when a program was rejected.")
+	fmt.Fprintln(w, "\nCell: scenarios passed/run (- none run) · traffic cases passed/run and how the loader attached (when the traffic suite ran there) · most verified instructions of a program (share of the limit) · deepest stack; NOT LOADED when a program was rejected.")
 }
 
 func reportCell(r reportRow, ok bool) string {
@@ -119,7 +128,17 @@ func reportCell(r reportRow, ok bool) string {
 	if r.InsnLimit > 0 {
 		insns += fmt.Sprintf(" (%.1f%%)", 100*float64(r.MaxInsns)/float64(r.InsnLimit))
 	}
-	cell := tested + " · " + insns
+	cell := tested
+	if t := r.Traffic; t != nil {
+		cell += fmt.Sprintf(" · traffic %d/%d", t.Passed, t.Passed+t.Failed)
+		if t.Skipped > 0 {
+			cell += fmt.Sprintf(" (%d skipped)", t.Skipped)
+		}
+		if t.Attach != "" {
+			cell += " " + t.Attach
+		}
+	}
+	cell += " · " + insns
 	if r.MaxStack > 0 {
 		cell += fmt.Sprintf(" · %d B", r.MaxStack)
 	}

@@ -44,6 +44,9 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	verbose := fs.BoolP("verbose", "v", false, "list passing scenarios too")
 	vms := fs.StringArray("vm", nil, "run inside a Debian kernel series booted under qemu instead (5.10, 6.1, ...; default, oldest, newest); repeatable")
 	vmJobs := fs.Int("vm-jobs", runtime.NumCPU(), "machines booted at once")
+	traffic := fs.Bool("traffic", false, "with --vm: also run the loader's traffic suite in each kernel (two nodes in network namespaces, real packets)")
+	trafficTests := fs.StringSlice("traffic-tests", nil, "with --traffic: the suite's tests to run (default: all traffic tests)")
+	slow := fs.Int("slow", 4, "with --traffic: how many times slower than this machine the emulated guest is taken to be (timeouts scale with it)")
 	out := outputFlag(fs)
 	in := addInputFlags(fs, false)
 	if code := fs.parse(args); code >= 0 {
@@ -51,6 +54,12 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	}
 	if *jobs < 1 {
 		return fs.usageError("-j must be at least 1, not %d", *jobs)
+	}
+	if *traffic && len(*vms) == 0 {
+		return fs.usageError("--traffic runs inside VM kernels: name them with --vm")
+	}
+	if *slow < 1 {
+		return fs.usageError("--slow must be at least 1, not %d", *slow)
 	}
 	scenarios, err := loadScenarios(*dir, fs.Args())
 	if err != nil {
@@ -80,7 +89,11 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	}
 	m := r.Manifest
 	if len(*vms) > 0 {
-		return runTestVMs(ctx, p, *outDir, m, scenarios, *vms, *vmJobs, *out == "json", *verbose, stdout, stderr)
+		var tr *trafficConfig
+		if *traffic {
+			tr = &trafficConfig{tests: *trafficTests, slow: *slow}
+		}
+		return runTestVMs(ctx, p, *outDir, m, scenarios, *vms, *vmJobs, tr, *out == "json", *verbose, stdout, stderr)
 	}
 	results, unused := runScenarios(*outDir, m, scenarios)
 	recordTests(m, results)

@@ -44,8 +44,34 @@ type vmRun struct {
 	Headroom []string `json:"headroom_warnings,omitempty"`
 	BootMS   int64    `json:"boot_ms"`
 	TotalMS  int64    `json:"total_ms"`
-	failed   bool
-	report   *vm.Report
+	// Traffic is the traffic suite's run there, with --traffic.
+	Traffic *trafficRun `json:"traffic,omitempty"`
+	failed  bool
+	report  *vm.Report
+}
+
+// trafficConfig is what --traffic asks for.
+type trafficConfig struct {
+	tests []string
+	slow  int
+	// binary and fixtures are the suite and its builds, made once.
+	binary, fixtures string
+}
+
+// trafficRun is the traffic suite on one kernel.
+type trafficRun struct {
+	Passed  int               `json:"passed"`
+	Failed  int               `json:"failed"`
+	Skipped int               `json:"skipped"`
+	Cases   []vm.TrafficCase  `json:"cases"`
+	Modules []string          `json:"modules,omitempty"`
+	Attach  map[string]string `json:"attach,omitempty"`
+	// Foreign counts cases whose variant is not in this build's manifest
+	// (the suite runs the default matrix's nodes).
+	Foreign int      `json:"not_in_manifest,omitempty"`
+	Errors  []string `json:"errors,omitempty"`
+	TotalMS int64    `json:"total_ms"`
+	report  *vm.TrafficReport
 }
 
 // testVMs runs, on each kernel series under qemu, every variant the model
@@ -54,9 +80,20 @@ type vmRun struct {
 // probes the kernel, whose capabilities are compared with the model's
 // table.
 func testVMs(ctx context.Context, p *plan.Plan, outDir string, m *manifest.Manifest,
-	scenarios []*scenario.Scenario, args []string, jobs int) ([]*vmRun, error) {
+	scenarios []*scenario.Scenario, args []string, jobs int, traffic *trafficConfig) ([]*vmRun, error) {
 	if err := vm.EnsureTools(ctx); err != nil {
 		return nil, err
+	}
+	if traffic != nil {
+		// The suite and its fixture builds, once for every kernel.
+		bin, err := vm.TrafficBinary(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		if traffic.fixtures, err = vm.TrafficFixtures(ctx, bin); err != nil {
+			return nil, err
+		}
+		traffic.binary = bin
 	}
 	series, err := vm.Series(ctx, "", args)
 	if err != nil {
@@ -76,6 +113,10 @@ func testVMs(ctx context.Context, p *plan.Plan, outDir string, m *manifest.Manif
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			runs[i] = testVM(ctx, p, all, scenarios, s)
+			if traffic != nil && runs[i].Release != "" {
+				runs[i].Traffic = testTraffic(ctx, m, s, traffic)
+				runs[i].failed = runs[i].failed || len(runs[i].Traffic.Errors) > 0
+			}
 		}()
 	}
 	wg.Wait()
@@ -204,6 +245,35 @@ func testVM(ctx context.Context, p *plan.Plan, all []vm.Object, scenarios []*sce
 	return run
 }
 
+// testTraffic runs the traffic suite on one kernel series.
+func testTraffic(ctx context.Context, m *manifest.Manifest, series string, cfg *trafficConfig) *trafficRun {
+	run := &trafficRun{Attach: map[string]string{}}
+	k, err := vm.Fetch(ctx, series, "")
+	if err != nil {
+		run.Errors = append(run.Errors, err.Error())
+		return run
+	}
+	rep, err := vm.Traffic(ctx, k, vm.TrafficOptions{Binary: cfg.binary, Fixtures: cfg.fixtures, Tests: cfg.tests, Slow: cfg.slow})
+	for _, e := range errlist.Flatten(err) {
+		run.Errors = append(run.Errors, fmt.Sprintf("%+v", e))
+	}
+	if rep == nil {
+		return run
+	}
+	run.report = rep
+	run.Cases, run.Modules, run.TotalMS = rep.Cases, rep.Modules, rep.Total.Milliseconds()
+	run.Passed, run.Failed, run.Skipped = rep.Counts()
+	for _, c := range rep.Cases {
+		if c.Variant != "" && m.Variant(c.Variant) == nil {
+			run.Foreign++
+		}
+		if c.Attach != "" && c.Node != "" {
+			run.Attach[c.Node] = c.Attach
+		}
+	}
+	return run
+}
+
 // oldestKernel is the oldest kernel version among the entries of a variant.
 func oldestKernel(p *plan.Plan, id string) features.Version {
 	var v features.Version
@@ -232,6 +302,9 @@ func recordVMs(m *manifest.Manifest, runs []*vmRun) {
 	for _, r := range runs {
 		if r.report != nil {
 			r.report.Record(m)
+		}
+		if r.Traffic != nil && r.Traffic.report != nil {
+			r.Traffic.report.Record(m)
 		}
 	}
 }
@@ -266,14 +339,46 @@ func writeVMText(w io.Writer, runs []*vmRun, verbose bool) {
 		for _, h := range r.Headroom {
 			fmt.Fprintf(w, "  warning: headroom: %s\n", h)
 		}
+		if r.Traffic != nil {
+			writeTrafficText(w, r.Traffic, verbose)
+		}
+	}
+}
+
+func writeTrafficText(w io.Writer, t *trafficRun, verbose bool) {
+	attach := map[string][]string{}
+	for _, node := range sortedKeys(t.Attach) {
+		attach[t.Attach[node]] = append(attach[t.Attach[node]], node)
+	}
+	how := ""
+	for _, a := range sortedKeys(attach) {
+		how += fmt.Sprintf(", %s on %d nodes", a, len(attach[a]))
+	}
+	fmt.Fprintf(w, "  traffic: %d cases passed, %d failed, %d skipped in %s%s\n", t.Passed, t.Failed, t.Skipped,
+		(time.Duration(t.TotalMS) * time.Millisecond).Round(time.Second), how)
+	for _, c := range t.Cases {
+		switch {
+		case c.Result == "fail":
+			fmt.Fprintf(w, "  FAIL traffic %s (%s): %s\n", c.Test, c.Node, c.Reason)
+		case c.Result == "skip":
+			fmt.Fprintf(w, "  skip traffic %s (%s): %s\n", c.Test, c.Node, c.Reason)
+		case verbose:
+			fmt.Fprintf(w, "  ok   traffic %s (%s) %s\n", c.Test, c.Node, c.Duration.Round(time.Millisecond))
+		}
+	}
+	if t.Foreign > 0 {
+		fmt.Fprintf(w, "  traffic: %d cases ran variants this build does not have (the suite runs the default matrix's nodes); not recorded\n", t.Foreign)
+	}
+	for _, e := range t.Errors {
+		fmt.Fprintf(w, "  ERROR %s\n", strings.ReplaceAll(e, "\n", "\n    "))
 	}
 }
 
 // runTestVMs is `dpforge test --vm`: run, record into the manifest, report.
 func runTestVMs(ctx context.Context, p *plan.Plan, outDir string, m *manifest.Manifest, scenarios []*scenario.Scenario,
-	series []string, jobs int, asJSON, verbose bool, stdout, stderr io.Writer) int {
+	series []string, jobs int, traffic *trafficConfig, asJSON, verbose bool, stdout, stderr io.Writer) int {
 	start := time.Now()
-	runs, err := testVMs(ctx, p, outDir, m, scenarios, series, jobs)
+	runs, err := testVMs(ctx, p, outDir, m, scenarios, series, jobs, traffic)
 	if err != nil {
 		fmt.Fprintf(stderr, "dpforge test: %v\n", err)
 		return exitProblems

@@ -117,12 +117,8 @@ func agentEntryValid(bin string) bool {
 // listAgent runs go list on the agent from the working directory, then from
 // this package's source directory.
 func listAgent(ctx context.Context) (string, []goPackage, error) {
-	dirs := []string{""}
-	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
-		dirs = append(dirs, filepath.Dir(file))
-	}
 	var errs []error
-	for _, dir := range dirs {
+	for _, dir := range goDirs() {
 		out, err := goOutput(ctx, dir, "list", "-deps", "-json", AgentPackage)
 		if err != nil {
 			errs = append(errs, err)
@@ -142,6 +138,16 @@ func listAgent(ctx context.Context) (string, []goPackage, error) {
 		return dir, pkgs, nil
 	}
 	return "", nil, fmt.Errorf("finding the VM agent's source (run from the dpforge module, or pass Options.Agent): %w", errors.Join(errs...))
+}
+
+// goDirs are the directories the go command is tried in to find this
+// module's packages: the working directory, then this file's.
+func goDirs() []string {
+	dirs := []string{""}
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		dirs = append(dirs, filepath.Dir(file))
+	}
+	return dirs
 }
 
 // agentKey hashes the description of the agent build.

@@ -128,7 +128,7 @@ func TestWriteInitramfs(t *testing.T) {
 	k := &Kernel{Release: "6.1.0-56-amd64", Config: config}
 
 	var buf bytes.Buffer
-	if err := writeInitramfs(&buf, []byte("AGENT"), k, objs, false); err != nil {
+	if err := writeInitramfs(&buf, []byte("AGENT"), k, objs, false, wire.Request{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	zr, err := gzip.NewReader(&buf)
@@ -179,9 +179,9 @@ func TestWriteInitramfs(t *testing.T) {
 
 	// Deterministic: the same input gives the same archive.
 	var again bytes.Buffer
-	writeInitramfs(&again, []byte("AGENT"), k, objs, false)
+	writeInitramfs(&again, []byte("AGENT"), k, objs, false, wire.Request{}, nil)
 	var first bytes.Buffer
-	writeInitramfs(&first, []byte("AGENT"), k, objs, false)
+	writeInitramfs(&first, []byte("AGENT"), k, objs, false, wire.Request{}, nil)
 	if !bytes.Equal(first.Bytes(), again.Bytes()) {
 		t.Error("two initramfs of the same input differ")
 	}

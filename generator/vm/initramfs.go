@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/dpforge/dpforge/generator/vm/internal/wire"
 )
@@ -23,10 +25,13 @@ import (
 //	/dpforge/request.json      the wire.Request
 //	/dpforge/objects/<i>.o     the objects, by index in the request
 //	/dpforge/scenarios/<i>.yaml  the scenarios, by index in the request
+//	extra files                at their paths (modules, tools, the
+//	                           traffic suite), after their directories
 //
 // Entries are written in this fixed order with fixed metadata, so the same
-// input gives the same archive.
-func writeInitramfs(w io.Writer, agent []byte, k *Kernel, objects []Object, probe bool) error {
+// input gives the same archive. req carries what the request holds beyond
+// objects, scenarios and the probe (modules, traffic).
+func writeInitramfs(w io.Writer, agent []byte, k *Kernel, objects []Object, probe bool, req wire.Request, extra []GuestFile) error {
 	var config []byte
 	if k.Config != "" {
 		b, err := os.ReadFile(k.Config)
@@ -35,7 +40,7 @@ func writeInitramfs(w io.Writer, agent []byte, k *Kernel, objects []Object, prob
 		}
 		config = b
 	}
-	req := wire.Request{Probe: probe}
+	req.Probe = probe
 	files := scenarioFiles(objects)
 	index := map[string]int{}
 	scenarioData := make([][]byte, len(files))
@@ -91,11 +96,40 @@ func writeInitramfs(w io.Writer, agent []byte, k *Kernel, objects []Object, prob
 	for i, b := range scenarioData {
 		c.File(req.Scenarios[i], 0o644, b)
 	}
+	if err := writeExtra(c, extra); err != nil {
+		return err
+	}
 	if err := c.Close(); err != nil {
 		return fmt.Errorf("writing initramfs: %w", err)
 	}
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("writing initramfs: %w", err)
+	}
+	return nil
+}
+
+// writeExtra writes files, each after the directories above it that are
+// not written yet, in path order.
+func writeExtra(c *cpioWriter, files []GuestFile) error {
+	files = slices.SortedFunc(slices.Values(files), func(a, b GuestFile) int { return strings.Compare(a.Path, b.Path) })
+	dirs := map[string]bool{"dev": true, "proc": true, "sys": true, "tmp": true, "boot": true, "dpforge": true}
+	for i, f := range files {
+		if i > 0 && files[i-1].Path == f.Path {
+			return fmt.Errorf("writing initramfs: %s is given twice", f.Path)
+		}
+		var parents []string
+		for d := path.Dir(f.Path); d != "." && d != "/" && !dirs[d]; d = path.Dir(d) {
+			parents = append(parents, d)
+			dirs[d] = true
+		}
+		for _, d := range slices.Backward(parents) {
+			c.Dir(d, 0o755)
+		}
+		data, err := os.ReadFile(f.Host)
+		if err != nil {
+			return fmt.Errorf("writing initramfs: %w", err)
+		}
+		c.File(f.Path, f.Mode, data)
 	}
 	return nil
 }

@@ -64,6 +64,12 @@ type Options struct {
 	// Probe asks the agent to probe the guest kernel's capabilities with
 	// features/probe (Report.Probe).
 	Probe bool
+	// CPUs is the guest's virtual CPUs; default 1. Above 1, qemu runs
+	// them on host threads of their own (multi-threaded TCG).
+	CPUs int
+	// SuiteOutput, if set, receives the traffic suite's output, a line
+	// at a time, as the guest prints it.
+	SuiteOutput io.Writer
 }
 
 // Report is what one machine found.
@@ -84,6 +90,10 @@ type Report struct {
 	Objects []ObjectReport
 	// Probe is what features/probe found in the guest, when asked for.
 	Probe *Probe
+	// Modules are the requested kernel modules the guest loaded.
+	Modules []string
+	// traffic is the agent's Traffic record, when one was asked for.
+	traffic *wire.Traffic
 	// Boot is the time from starting qemu to the agent's first record;
 	// Total the time to qemu's exit.
 	Boot, Total time.Duration
@@ -190,7 +200,7 @@ func Verify(ctx context.Context, kernel *Kernel, objects []Object, opts Options)
 		return nil, err
 	}
 	defer os.Remove(initrd.Name())
-	err = writeInitramfs(initrd, agent, kernel, objects, opts.Probe)
+	err = writeInitramfs(initrd, agent, kernel, objects, opts.Probe, wire.Request{}, nil)
 	if cerr := initrd.Close(); err == nil {
 		err = cerr
 	}
@@ -210,6 +220,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.QEMU == "" {
 		o.QEMU = "qemu-system-x86_64"
 	}
+	if o.CPUs <= 0 {
+		o.CPUs = 1
+	}
 	if o.CacheDir == "" && o.Agent == "" {
 		d, err := DefaultCacheDir()
 		if err != nil {
@@ -224,9 +237,13 @@ func (o Options) withDefaults() (Options, error) {
 // kind of host), the legacy pc machine (microvm hung in clock calibration
 // under TCG), no default devices, the serial port on stdio as the console,
 // and no reboot, so that a guest power-off or panic ends qemu.
-func qemuArgs(k *Kernel, initrd string, memMiB int) []string {
+func qemuArgs(k *Kernel, initrd string, memMiB, cpus int) []string {
+	accel := "tcg"
+	if cpus > 1 {
+		accel = "tcg,thread=multi"
+	}
 	return []string{
-		"-accel", "tcg", "-cpu", "max", "-m", strconv.Itoa(memMiB), "-smp", "1", "-M", "pc",
+		"-accel", accel, "-cpu", "max", "-m", strconv.Itoa(memMiB), "-smp", strconv.Itoa(cpus), "-M", "pc",
 		"-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot",
 		"-kernel", k.Vmlinux, "-initrd", initrd,
 		// panic=-1: reboot (so exit) at once on a panic, such as the
@@ -248,7 +265,7 @@ func run(ctx context.Context, k *Kernel, initrd string, objects []Object, opts O
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	cmd := command(ctx, opts.QEMU, qemuArgs(k, initrd, opts.MemoryMiB)...)
+	cmd := command(ctx, opts.QEMU, qemuArgs(k, initrd, opts.MemoryMiB, opts.CPUs)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	// After a kill, do not wait long for the pipes.
@@ -281,6 +298,12 @@ func run(ctx context.Context, k *Kernel, initrd string, objects []Object, opts O
 		if name, ok := strings.CutPrefix(line, wire.LoadingPrefix); ok {
 			loading = name
 		}
+		if out, ok := strings.CutPrefix(line, wire.TestPrefix); ok {
+			if opts.SuiteOutput != nil {
+				fmt.Fprintln(opts.SuiteOutput, out)
+			}
+			return
+		}
 		tail.add(line)
 	}
 	for exit == nil {
@@ -300,9 +323,12 @@ func run(ctx context.Context, k *Kernel, initrd string, objects []Object, opts O
 			h   wire.Hello
 			o   wire.Object
 			pr  wire.Probe
+			tr  wire.Traffic
 			dst any
 		)
 		switch rec.Kind {
+		case wire.KindTraffic:
+			dst = &tr
 		case wire.KindHello:
 			dst = &h
 		case wire.KindProbe:
@@ -323,7 +349,7 @@ func run(ctx context.Context, k *Kernel, initrd string, objects []Object, opts O
 		case wire.KindHello:
 			sawHello = true
 			report.Boot = time.Since(start)
-			report.KernelVersion, report.BTF, report.Warnings = h.Version, h.BTF, h.Warnings
+			report.KernelVersion, report.BTF, report.Warnings, report.Modules = h.Version, h.BTF, h.Warnings, h.Modules
 			if h.Release != "" && h.Release != k.Release {
 				report.Warnings = append(report.Warnings, fmt.Sprintf("the guest runs release %q, the package said %q", h.Release, k.Release))
 				report.Release = h.Release
@@ -334,6 +360,8 @@ func run(ctx context.Context, k *Kernel, initrd string, objects []Object, opts O
 				break
 			}
 			report.Probe = &Probe{Capabilities: pr.Capabilities, Inconclusive: pr.Inconclusive}
+		case wire.KindTraffic:
+			report.traffic = &tr
 		case wire.KindObject:
 			or := objectReport(o, report.Release, scenarioFiles(objects))
 			report.Objects = append(report.Objects, or)

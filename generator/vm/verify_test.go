@@ -76,7 +76,7 @@ func TestVerifyReport(t *testing.T) {
 			{Name: "b"},
 		},
 	}
-	ignore := cmpopts.IgnoreFields(Report{}, "Kernel", "Boot", "Total")
+	ignore := cmp.Options{cmpopts.IgnoreFields(Report{}, "Kernel", "Boot", "Total"), cmpopts.IgnoreUnexported(Report{})}
 	errsIgnored := cmpopts.IgnoreFields(ProgramReport{}, "Err")
 	objErrIgnored := cmpopts.IgnoreFields(ObjectReport{}, "Err")
 	if diff := cmp.Diff(want, report, ignore, errsIgnored, objErrIgnored); diff != "" {

@@ -74,7 +74,17 @@ func main() {
 
 func run() error {
 	setup()
-	hello := wire.Hello{Warnings: setupWarnings}
+	// The request is read before the Hello, so that the modules it
+	// names are loaded, and their failures reported, in the Hello.
+	var req wire.Request
+	data, reqErr := os.ReadFile(wire.RequestPath)
+	if reqErr != nil {
+		reqErr = fmt.Errorf("reading request: %w", reqErr)
+	} else if err := jsonUnmarshal(data, &req); err != nil {
+		reqErr = fmt.Errorf("decoding request: %w", err)
+	}
+	hello := wire.Hello{Modules: loadModules(req.Modules)}
+	hello.Warnings = setupWarnings
 	var uts unix.Utsname
 	if err := unix.Uname(&uts); err == nil {
 		hello.Release = unix.ByteSliceToString(uts.Release[:])
@@ -91,14 +101,8 @@ func run() error {
 	if err := wire.Encode(os.Stdout, wire.KindHello, hello); err != nil {
 		return err
 	}
-
-	data, err := os.ReadFile(wire.RequestPath)
-	if err != nil {
-		return fmt.Errorf("reading request: %w", err)
-	}
-	var req wire.Request
-	if err := jsonUnmarshal(data, &req); err != nil {
-		return fmt.Errorf("decoding request: %w", err)
+	if reqErr != nil {
+		return reqErr
 	}
 	if req.Probe {
 		if err := wire.Encode(os.Stdout, wire.KindProbe, probeKernel()); err != nil {
@@ -117,6 +121,11 @@ func run() error {
 		res := loadObject(o)
 		res.Scenarios = runScenarios(o, scenarios, scenarioErrs)
 		if err := wire.Encode(os.Stdout, wire.KindObject, res); err != nil {
+			return err
+		}
+	}
+	if req.Traffic != nil {
+		if err := wire.Encode(os.Stdout, wire.KindTraffic, runTraffic(req.Traffic)); err != nil {
 			return err
 		}
 	}

@@ -57,7 +57,13 @@ const (
 	KindObject = "object"
 	KindProbe  = "probe"
 	KindExit   = "exit"
+	// KindTraffic is the outcome of a TrafficRequest, sent before Exit.
+	KindTraffic = "traffic"
 )
+
+// TestPrefix starts each line of the traffic suite's output the agent
+// copies to the console, so the host can show the run as it goes.
+const TestPrefix = "dpforge-vm: test: "
 
 // Request is what the agent is asked to do.
 type Request struct {
@@ -68,6 +74,55 @@ type Request struct {
 	// Probe asks for a Probe record (features/probe on the guest
 	// kernel) after the Hello.
 	Probe bool `json:"probe,omitempty"`
+	// Modules are kernel modules inside the initramfs, loaded with
+	// finit_module in this order before anything else.
+	Modules []string `json:"modules,omitempty"`
+	// Traffic asks the agent to run a test program (the loader's traffic
+	// suite) and report its cases in a Traffic record.
+	Traffic *TrafficRequest `json:"traffic,omitempty"`
+}
+
+// TrafficRequest runs the traffic suite's test binary in the guest.
+type TrafficRequest struct {
+	// Binary is the test binary's path inside the initramfs; Args and
+	// Env are its arguments and its whole environment.
+	Binary string   `json:"binary"`
+	Args   []string `json:"args,omitempty"`
+	Env    []string `json:"env,omitempty"`
+	// Record is the file the suite appends one JSON line per case to
+	// (TrafficCase).
+	Record string `json:"record"`
+	// TimeoutSec bounds the run; the agent kills the binary after it.
+	TimeoutSec int `json:"timeout_sec"`
+}
+
+// TrafficCase is one case of the traffic suite, as the suite records it.
+type TrafficCase struct {
+	// Test is the Go test's full name.
+	Test string `json:"test"`
+	// Node is the default matrix's node whose variant ran, Variant its id.
+	Node    string `json:"node,omitempty"`
+	Variant string `json:"variant,omitempty"`
+	// Attach is how the loader attached on this kernel: "tcx" or "tc".
+	Attach string `json:"attach,omitempty"`
+	// Result is "pass", "fail" or "skip"; Reason says why a case was
+	// skipped or how it failed first.
+	Result string `json:"result"`
+	Reason string `json:"reason,omitempty"`
+	Millis int64  `json:"millis,omitempty"`
+}
+
+// Traffic is the outcome of a TrafficRequest.
+type Traffic struct {
+	// Cases are the suite's records, in the order written.
+	Cases []TrafficCase `json:"cases"`
+	// ExitCode is the binary's exit status (-1 when it was killed);
+	// Error says why it could not run or was killed.
+	ExitCode int    `json:"exit_code"`
+	Error    string `json:"error,omitempty"`
+	// Tail is the end of the binary's output.
+	Tail   []string `json:"tail,omitempty"`
+	Millis int64    `json:"millis"`
 }
 
 // ObjectRequest is one object to load.
@@ -95,8 +150,10 @@ type Hello struct {
 	// cilium/ebpf's .kconfig support, or "".
 	Config string `json:"config,omitempty"`
 	// Warnings are setup steps that failed without stopping the agent
-	// (a mount, the memlock rlimit).
+	// (a mount, the memlock rlimit, a module).
 	Warnings []string `json:"warnings,omitempty"`
+	// Modules are the requested modules the kernel took (or already had).
+	Modules []string `json:"modules,omitempty"`
 }
 
 // Object is the outcome of loading one object.
