@@ -107,3 +107,101 @@ func mustCacheDir(t *testing.T) string {
 	}
 	return d
 }
+
+// vmTrafficEnv names the kernel series the traffic suite runs in under
+// qemu; make test sets it to a kernel before 6.15.
+const vmTrafficEnv = "DPFORGE_VM_TRAFFIC"
+
+// TestVMTraffic is `dpforge test --vm SERIES --traffic`: the loader's
+// traffic suite inside each kernel, every case passing or skipping with a
+// reason that names what the kernel lacks, and the manifest recording the
+// cases per variant beside the verification counts.
+func TestVMTraffic(t *testing.T) {
+	series := strings.Fields(os.Getenv(vmTrafficEnv))
+	if len(series) == 0 {
+		t.Skipf("SKIPPED: set %s=6.1 (or other series) to run the traffic suite inside Debian kernels under qemu; make test does", vmTrafficEnv)
+	}
+	requireRoot(t)
+	if _, err := vm.Series(t.Context(), "", series); err != nil {
+		if _, err := os.Stat(filepath.Join(mustCacheDir(t), "apt", "lists")); errors.Is(err, os.ErrNotExist) {
+			t.Skipf("VM TRAFFIC NOT RUN: no kernel package index and the apt mirror is unreachable: %v", err)
+		}
+		t.Fatalf("resolving %v: %v", series, err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	// One scenario: the scenarios have their own suite; this one is
+	// about traffic.
+	args := []string{"test", "--out", out, "-o", "json", "--traffic", "../../testdata/scenarios/nodeport-snat.yaml"}
+	for _, s := range series {
+		args = append(args, "--vm", s)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(args, &stdout, &stderr)
+	var got struct {
+		Kernels []vmRun `json:"kernels"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("exit %d: output is not JSON: %v\n%s\n%s", code, err, stdout.String(), stderr.String())
+	}
+	m, err := manifest.Load(filepath.Join(out, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Kernels) != len(series) {
+		t.Fatalf("%d kernels ran, want %d", len(got.Kernels), len(series))
+	}
+	for _, k := range got.Kernels {
+		tr := k.Traffic
+		if tr == nil {
+			t.Errorf("kernel %s: no traffic run (%v)", k.Series, k.Errors)
+			continue
+		}
+		t.Logf("kernel %s (%s): traffic %d passed, %d failed, %d skipped in %d ms, attach %v, modules %v",
+			k.Series, k.Release, tr.Passed, tr.Failed, tr.Skipped, tr.TotalMS, tr.Attach, tr.Modules)
+		for _, e := range append(k.Errors, tr.Errors...) {
+			t.Errorf("kernel %s: %s", k.Release, e)
+		}
+		recorded := map[string]manifest.TrafficSummary{}
+		for _, c := range tr.Cases {
+			switch c.Result {
+			case "pass":
+			case "skip":
+				t.Logf("kernel %s: skipped %s: %s", k.Release, c.Test, c.Reason)
+				if c.Reason == "" {
+					t.Errorf("kernel %s: %s skipped without a reason", k.Release, c.Test)
+				}
+			default:
+				t.Errorf("kernel %s: %s (%s) failed: %s", k.Release, c.Test, c.Node, c.Reason)
+			}
+			if c.Variant == "" {
+				t.Errorf("kernel %s: %s names no variant", k.Release, c.Test)
+			}
+			s := recorded[c.Variant]
+			s.Passed += btoi(c.Result == "pass")
+			recorded[c.Variant] = s
+		}
+		if tr.Passed == 0 {
+			t.Errorf("kernel %s: no traffic case passed", k.Release)
+		}
+		for id, s := range recorded {
+			v := m.Variant(id)
+			if v == nil {
+				t.Errorf("kernel %s: the suite ran variant %s, which the default matrix's build does not have", k.Release, id)
+				continue
+			}
+			if v.Traffic[k.Release].Passed != s.Passed {
+				t.Errorf("manifest: variant %s under %s records %+v, the run passed %d", id, k.Release, v.Traffic[k.Release], s.Passed)
+			}
+		}
+	}
+	if code != 0 {
+		t.Errorf("exit %d\n%s", code, stderr.String())
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
