@@ -19,7 +19,7 @@ export DPFORGE_CC := $(CLANG)
 export DPFORGE_STRIP := $(STRIP)
 
 .DELETE_ON_ERROR:
-.PHONY: all run test vmsuite vmtest bench generate lint deps tools fuzz clean
+.PHONY: all run test vmsuite vmtest vmtraffic bench generate lint deps tools fuzz clean
 
 all: run
 
@@ -62,16 +62,22 @@ test: deps
 # Kernels are fetched once into the dpforge cache; qemu is installed when
 # missing. Empty: the suite is not run, and this says so.
 VM_KERNELS ?= oldest newest
+# VM_TRAFFIC are the series the VM suite also runs the loader's traffic
+# suite in (two nodes in network namespaces, real packets): one kernel
+# before 6.15, where bpf_redirect_peer keeps the packet type, and without
+# TCX, so tc attach and tc filter replace are exercised.
+VM_TRAFFIC ?= 6.1
 
 vmsuite: deps
 	$(Q)if [ -z "$(VM_KERNELS)" ]; then echo "VM suite NOT RUN: VM_KERNELS is empty"; exit 0; fi; \
 	log=$$(mktemp); start=$$(date +%s); \
-	DPFORGE_VM_KERNELS="$(VM_KERNELS)" $(GO) test -count=1 -v -timeout 20m -run '^(TestVMSuite|TestVM)$$' \
+	DPFORGE_VM_KERNELS="$(VM_KERNELS)" DPFORGE_VM_TRAFFIC="$(VM_TRAFFIC)" \
+		$(GO) test -count=1 -v -timeout 45m -run '^(TestVMSuite|TestVM|TestVMTraffic)$$' \
 		./cmd/dpforge ./generator/vm >$$log 2>&1; rc=$$?; \
 	if [ "$(V)" = 1 ]; then cat $$log; else \
-		if [ $$rc = 0 ]; then grep -E '^ *(--- |ok)|NOT RUN|SKIPPED|kernel .*scenario runs|model difference' $$log; \
+		if [ $$rc = 0 ]; then grep -E '^ *(--- |ok)|NOT RUN|SKIPPED|kernel .*(scenario runs|traffic)|model difference|skipped' $$log; \
 		else cat $$log; fi; fi; \
-	echo "VM suite ($(VM_KERNELS)): $$(( $$(date +%s) - start )) s"; rm -f $$log; exit $$rc
+	echo "VM suite ($(VM_KERNELS); traffic: $(VM_TRAFFIC)): $$(( $$(date +%s) - start )) s"; rm -f $$log; exit $$rc
 
 # vmtest: verify and test every variant of the default matrix on this
 # kernel and, under qemu, on the default kernel set (5.10, 6.1, 6.12 and the
@@ -82,6 +88,15 @@ vmtest: bin/dpforge
 	$(Q)./bin/dpforge verify --out $(OUT)
 	$(Q)./bin/dpforge test --out $(OUT)
 	$(Q)./bin/dpforge test --vm default --out $(OUT)
+	$(Q)./bin/dpforge report --out $(OUT)
+
+# vmtraffic: the loader's traffic suite (pod to pod, services, Geneve,
+# bandwidth pacing, replace under load) inside TRAFFIC_KERNELS under qemu,
+# with the scenarios there too, then the manifest's kernel table.
+TRAFFIC_KERNELS ?= 5.10 6.1 6.12 newest
+vmtraffic: bin/dpforge
+	$(Q)./bin/dpforge build --out $(OUT)
+	$(Q)./bin/dpforge test --out $(OUT) --traffic $(foreach k,$(TRAFFIC_KERNELS),--vm $(k))
 	$(Q)./bin/dpforge report --out $(OUT)
 
 bench: deps
