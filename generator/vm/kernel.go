@@ -303,8 +303,8 @@ func fetchRelease(ctx context.Context, a apt, kernelsDir string, r resolved) (*K
 	}
 	// A damaged or older entry under the final name is replaced: moved
 	// aside and removed after the new one took its name, so that a
-	// process of an older dpforge holding its paths finds files there
-	// all along (the vmlinux and config are the same).
+	// process of an older dpforge holding its paths finds the same
+	// vmlinux and config there, but for the instant between two renames.
 	old := ""
 	if _, err := os.Lstat(final); err == nil {
 		old = filepath.Join(kernelsDir, ".old-"+r.Release+"-"+filepath.Base(tmp)[len(".tmp-"+r.Release+"-"):])

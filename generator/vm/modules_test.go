@@ -3,7 +3,12 @@ package vm
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io/fs"
 	"maps"
 	"os"
 	"os/exec"
@@ -343,5 +348,49 @@ func TestModulesVM(t *testing.T) {
 			t.Logf("kernel %s: %d modules, %d bytes, from %s (%q compression; %d modules in the package, %d built in)",
 				k.Release, len(files), total, strings.Join(k.modules.Packages, ", "), k.modules.Compression, k.modules.Available, k.modules.Builtin)
 		})
+	}
+}
+
+// TestLoadKernelEntryModules: an entry written before modules were kept is
+// not used (Fetch builds it again), nor one whose module does not match
+// its record.
+func TestLoadKernelEntryModules(t *testing.T) {
+	k, err := stagedKernel(t, []string{"a"}, fakePackage, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vmlinux := []byte("\x7fELF fake vmlinux")
+	sum := sha256.Sum256(vmlinux)
+	rec := kernelRecord{Format: kernelFormat, Kernel: Kernel{Release: fakeRelease}, VmlinuxSHA256: hex.EncodeToString(sum[:]), VmlinuxSize: int64(len(vmlinux))}
+	write := func(rec kernelRecord) {
+		b, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(k.dir, "kernel.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(k.dir, "vmlinux"), vmlinux, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write(rec)
+	if _, err := loadKernelEntry(k.dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("entry without modules: %v, want fs.ErrNotExist", err)
+	}
+	rec.Modules = k.modules
+	write(rec)
+	got, err := loadKernelEntry(k.dir)
+	if err != nil {
+		t.Fatalf("entry with modules: %v", err)
+	}
+	if files, err := got.ModuleFiles([]string{"a"}); err != nil || len(files) != 3 {
+		t.Errorf("ModuleFiles of the loaded entry: %v, %v", files, err)
+	}
+	if err := os.WriteFile(filepath.Join(k.dir, "modules", "kernel", "lib", "c.ko"), []byte("damaged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadKernelEntry(k.dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("entry with a damaged module: %v, want fs.ErrNotExist", err)
 	}
 }
