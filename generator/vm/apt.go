@@ -292,10 +292,11 @@ type packageInfo struct {
 	Name, Version, Depends string
 }
 
-// kernelPackages lists the kernel image packages of the index: every
-// linux-image-*, linux-binary-* and linux-base-* package with a version.
+// kernelPackages lists the kernel packages of the index: every
+// linux-image-*, linux-binary-*, linux-base-* and linux-modules-* package
+// with a version.
 func (a apt) kernelPackages(ctx context.Context) ([]packageInfo, error) {
-	out, err := a.run(ctx, "apt-cache", "search", "--names-only", `^linux-(image|binary|base)-[0-9]`)
+	out, err := a.run(ctx, "apt-cache", "search", "--names-only", `^linux-(image|binary|base|modules)-[0-9]`)
 	if err != nil {
 		return nil, err
 	}
@@ -343,8 +344,12 @@ const (
 	// linux-image-<rel>: the signed image, same content as -unsigned, or
 	// (from about 6.19) a meta package depending on linux-binary-<rel>.
 	kindImage = "image"
-	// linux-base-<rel>: config and System.map (from about 6.18).
+	// linux-base-<rel>: config, System.map and modules.builtin (from
+	// about 6.18).
 	kindBase = "base"
+	// linux-modules-<rel>: the modules of a split kernel (from about
+	// 6.19); up to 6.18 they are in the image package.
+	kindModules = "modules"
 )
 
 // releaseRe matches a kernel release of the default flavour without the
@@ -364,6 +369,8 @@ func parsePackageName(name string) (release, kind string, ok bool) {
 		rest, kind = strings.TrimPrefix(name, "linux-binary-"), kindBinary
 	case strings.HasPrefix(name, "linux-base-"):
 		rest, kind = strings.TrimPrefix(name, "linux-base-"), kindBase
+	case strings.HasPrefix(name, "linux-modules-"):
+		rest, kind = strings.TrimPrefix(name, "linux-modules-"), kindModules
 	case strings.HasPrefix(name, "linux-image-") && strings.HasSuffix(name, "-unsigned"):
 		rest, kind = strings.TrimSuffix(strings.TrimPrefix(name, "linux-image-"), "-unsigned"), kindUnsigned
 	case strings.HasPrefix(name, "linux-image-"):
@@ -381,8 +388,10 @@ func parsePackageName(name string) (release, kind string, ok bool) {
 // resolved is the choice for one series: the packages to download.
 type resolved struct {
 	Series, Release, Version string
-	// Image holds the bzImage; Base, if set, the config when Image does not.
-	Image, Base string
+	// Image holds the bzImage; Base, if set, the config when Image does
+	// not, and modules.builtin; Modules, if set, the modules when Image
+	// does not have them (the split packages).
+	Image, Base, Modules string
 }
 
 // seriesRe is what Fetch accepts as a series.
@@ -422,7 +431,7 @@ func resolve(series string, pkgs []packageInfo) (resolved, error) {
 			releases[release] = r
 		}
 		r.byKind[kind] = p.Name
-		if kind != kindBase && (r.version == "" || compareDebVersions(p.Version, r.version) > 0) {
+		if kind != kindBase && kind != kindModules && (r.version == "" || compareDebVersions(p.Version, r.version) > 0) {
 			r.version = p.Version
 		}
 	}
@@ -442,6 +451,9 @@ func resolve(series string, pkgs []packageInfo) (resolved, error) {
 			continue
 		}
 		best = resolved{Series: series, Release: name, Version: r.version, Image: image, Base: r.byKind[kindBase]}
+		if image == r.byKind[kindBinary] {
+			best.Modules = r.byKind[kindModules]
+		}
 	}
 	if best.Release == "" {
 		return resolved{}, fmt.Errorf("series %s: %w", series, ErrNoKernel)

@@ -110,6 +110,8 @@ func TestParsePackageName(t *testing.T) {
 		{"linux-image-6.12.90+deb12.1-amd64", "6.12.90+deb12.1-amd64", kindImage, true},
 		{"linux-binary-7.3.4+deb13-amd64", "7.3.4+deb13-amd64", kindBinary, true},
 		{"linux-base-7.3.4+deb13-amd64", "7.3.4+deb13-amd64", kindBase, true},
+		{"linux-modules-7.3.4+deb13-amd64", "7.3.4+deb13-amd64", kindModules, true},
+		{"linux-modules-amd64", "", "", false},
 		{"linux-image-6.1.0-56-cloud-amd64", "", "", false},
 		{"linux-image-6.1.0-56-rt-amd64-unsigned", "", "", false},
 		{"linux-image-6.1-amd64", "", "", false}, // meta package
@@ -146,8 +148,9 @@ func TestResolve(t *testing.T) {
 		// from the index.
 		{Series: "6.18", Release: "6.18.15+deb13-amd64", Version: "6.18.15-1~bpo13+1", Image: "linux-image-6.18.15+deb13-amd64"},
 		// Split packages: linux-image is a meta package, the image is
-		// in linux-binary.
-		{Series: "7.3", Release: "7.3.4+deb13-amd64", Version: "7.3.4-1~bpo13+1", Image: "linux-binary-7.3.4+deb13-amd64", Base: "linux-base-7.3.4+deb13-amd64"},
+		// in linux-binary, the modules in linux-modules. 7.2.12 has
+		// neither linux-base nor linux-modules in the index.
+		{Series: "7.3", Release: "7.3.4+deb13-amd64", Version: "7.3.4-1~bpo13+1", Image: "linux-binary-7.3.4+deb13-amd64", Base: "linux-base-7.3.4+deb13-amd64", Modules: "linux-modules-7.3.4+deb13-amd64"},
 		{Series: "7.2", Release: "7.2.12+deb13-amd64", Version: "7.2.12-1~bpo13+1", Image: "linux-binary-7.2.12+deb13-amd64"},
 	} {
 		got, err := resolve(want.Series, pkgs)

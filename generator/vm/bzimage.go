@@ -62,6 +62,39 @@ var compressions = []compression{
 	{name: "lzo", magic: []byte{0x89, 'L', 'Z', 'O'}, appendsSize: true, argv: []string{"lzop", "-dc"}},
 }
 
+// compressionNamed returns the format of that name, or nil.
+func compressionNamed(name string) *compression {
+	for i := range compressions {
+		if compressions[i].name == name {
+			return &compressions[i]
+		}
+	}
+	return nil
+}
+
+// decompress writes the decompressed data to w.
+func (c *compression) decompress(ctx context.Context, data []byte, w io.Writer) error {
+	if c.reader != nil {
+		r, err := c.reader(bytes.NewReader(data))
+		if err == nil {
+			_, err = io.Copy(w, r)
+		}
+		return err
+	}
+	cmd := command(ctx, c.argv[0], c.argv[1:]...)
+	cmd.Stdin = bytes.NewReader(data)
+	cmd.Stdout = w
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return fmt.Errorf("%w (run vm.EnsureTools)", err)
+		}
+		return fmt.Errorf("%s: %w: %s", c.argv[0], err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
 // ErrNotBzImage is returned (wrapped) by extractVmlinux for data that is not
 // a bzImage with a payload it knows.
 var ErrNotBzImage = errors.New("not a bzImage with a known payload")
@@ -93,26 +126,8 @@ func extractVmlinux(ctx context.Context, image []byte, w io.Writer) (string, err
 	}
 
 	cw := &elfCheckWriter{w: w}
-	if c.reader != nil {
-		r, err := c.reader(bytes.NewReader(payload))
-		if err == nil {
-			_, err = io.Copy(cw, r)
-		}
-		if err != nil {
-			return c.name, fmt.Errorf("decompressing %s payload: %w", c.name, err)
-		}
-	} else {
-		cmd := command(ctx, c.argv[0], c.argv[1:]...)
-		cmd.Stdin = bytes.NewReader(payload)
-		cmd.Stdout = cw
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Run(); err != nil {
-			if errors.Is(err, exec.ErrNotFound) {
-				return c.name, fmt.Errorf("decompressing %s payload: %w (run vm.EnsureTools)", c.name, err)
-			}
-			return c.name, fmt.Errorf("decompressing %s payload with %s: %w: %s", c.name, c.argv[0], err, strings.TrimSpace(stderr.String()))
-		}
+	if err := c.decompress(ctx, payload, cw); err != nil {
+		return c.name, fmt.Errorf("decompressing %s payload: %w", c.name, err)
 	}
 	if !cw.elf {
 		return c.name, fmt.Errorf("decompressed %s payload is not an ELF file", c.name)

@@ -12,7 +12,11 @@
 //     the Debian package version, "6.1.192-2".
 //   - A Kernel is a release ready to boot: the ELF vmlinux decompressed
 //     from the package's bzImage (booting it spares the guest the
-//     decompression, 1.5–3 s under TCG) and the kernel's config.
+//     decompression, 1.5–3 s under TCG), the kernel's config, and the
+//     modules the traffic suite needs (TrafficModules and what they depend
+//     on), decompressed, for the guest to load with finit_module in the
+//     order Kernel.ModuleFiles gives. HostTools adds this machine's
+//     programs (ip, tc) with their shared libraries.
 //   - The agent (AgentPackage) is a static Go program that runs as the
 //     guest's /init: it loads every requested program with cilium/ebpf and
 //     answers on the serial console in the framing of internal/wire.
@@ -40,17 +44,36 @@
 //	                                     downloads, one at a time
 //	kernels/<release>/vmlinux            the ELF kernel
 //	kernels/<release>/config             its configuration
+//	kernels/<release>/modules/kernel/... the kept modules, decompressed, at
+//	                                     their paths under lib/modules/<release>
+//	kernels/<release>/modules/modules.builtin    the package's list of
+//	                                     built-in modules
+//	kernels/<release>/modules/modules.available  every module of the
+//	                                     package, one path a line
 //	kernels/<release>/kernel.json        the record: series, version,
-//	                                     packages, compression, vmlinux sha256
+//	                                     packages, compression, vmlinux sha256,
+//	                                     the kept modules (path, depends,
+//	                                     sha256) or why there are none
 //	kernels/<release>.lock               flock: one fetch of a release at a time
-//	kernels/.tmp-<release>-*             an entry being built; renamed to
+//	kernels/.tmp-<release>-*             an entry being built (the package's
+//	                                     modules staged in it); renamed to
 //	                                     kernels/<release> when complete
+//	kernels/.old-<release>-*             the entry it replaced, removed
+//	                                     right after
 //	agent/<key[:2]>/<key>                the agent binary; key: Go version,
 //	                                     flags, sources, module versions
 //	agent/<key[:2]>/<key>.sha256         its record, written last
 //
-// An entry's vmlinux is checked against its record on every use; a damaged
-// entry is fetched again. The .deb packages are not kept (60–110 MB each).
+// An entry's vmlinux and modules are checked against its record on every
+// use; a damaged entry, or one written before modules were kept, is fetched
+// again. The .deb packages are not kept (60–110 MB each). The packages
+// ship no modules.dep (depmod writes it on installation): a module's
+// dependencies are its .modinfo "depends=". Up to 6.18 the modules are in
+// the image package (plain .ko up to 6.1, .ko.xz from 6.12); from 6.19 in
+// linux-modules-<release>, and modules.builtin in linux-base-<release>. A
+// release whose modules package is missing from the index (6.19 and 7.0
+// in trixie-backports as of 2026-11) is kept without modules, and
+// ModuleFiles says why.
 //
 // Several Verify calls may run at once, each booting its own machine with
 // one vCPU; the caller chooses how many (the machine has two cores). A boot

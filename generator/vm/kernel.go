@@ -42,9 +42,16 @@ type Kernel struct {
 	// Config is the path of the kernel configuration, or "" if the
 	// packages had none.
 	Config string `json:"-"`
+
+	// dir is the cache entry; modules what it keeps of the modules.
+	dir     string
+	modules *modulesRecord
 }
 
-// kernelFormat versions the cache entry layout; bump it when it changes.
+// kernelFormat versions the cache entry layout; bump it when it changes
+// so that older readers cannot use the new entries. Adding the modules kept
+// it: older readers ignore them, and an entry without them is fetched again
+// (see loadKernelEntry).
 const kernelFormat = 1
 
 // kernelRecord is <cacheDir>/kernels/<release>/kernel.json.
@@ -54,6 +61,8 @@ type kernelRecord struct {
 	VmlinuxSHA256 string `json:"vmlinux_sha256"`
 	VmlinuxSize   int64  `json:"vmlinux_size"`
 	HasConfig     bool   `json:"has_config"`
+	// Modules is nil in entries written before modules were kept.
+	Modules *modulesRecord `json:"modules,omitempty"`
 }
 
 // DefaultCacheDir is where Fetch and Verify keep kernels and the agent when
@@ -74,15 +83,17 @@ func DefaultCacheDir() (string, error) {
 // The newest release is looked up in a private apt configuration under
 // cacheDir/apt, which uses the mirror of the machine's own apt sources and
 // the Debian archive keyring; the machine's apt state is not touched. The
-// index is refreshed when older than six hours. The image package is
-// fetched with apt-get download, read with dpkg-deb, and its bzImage
-// decompressed once into an ELF vmlinux; the .deb is not kept.
+// index is refreshed when older than six hours. The image package (and,
+// for the split packages of 6.19 and newer, linux-modules and linux-base)
+// is fetched with apt-get download and read with dpkg-deb; its bzImage is
+// decompressed once into an ELF vmlinux, and TrafficModules with their
+// dependencies are kept decompressed. The .deb files are not kept.
 //
 // Fetch is safe for concurrent use by several goroutines and processes:
 // the index and each release are guarded by flocks, and an entry appears in
 // the cache complete or not at all (built in a temporary directory, renamed).
-// It needs apt-get, apt-cache, dpkg-deb and the decompressor of the image
-// (xz, zstd or lz4): see EnsureTools.
+// It needs apt-get, apt-cache, dpkg-deb and the decompressors of the image
+// and the modules (xz, zstd or lz4): see EnsureTools.
 func Fetch(ctx context.Context, series, cacheDir string) (*Kernel, error) {
 	if !seriesRe.MatchString(series) {
 		return nil, fmt.Errorf("fetching kernel: series %q is not of the form 6.1", series)
@@ -201,7 +212,8 @@ func fetchRelease(ctx context.Context, a apt, kernelsDir string, r resolved) (*K
 	}
 	// Holding the release's lock, any temporary directory of this release
 	// was left by a killed run.
-	if old, _ := filepath.Glob(filepath.Join(kernelsDir, ".tmp-"+r.Release+"-*")); len(old) > 0 {
+	for _, pattern := range []string{".tmp-", ".old-"} {
+		old, _ := filepath.Glob(filepath.Join(kernelsDir, pattern+r.Release+"-*"))
 		for _, d := range old {
 			os.RemoveAll(d)
 		}
@@ -219,41 +231,49 @@ func fetchRelease(ctx context.Context, a apt, kernelsDir string, r resolved) (*K
 	rec := kernelRecord{Format: kernelFormat, Kernel: Kernel{
 		Series: r.Series, Release: r.Release, Version: r.Version, Package: r.Image,
 	}}
-	deb, err := a.download(ctx, tmp, r.Image)
-	if err != nil {
-		return nil, err
+	// The image package first: up to 6.18 it has everything.
+	c := debContents{stage: moduleStage{dir: filepath.Join(tmp, "stage")}}
+	pkgs := []string{r.Image}
+	for _, p := range []string{r.Modules, r.Base} {
+		if p != "" && !slices.Contains(pkgs, p) {
+			pkgs = append(pkgs, p)
+		}
 	}
-	files, err := unpackDeb(ctx, deb, imagePaths(r.Release), configPaths(r.Release))
-	os.Remove(deb)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", filepath.Base(deb), err)
-	}
-	image := files.first(imagePaths(r.Release))
-	if image == nil {
-		return nil, fmt.Errorf("package %s has no kernel image (looked for %s)", r.Image, strings.Join(imagePaths(r.Release), ", "))
-	}
-	config := files.first(configPaths(r.Release))
-	if config != nil {
-		rec.ConfigPackage = r.Image
-	} else if r.Base != "" {
-		deb, err := a.download(ctx, tmp, r.Base)
+	for _, pkg := range pkgs {
+		deb, err := a.download(ctx, tmp, pkg)
 		if err != nil {
 			return nil, err
 		}
-		files, err := unpackDeb(ctx, deb, nil, configPaths(r.Release))
+		err = c.add(ctx, deb, pkg, r.Release)
 		os.Remove(deb)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", filepath.Base(deb), err)
 		}
-		if config = files.first(configPaths(r.Release)); config != nil {
-			rec.ConfigPackage = r.Base
-		}
 	}
-	if config != nil {
-		if err := os.WriteFile(filepath.Join(tmp, "config"), config, 0o644); err != nil {
+	image := c.image
+	if image == nil {
+		return nil, fmt.Errorf("package %s has no kernel image (looked for %s)", r.Image, strings.Join(imagePaths(r.Release), ", "))
+	}
+	if c.config != nil {
+		if err := os.WriteFile(filepath.Join(tmp, "config"), c.config, 0o644); err != nil {
 			return nil, err
 		}
-		rec.HasConfig = true
+		rec.ConfigPackage, rec.HasConfig = c.configFrom, true
+	}
+	if len(c.stage.files) == 0 {
+		why := fmt.Sprintf("the packages %s have none", strings.Join(pkgs, ", "))
+		if r.Modules == "" && strings.HasPrefix(r.Image, "linux-binary-") {
+			why = fmt.Sprintf("package linux-modules-%s is not in the package index", r.Release)
+		}
+		rec.Modules = &modulesRecord{Unavailable: why}
+	} else {
+		rec.Modules, err = c.stage.keep(ctx, r.Release, TrafficModules, filepath.Join(tmp, "modules"))
+		if err != nil {
+			return nil, fmt.Errorf("keeping modules: %w", err)
+		}
+	}
+	if err := os.RemoveAll(c.stage.dir); err != nil {
+		return nil, err
 	}
 
 	f, err := os.Create(filepath.Join(tmp, "vmlinux"))
@@ -281,18 +301,28 @@ func fetchRelease(ctx context.Context, a apt, kernelsDir string, r resolved) (*K
 	if err := atomicfile.WriteFile(filepath.Join(tmp, "kernel.json"), append(meta, '\n'), 0o644); err != nil {
 		return nil, err
 	}
-	// A corrupt entry under the final name is replaced.
-	if err := os.RemoveAll(final); err != nil {
-		return nil, err
+	// A damaged or older entry under the final name is replaced: moved
+	// aside and removed after the new one took its name, so that a
+	// process of an older dpforge holding its paths finds the same
+	// vmlinux and config there, but for the instant between two renames.
+	old := ""
+	if _, err := os.Lstat(final); err == nil {
+		old = filepath.Join(kernelsDir, ".old-"+r.Release+"-"+filepath.Base(tmp)[len(".tmp-"+r.Release+"-"):])
+		if err := os.Rename(final, old); err != nil {
+			return nil, fmt.Errorf("replacing kernel entry: %w", err)
+		}
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		return nil, fmt.Errorf("storing kernel: %w", err)
+	}
+	if old != "" {
+		os.RemoveAll(old)
 	}
 	return loadKernelEntry(final)
 }
 
 // loadKernelEntry reads and checks a cache entry: its record, and the size
-// and sha256 of its vmlinux.
+// and sha256 of its vmlinux and kept modules.
 func loadKernelEntry(dir string) (*Kernel, error) {
 	raw, err := os.ReadFile(filepath.Join(dir, "kernel.json"))
 	if err != nil {
@@ -316,8 +346,15 @@ func loadKernelEntry(dir string) (*Kernel, error) {
 	if n != rec.VmlinuxSize || hex.EncodeToString(h.Sum(nil)) != rec.VmlinuxSHA256 {
 		return nil, fmt.Errorf("%s: %w (vmlinux does not match its record)", dir, fs.ErrNotExist)
 	}
+	if rec.Modules == nil {
+		return nil, fmt.Errorf("%s: %w (an entry without modules)", dir, fs.ErrNotExist)
+	}
+	if err := checkModules(dir, rec.Modules); err != nil {
+		return nil, fmt.Errorf("%s: %w (%v)", dir, fs.ErrNotExist, err)
+	}
 	k := rec.Kernel
 	k.Vmlinux = vmlinux
+	k.dir, k.modules = dir, rec.Modules
 	if rec.HasConfig {
 		k.Config = filepath.Join(dir, "config")
 		if _, err := os.Stat(k.Config); err != nil {
@@ -337,23 +374,65 @@ func configPaths(release string) []string {
 	return []string{"boot/config-" + release, "usr/lib/modules/" + release + "/config", "lib/modules/" + release + "/config"}
 }
 
-// unpackedFiles maps a path inside a package to its content.
-type unpackedFiles map[string][]byte
-
-func (u unpackedFiles) first(paths []string) []byte {
-	for _, p := range paths {
-		if b, ok := u[p]; ok {
-			return b
-		}
-	}
-	return nil
+// debContents is what Fetch takes out of the packages of a release: the
+// image, the configuration and the modules.
+type debContents struct {
+	image, config []byte
+	configFrom    string
+	stage         moduleStage
 }
 
-// unpackDeb reads the files of a .deb (dpkg-deb --fsys-tarfile, so dpkg
-// deals with the data.tar compression) and returns those at the wanted
-// paths. It stops reading once it has one of each group, which spares
-// decompressing the modules that follow /boot in the archive.
-func unpackDeb(ctx context.Context, deb string, groups ...[]string) (unpackedFiles, error) {
+// add reads the files of a .deb (dpkg-deb --fsys-tarfile, so dpkg deals
+// with the data.tar compression): the image and the configuration into
+// memory, the first found of each, and the module files into the stage.
+func (c *debContents) add(ctx context.Context, deb, pkg, release string) error {
+	images, configs := imagePaths(release), configPaths(release)
+	roots := modulesDirs(release)
+	return scanDeb(ctx, deb, func(name string, r io.Reader) error {
+		var err error
+		switch {
+		case slices.Contains(images, name):
+			if c.image == nil {
+				c.image, err = io.ReadAll(r)
+			}
+		case slices.Contains(configs, name):
+			if c.config == nil {
+				c.config, err = io.ReadAll(r)
+				c.configFrom = pkg
+			}
+		default:
+			for _, root := range roots {
+				rel, ok := strings.CutPrefix(name, root)
+				if !ok {
+					continue
+				}
+				if rel == modulesBuiltinFile {
+					if c.stage.builtin == nil {
+						c.stage.builtin, err = io.ReadAll(r)
+						c.stage.addPackage(pkg)
+					}
+				} else if _, _, _, ok := splitModulePath(rel); ok {
+					var data []byte
+					if data, err = io.ReadAll(r); err == nil {
+						err = c.stage.add(pkg, rel, data)
+					}
+				}
+				break
+			}
+		}
+		return err
+	})
+}
+
+// modulesDirs are the directories a package may keep a release's modules
+// in, with a trailing slash: /lib up to 6.1, /usr/lib from 6.12.
+func modulesDirs(release string) []string {
+	return []string{"lib/modules/" + release + "/", "usr/lib/modules/" + release + "/"}
+}
+
+// scanDeb calls visit for every regular file of a .deb, with its path
+// (relative, cleaned) and content.
+func scanDeb(ctx context.Context, deb string, visit func(name string, r io.Reader) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cmd := command(ctx, "dpkg-deb", "--fsys-tarfile", deb)
@@ -361,65 +440,42 @@ func unpackDeb(ctx context.Context, deb string, groups ...[]string) (unpackedFil
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("dpkg-deb: %w", err)
-	}
-	files := unpackedFiles{}
-	complete := func() bool {
-		for _, g := range groups {
-			if len(g) > 0 && files.first(g) == nil {
-				return false
-			}
-		}
-		return true
+		return fmt.Errorf("dpkg-deb: %w", err)
 	}
 	tr := tar.NewReader(out)
 	var readErr error
-	for !complete() {
+	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			readErr = err
+			readErr = fmt.Errorf("reading the package's files: %w", err)
 			break
 		}
-		name := strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")
-		if hdr.Typeflag != tar.TypeReg || !wanted(name, groups) {
+		if hdr.Typeflag != tar.TypeReg {
 			continue
 		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			readErr = err
+		name := strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")
+		if err := visit(name, tr); err != nil {
+			readErr = fmt.Errorf("%s: %w", name, err)
 			break
 		}
-		files[name] = b
 	}
-	if complete() {
-		// Done early: stop dpkg-deb rather than decompress the rest.
+	if readErr != nil {
+		// Stop dpkg-deb rather than decompress the rest.
 		cancel()
 		cmd.Wait()
-		return files, nil
+		return readErr
 	}
 	io.Copy(io.Discard, out)
 	if err := cmd.Wait(); err != nil {
-		return nil, fmt.Errorf("dpkg-deb --fsys-tarfile: %w: %s", err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("dpkg-deb --fsys-tarfile: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	if readErr != nil {
-		return nil, fmt.Errorf("reading the package's files: %w", readErr)
-	}
-	return files, nil
-}
-
-func wanted(name string, groups [][]string) bool {
-	for _, g := range groups {
-		if slices.Contains(g, name) {
-			return true
-		}
-	}
-	return false
+	return nil
 }
 
 type countWriter struct {

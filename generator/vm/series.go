@@ -112,7 +112,7 @@ func AvailableSeries(ctx context.Context, cacheDir string) ([]string, error) {
 func seriesOf(pkgs []packageInfo) []string {
 	var out []string
 	for _, p := range pkgs {
-		if _, kind, ok := parsePackageName(p.Name); !ok || kind == kindBase {
+		if _, kind, ok := parsePackageName(p.Name); !ok || kind == kindBase || kind == kindModules {
 			continue
 		}
 		v, err := features.ParseVersion(p.Version)
