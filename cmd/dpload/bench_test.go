@@ -41,7 +41,7 @@ func BenchmarkAttach(b *testing.B) {
 			var attach, forwarding time.Duration
 			for range b.N {
 				b.StopTimer()
-				tp := newTopology(b, tunnel, [2]int{2, 0})
+				tp := newTopology(b, vxlanIf(tunnel), [2]int{2, 0})
 				n1 := tp.nodes[0]
 				a, p := n1.pods[0], n1.pods[1]
 				udpEcho(b, p.ns, netip.AddrPortFrom(p.ip, podUDP))
@@ -85,7 +85,7 @@ func BenchmarkStateApply(b *testing.B) {
 	const endpoints, services = 1000, 10000
 	for range b.N {
 		b.StopTimer()
-		tp := newTopology(b, false, [2]int{0, 0})
+		tp := newTopology(b, overlayNone, [2]int{0, 0})
 		n1 := tp.nodes[0]
 		var st node.State
 		err := n1.ns.do(func() error {

@@ -20,18 +20,30 @@ import (
 	"github.com/dpforge/dpforge/generator/plan"
 )
 
-// buildFixture is a build made once per test binary, under testRoot.
+// buildFixture is a build made once per test binary: under testRoot, or
+// in DPLOAD_TEST_FIXTURES/name, where a build that is there already (it
+// has a manifest) is used as it is, without clang.
 type buildFixture struct {
+	name string
 	once sync.Once
 	dir  string
 	err  error
 }
 
-// get makes the build with mk (into a fresh temporary directory) the
-// first time and returns its directory.
+// get makes the build with mk the first time and returns its directory.
 func (f *buildFixture) get(t testing.TB, what string, mk func(dir string) error) string {
 	t.Helper()
 	f.once.Do(func() {
+		if root := os.Getenv(envFixtures); root != "" {
+			f.dir = filepath.Join(root, f.name)
+			if _, err := os.Stat(filepath.Join(f.dir, "manifest.json")); err == nil {
+				return
+			}
+			if f.err = os.MkdirAll(f.dir, 0o755); f.err == nil {
+				f.err = mk(f.dir)
+			}
+			return
+		}
 		// Inside testRoot: the output directory's lock file lands beside it.
 		f.dir, f.err = os.MkdirTemp(testRoot, "build-")
 		if f.err == nil {
@@ -45,10 +57,22 @@ func (f *buildFixture) get(t testing.TB, what string, mk func(dir string) error)
 }
 
 // The build the suite attaches: the default matrix, built with dpforge.
-var fixture buildFixture
+var fixture = buildFixture{name: "build"}
 
 func buildDir(t testing.TB) string {
 	return fixture.get(t, "the default matrix", func(dir string) error { return dpforgeBuild(dir, nil) })
+}
+
+// TestFixtures makes the suite's builds: with DPLOAD_TEST_FIXTURES=DIR it
+// leaves them in DIR/build and DIR/build2, for a machine without clang
+// (a VM kernel) to run the suite on.
+func TestFixtures(t *testing.T) {
+	for _, dir := range []string{buildDir(t), secondBuildDir(t)} {
+		if _, err := manifest.Load(filepath.Join(dir, "manifest.json")); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("build %s", dir)
+	}
 }
 
 // dpforgeBuild builds a matrix (default: the embedded default matrix)
@@ -83,6 +107,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	testRoot = dir
+	if slowFactor, err = parseSlow(os.Getenv(envSlow)); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	recordFile.path = os.Getenv(envRecord)
 	code := m.Run()
 	os.RemoveAll(testRoot)
 	os.Exit(code)
@@ -108,27 +137,35 @@ func variantWith(t testing.TB, build string, defines ...string) string {
 
 // routingCase is one way of routing the suite covers.
 type routingCase struct {
-	name        string
-	tunnel      bool
+	name string
+	// overlay is the tunnel: overlayNone, overlayVXLAN or overlayGeneve.
+	overlay     string
 	hostRouting bool
 	// node is the default matrix's node whose variant this is.
 	node string
 }
 
+// The routing cases; tests pick some by index, so new ones go at the end.
 var routingCases = []routingCase{
-	{name: "tunnel-host-routing", tunnel: true, hostRouting: true, node: "vxlan-worker-1"},
-	{name: "tunnel-legacy", tunnel: true, node: "vxlan-rhel8"},
+	{name: "tunnel-host-routing", overlay: overlayVXLAN, hostRouting: true, node: "vxlan-worker-1"},
+	{name: "tunnel-legacy", overlay: overlayVXLAN, node: "vxlan-rhel8"},
 	{name: "native-host-routing", hostRouting: true, node: "native-dsr"},
 	{name: "native-legacy", node: "native-legacy"},
+	{name: "tunnel-geneve", overlay: overlayGeneve, hostRouting: true, node: "geneve-worker"},
 }
 
 // setup builds the topology for rc, attaches its variant on both nodes and
-// applies each node's state.
+// applies each node's state. It skips when this kernel has no device the
+// case needs or refuses the variant.
 func setup(t testing.TB, rc routingCase, pods [2]int, extra func(tp *topology, n *e2eNode) node.State) *topology {
 	t.Helper()
 	requireRoot(t)
 	build := buildDir(t)
-	tp := newTopology(t, rc.tunnel, pods)
+	if rc.overlay == overlayGeneve {
+		requireKernel(t, "Geneve", "CONFIG_GENEVE", []string{"ip", "link", "add", "probe0", "type", "geneve", "external"})
+	}
+	tp := newTopology(t, rc.overlay, pods)
+	useTopology(t, tp)
 	for _, n := range tp.nodes {
 		n.attach(t, build, rc.node)
 		var st node.State
@@ -143,14 +180,15 @@ func setup(t testing.TB, rc routingCase, pods [2]int, extra func(tp *topology, n
 func TestTrafficPodToPod(t *testing.T) {
 	for _, rc := range routingCases {
 		t.Run(rc.name, func(t *testing.T) {
-			tp := setup(t, rc, [2]int{2, 1}, nil)
+			g := newCaseGroup(t, rc.node, "same-node", "across-nodes")
+			tp := setup(g, rc, [2]int{2, 1}, nil)
 			a, b, c := tp.nodes[0].pods[0], tp.nodes[0].pods[1], tp.nodes[1].pods[0]
 			for _, dst := range []*e2ePod{b, c} {
 				where := "same-node"
 				if dst == c {
 					where = "across-nodes"
 				}
-				t.Run(where, func(t *testing.T) {
+				g.run(where, func(t caseT) {
 					knownDefect(t, rc.name+"/"+where)
 					udpEcho(t, dst.ns, netip.AddrPortFrom(dst.ip, 9000))
 					tcpEcho(t, dst.ns, netip.AddrPortFrom(dst.ip, 9001))
@@ -182,27 +220,28 @@ func TestTrafficPodToPod(t *testing.T) {
 func TestSeed000Observation(t *testing.T) {
 	for _, rc := range []routingCase{routingCases[2], routingCases[3]} {
 		t.Run(rc.name, func(t *testing.T) {
-			tp := setup(t, rc, [2]int{2, 0}, nil)
+			c := trafficCase(t, rc.node)
+			tp := setup(c, rc, [2]int{2, 0}, nil)
 			a, b := tp.nodes[0].pods[0], tp.nodes[0].pods[1]
-			s := sniff(t, tp.nodes[0].ns, a.veth)
+			s := sniff(c, tp.nodes[0].ns, a.veth)
 			p, err := ping(a.ns, b.ip, 10, replyTimeout(), deadlineIn(10))
 			if err != nil {
-				t.Fatal(err)
+				c.Fatal(err)
 			}
 			if p.received != 10 {
-				t.Fatalf("ping %s -> %s: %d of 10 replies", a.ip, b.ip, p.received)
+				c.Fatalf("ping %s -> %s: %d of 10 replies", a.ip, b.ip, p.received)
 			}
 			waitQuiet()
 			req, rep := s.counts()
 			t.Logf("%s: %s sees %d echo requests, %d echo replies", rc.name, a.veth, req, rep)
 			if req < 10 {
-				t.Errorf("%s saw %d echo requests, want 10", a.veth, req)
+				c.Errorf("%s saw %d echo requests, want 10", a.veth, req)
 			}
 			if rc.hostRouting && rep != 0 {
-				t.Errorf("host routing: %s saw %d echo replies, want 0 (delivered by bpf_redirect_peer)", a.veth, rep)
+				c.Errorf("host routing: %s saw %d echo replies, want 0 (delivered by bpf_redirect_peer)", a.veth, rep)
 			}
 			if !rc.hostRouting && rep < 10 {
-				t.Errorf("legacy routing: %s saw %d echo replies, want 10 (delivered through the stack)", a.veth, rep)
+				c.Errorf("legacy routing: %s saw %d echo replies, want 10 (delivered through the stack)", a.veth, rep)
 			}
 		})
 	}

@@ -42,7 +42,7 @@ func TestEmbeddedLoader(t *testing.T) {
 	}
 	t.Logf("dpload with the default matrix's build embedded: %d bytes (%d of them the build)", bundle.Len(), bundle.Len()-len(exe))
 
-	tp := newTopology(t, false, [2]int{1, 1})
+	tp := newTopology(t, overlayNone, [2]int{1, 1})
 	// exe runs the binary on the node's thread, so in its namespace.
 	exeOn := func(n *e2eNode, args ...string) (string, error) {
 		var out []byte

@@ -82,7 +82,7 @@ func TestAttachAuto(t *testing.T) {
 	build := buildDir(t)
 	for _, tunnel := range []bool{false, true} {
 		t.Run(map[bool]string{false: "native", true: "tunnel"}[tunnel], func(t *testing.T) {
-			tp := newTopology(t, tunnel, [2]int{1, 0})
+			tp := newTopology(t, vxlanIf(tunnel), [2]int{1, 0})
 			n := tp.nodes[0]
 			args := []string{"attach", "--auto", "--devices", "eth0", "--build", build, "-o", "json"}
 			if tunnel {

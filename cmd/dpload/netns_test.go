@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -33,7 +34,9 @@ import (
 // Every namespace is anonymous and owned by one locked OS thread: nothing
 // has a name that could collide with another test or leak, and when the
 // thread exits the namespace goes, with every device, route, qdisc and TCX
-// link in it. Forwarding is enabled inside the node namespaces only.
+// link in it. Forwarding is enabled inside the node namespaces only. A
+// Geneve variant gets a collect-metadata geneve device (cilium_geneve,
+// port 6081) in place of the vxlan one.
 
 // nsThread is a goroutine locked to an OS thread in a network namespace
 // of its own. Work sent to it runs there: sockets it creates, netlink
@@ -124,15 +127,18 @@ type e2ePod struct {
 }
 
 type e2eNode struct {
-	name    string
-	ns      *nsThread
-	ip      netip.Addr
-	cidr    netip.Prefix
-	pods    []*e2ePod
-	bpffs   string
-	runDir  string
-	tunnel  bool
+	name   string
+	ns     *nsThread
+	ip     netip.Addr
+	cidr   netip.Prefix
+	pods   []*e2ePod
+	bpffs  string
+	runDir string
+	// overlay is the node's tunnel device, "" in native routing.
+	overlay string
 	devices []string
+	// mode is how dpload attached the datapath: tcx or tc.
+	mode node.AttachMode
 }
 
 type topology struct {
@@ -147,7 +153,30 @@ type topology struct {
 const (
 	identityPodBase = 1001
 	vxlanDevice     = "cilium_vxlan"
+	geneveDevice    = "cilium_geneve"
 )
+
+// Overlays of a topology: none (native routing), VXLAN or Geneve.
+const (
+	overlayNone   = ""
+	overlayVXLAN  = "vxlan"
+	overlayGeneve = "geneve"
+)
+
+// overlayDevices are the collect-metadata tunnel devices Cilium creates,
+// with its default ports (8472 for VXLAN, 6081 for Geneve).
+var overlayDevices = map[string]struct{ name, add string }{
+	overlayVXLAN:  {vxlanDevice, "link add " + vxlanDevice + " type vxlan external dstport 8472"},
+	overlayGeneve: {geneveDevice, "link add " + geneveDevice + " type geneve external dstport 6081"},
+}
+
+// vxlanIf is the overlay of a topology that tunnels or not, with VXLAN.
+func vxlanIf(tunnel bool) string {
+	if tunnel {
+		return overlayVXLAN
+	}
+	return overlayNone
+}
 
 // mountBPFFS mounts a fresh bpffs in a temporary directory for the test:
 // `ip netns exec`-style remounts of /sys never see it, and nothing is
@@ -176,12 +205,14 @@ func requireRoot(t testing.TB) {
 	}
 }
 
-// newTopology builds two nodes with podsPerNode pods each.
-func newTopology(t testing.TB, tunnel bool, podsPerNode [2]int) *topology {
+// newTopology builds two nodes with podsPerNode pods each, with overlay
+// devices of the given kind (overlayNone, overlayVXLAN, overlayGeneve).
+func newTopology(t testing.TB, overlay string, podsPerNode [2]int) *topology {
 	t.Helper()
 	requireRoot(t)
 	bpffs := mountBPFFS(t)
 	runDir := t.TempDir()
+	tunnel := overlay != overlayNone
 	tp := &topology{t: t, tunnel: tunnel, outIP: netip.MustParseAddr("192.168.56.200")}
 	tp.wire = newNSThread(t, "wire")
 	if err := tp.wire.ip("link add br0 type bridge", "link set br0 up"); err != nil {
@@ -209,7 +240,6 @@ func newTopology(t testing.TB, tunnel bool, podsPerNode [2]int) *topology {
 			cidr:    netip.MustParsePrefix(fmt.Sprintf("10.0.%d.0/24", i+1)),
 			bpffs:   filepath.Join(bpffs, fmt.Sprintf("node%d", i+1)),
 			runDir:  filepath.Join(runDir, fmt.Sprintf("node%d", i+1)),
-			tunnel:  tunnel,
 			devices: []string{"eth0"},
 		}
 		tp.nodes[i] = n
@@ -219,9 +249,14 @@ func newTopology(t testing.TB, tunnel bool, podsPerNode [2]int) *topology {
 			t.Fatal(err)
 		}
 		if tunnel {
-			if err := n.ns.ip("link add "+vxlanDevice+" type vxlan external dstport 8472", "link set "+vxlanDevice+" up"); err != nil {
+			dev, ok := overlayDevices[overlay]
+			if !ok {
+				t.Fatalf("unknown overlay %q", overlay)
+			}
+			if err := n.ns.ip(dev.add, "link set "+dev.name+" up"); err != nil {
 				t.Fatal(err)
 			}
+			n.overlay = dev.name
 		}
 		for j := 0; j < podsPerNode[i]; j++ {
 			n.addPod(t, j)
@@ -321,14 +356,21 @@ func (n *e2eNode) dpload(args ...string) (string, error) {
 // detach) when the test ends.
 func (n *e2eNode) attach(t testing.TB, build, name string, extra ...string) {
 	t.Helper()
-	args := []string{"attach", "--node", name, "--devices", strings.Join(n.devices, ","), "--build", build}
-	if n.tunnel {
-		args = append(args, "--tunnel-device", vxlanDevice)
+	args := []string{"attach", "--node", name, "--devices", strings.Join(n.devices, ","), "--build", build, "-o", "json"}
+	if n.overlay != "" {
+		args = append(args, "--tunnel-device", n.overlay)
 	}
 	args = append(args, extra...)
-	if _, err := n.dpload(args...); err != nil {
+	out, err := n.dpload(args...)
+	if err != nil {
+		skipIfKernelRefuses(t, err)
 		t.Fatal(err)
 	}
+	var res attachResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Record == nil {
+		t.Fatalf("%s: dpload attach -o json: %v: %q", n.name, err, out)
+	}
+	n.mode = res.Record.Mode
 	t.Cleanup(func() {
 		if _, err := n.dpload("detach"); err != nil && !errors.Is(err, node.ErrNotAttached) && !strings.Contains(err.Error(), "nothing is attached") {
 			t.Errorf("cleanup: %v", err)

@@ -167,7 +167,7 @@ func TestAttachRollback(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			requireRoot(t)
 			build := buildDir(t)
-			tp := newTopology(t, false, [2]int{1, 0})
+			tp := newTopology(t, overlayNone, [2]int{1, 0})
 			n := tp.nodes[0]
 			_, err := n.dpload("attach", "--node", "native-dsr", "--devices", "eth0,nosuch0", "--build", build, "--attach", mode)
 			if err == nil {

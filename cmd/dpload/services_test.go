@@ -25,7 +25,7 @@ func askWhoami(ns *nsThread, dst netip.AddrPort) (netip.Addr, error) {
 		return netip.Addr{}, err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(3 * time.Second))
+	c.SetDeadline(time.Now().Add(slow(3 * time.Second)))
 	b, err := io.ReadAll(c)
 	if err != nil {
 		return netip.Addr{}, err
@@ -69,10 +69,17 @@ func TestTrafficServices(t *testing.T) {
 		{routingCases[2], "dsr"},
 		{routingCase{name: "native-hybrid", hostRouting: true, node: "native-hybrid"}, "hybrid"},
 		{routingCases[3], "snat"},
+		{routingCases[4], "snat"},
 	}
 	for _, rc := range cases {
 		t.Run(rc.name, func(t *testing.T) {
-			tp := setup(t, rc.routingCase, [2]int{2, 1}, func(tp *topology, n *e2eNode) node.State {
+			udpMode := rc.mode // hybrid: DSR for TCP, SNAT for UDP
+			if udpMode == "hybrid" {
+				udpMode = "snat"
+			}
+			g := newCaseGroup(t, rc.node, "clusterip-tcp", "clusterip-udp", "nodeport-remote-tcp-"+rc.mode,
+				"nodeport-remote-udp-"+udpMode, "nodeport-local-tcp", "masquerade-to-world")
+			tp := setup(g, rc.routingCase, [2]int{2, 1}, func(tp *topology, n *e2eNode) node.State {
 				return node.State{Services: services(tp, rc.mode != "snat")}
 			})
 			a, b, c := tp.nodes[0].pods[0], tp.nodes[0].pods[1], tp.nodes[1].pods[0]
@@ -81,22 +88,18 @@ func TestTrafficServices(t *testing.T) {
 				tcpEcho(t, p.ns, netip.AddrPortFrom(p.ip, podTCP))
 			}
 			n1 := tp.nodes[0].ip
-			udpMode := rc.mode // hybrid: DSR for TCP, SNAT for UDP
-			if udpMode == "hybrid" {
-				udpMode = "snat"
-			}
 			checks := []struct {
 				name string
-				run  func() error
+				run  func(t testing.TB) error
 			}{
-				{"clusterip-tcp", func() error { return tcpExchange(a.ns, netip.AddrPortFrom(clusterIP, 80)) }},
-				{"clusterip-udp", func() error { return udpExchange(a.ns, netip.AddrPortFrom(clusterIP, 53)) }},
-				{"nodeport-remote-tcp-" + rc.mode, func() error { return tcpExchange(tp.outside, netip.AddrPortFrom(n1, 30080)) }},
-				{"nodeport-remote-udp-" + udpMode, func() error {
+				{"clusterip-tcp", func(testing.TB) error { return tcpExchange(a.ns, netip.AddrPortFrom(clusterIP, 80)) }},
+				{"clusterip-udp", func(testing.TB) error { return udpExchange(a.ns, netip.AddrPortFrom(clusterIP, 53)) }},
+				{"nodeport-remote-tcp-" + rc.mode, func(testing.TB) error { return tcpExchange(tp.outside, netip.AddrPortFrom(n1, 30080)) }},
+				{"nodeport-remote-udp-" + udpMode, func(testing.TB) error {
 					return udpExchange(tp.outside, netip.AddrPortFrom(n1, 30053))
 				}},
-				{"nodeport-local-tcp", func() error { return tcpExchange(tp.outside, netip.AddrPortFrom(n1, 30081)) }},
-				{"masquerade-to-world", func() error {
+				{"nodeport-local-tcp", func(testing.TB) error { return tcpExchange(tp.outside, netip.AddrPortFrom(n1, 30081)) }},
+				{"masquerade-to-world", func(t testing.TB) error {
 					whoami(t, tp.outside, netip.AddrPortFrom(tp.outIP, 9200))
 					src, err := askWhoami(a.ns, netip.AddrPortFrom(tp.outIP, 9200))
 					if err != nil {
@@ -109,9 +112,9 @@ func TestTrafficServices(t *testing.T) {
 				}},
 			}
 			for _, c := range checks {
-				t.Run(c.name, func(t *testing.T) {
+				g.run(c.name, func(t caseT) {
 					knownDefect(t, rc.name+"/"+c.name)
-					if err := c.run(); err != nil {
+					if err := c.run(t); err != nil {
 						t.Error(err)
 						tp.logCounters(t)
 					}

@@ -55,7 +55,7 @@ func udpExchange(ns *nsThread, dst netip.AddrPort) error {
 		if _, err := conn.Write(msg); err != nil {
 			return err
 		}
-		conn.SetReadDeadline(time.Now().Add(time.Second))
+		conn.SetReadDeadline(time.Now().Add(slow(time.Second)))
 		n, err := conn.Read(buf)
 		if err == nil && bytes.Equal(buf[:n], msg) {
 			return nil
@@ -96,7 +96,7 @@ func tcpEcho(t testing.TB, ns *nsThread, addr netip.AddrPort) {
 func tcpDial(ns *nsThread, dst netip.AddrPort) (net.Conn, error) {
 	var c net.Conn
 	err := ns.do(func() (err error) {
-		c, err = net.DialTimeout("tcp4", dst.String(), 3*time.Second)
+		c, err = net.DialTimeout("tcp4", dst.String(), slow(3*time.Second))
 		return err
 	})
 	return c, err
@@ -109,7 +109,7 @@ func tcpExchange(ns *nsThread, dst netip.AddrPort) error {
 		return fmt.Errorf("tcp: %w", err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(3 * time.Second))
+	c.SetDeadline(time.Now().Add(slow(3 * time.Second)))
 	msg := []byte("dpforge tcp " + dst.String())
 	if _, err := c.Write(msg); err != nil {
 		return fmt.Errorf("tcp: %w", err)
@@ -150,7 +150,7 @@ func startTCPStream(ns *nsThread, dst netip.AddrPort, stop <-chan struct{}) (*tc
 			default:
 			}
 			binary.BigEndian.PutUint64(block, seq)
-			c.SetDeadline(time.Now().Add(10 * time.Second))
+			c.SetDeadline(time.Now().Add(slow(10 * time.Second)))
 			if _, err := c.Write(block); err != nil {
 				s.err = fmt.Errorf("tcp stream: block %d: %w", seq, err)
 				return
@@ -321,9 +321,11 @@ func (s *sniffer) counts() (requests, replies int) {
 
 // replyTimeout is the per-reply timeout of the pingers: generous against a
 // loaded machine, short enough that a lost packet is seen.
-func replyTimeout() time.Duration { return 5 * time.Second }
+func replyTimeout() time.Duration { return slow(5 * time.Second) }
 
-func deadlineIn(seconds int) time.Time { return time.Now().Add(time.Duration(seconds) * time.Second) }
+func deadlineIn(seconds int) time.Time {
+	return time.Now().Add(slow(time.Duration(seconds) * time.Second))
+}
 
 // waitQuiet lets packets in flight reach the sniffers.
-func waitQuiet() { time.Sleep(300 * time.Millisecond) }
+func waitQuiet() { time.Sleep(slow(300 * time.Millisecond)) }
