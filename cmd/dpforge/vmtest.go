@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -70,7 +71,10 @@ type trafficRun struct {
 	// (the suite runs the default matrix's nodes).
 	Foreign int      `json:"not_in_manifest,omitempty"`
 	Errors  []string `json:"errors,omitempty"`
-	TotalMS int64    `json:"total_ms"`
+	// NotRun says why the suite could not run on this kernel at all
+	// (its modules cannot be had); that is not a failure.
+	NotRun  string `json:"not_run,omitempty"`
+	TotalMS int64  `json:"total_ms"`
 	report  *vm.TrafficReport
 }
 
@@ -254,6 +258,10 @@ func testTraffic(ctx context.Context, m *manifest.Manifest, series string, cfg *
 		return run
 	}
 	rep, err := vm.Traffic(ctx, k, vm.TrafficOptions{Binary: cfg.binary, Fixtures: cfg.fixtures, Tests: cfg.tests, Slow: cfg.slow})
+	if errors.Is(err, vm.ErrNoModules) {
+		run.NotRun = err.Error()
+		return run
+	}
 	for _, e := range errlist.Flatten(err) {
 		run.Errors = append(run.Errors, fmt.Sprintf("%+v", e))
 	}
@@ -346,6 +354,10 @@ func writeVMText(w io.Writer, runs []*vmRun, verbose bool) {
 }
 
 func writeTrafficText(w io.Writer, t *trafficRun, verbose bool) {
+	if t.NotRun != "" {
+		fmt.Fprintf(w, "  traffic NOT RUN: %s\n", t.NotRun)
+		return
+	}
 	attach := map[string][]string{}
 	for _, node := range sortedKeys(t.Attach) {
 		attach[t.Attach[node]] = append(attach[t.Attach[node]], node)

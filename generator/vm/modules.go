@@ -87,6 +87,10 @@ type moduleRecord struct {
 	SHA256  string   `json:"sha256"`
 }
 
+// ErrNoModules is ModuleFiles' error for a kernel whose modules could not be
+// had: the package index lists its image but not its modules package.
+var ErrNoModules = errors.New("the package index has none of its modules")
+
 // ModuleFiles returns the named modules of k and every module they depend
 // on, decompressed, in an order in which finit_module can load them one
 // after another: dependencies first, each module once. A module the kernel
@@ -101,7 +105,7 @@ func (k *Kernel) ModuleFiles(names []string) ([]GuestFile, error) {
 		return nil, fmt.Errorf("kernel %s: no module record (only kernels from Fetch or Cached have one)", k.Release)
 	}
 	if m.Unavailable != "" {
-		return nil, fmt.Errorf("kernel %s has no modules: %s", k.Release, m.Unavailable)
+		return nil, fmt.Errorf("kernel %s: %w: %s", k.Release, ErrNoModules, m.Unavailable)
 	}
 	kept := map[string]moduleRecord{}
 	for _, r := range m.Kept {
