@@ -63,6 +63,12 @@
 //	agent/<key[:2]>/<key>                the agent binary; key: Go version,
 //	                                     flags, sources, module versions
 //	agent/<key[:2]>/<key>.sha256         its record, written last
+//	traffic/<sha[:16]>/dpload.test       the traffic suite (go test -c of
+//	                                     cmd/dpload), named by its content;
+//	                                     entries unused for a day are removed
+//	traffic/<sha[:16]>/fixtures/         its fixture builds (TestFixtures run
+//	                                     here), complete once .complete exists
+//	traffic/<sha[:16]>/fixtures.lock     flock: one fixture build at a time
 //
 // An entry's vmlinux and modules are checked against its record on every
 // use; a damaged entry, or one written before modules were kept, is fetched
@@ -79,6 +85,13 @@
 // one vCPU; the caller chooses how many (the machine has two cores). A boot
 // with the agent's first record takes about 2–3 s; loading the ten
 // variants of the default matrix about 3–4 s more.
+//
+// Traffic runs the loader's traffic suite in a guest: the initramfs adds
+// the suite's static test binary, its fixture builds, the kernel modules
+// its topology needs (TrafficModules, loaded by the agent with
+// finit_module before anything else) and this machine's ip and tc with
+// their libraries (HostTools); the agent runs the binary, copies its
+// output to the console and sends the cases the suite recorded.
 package vm
 
 import ()

@@ -346,14 +346,46 @@ func TrafficBinary(ctx context.Context, cacheDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	bin := filepath.Join(root, cache.SHA256Hex(data)[:16], "dpload.test")
-	if _, err := os.Stat(bin); err == nil {
-		return bin, nil
+	entry := filepath.Join(root, cache.SHA256Hex(data)[:16])
+	bin := filepath.Join(entry, "dpload.test")
+	if _, err := os.Stat(bin); err != nil {
+		if err := atomicfile.WriteFile(bin, data, 0o755); err != nil {
+			return "", err
+		}
 	}
-	if err := atomicfile.WriteFile(bin, data, 0o755); err != nil {
-		return "", err
-	}
+	now := time.Now()
+	os.Chtimes(entry, now, now)
+	pruneTraffic(root, entry, now)
 	return bin, nil
+}
+
+// trafficKeep is how long an unused suite and its fixtures stay cached:
+// every change to the loader's sources makes a new one.
+const trafficKeep = 24 * time.Hour
+
+// pruneTraffic removes the suites under root not used for trafficKeep,
+// except keep, each only while no one holds its fixtures' lock.
+func pruneTraffic(root, keep string, now time.Time) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		dir := filepath.Join(root, e.Name())
+		info, err := e.Info()
+		if err != nil || !e.IsDir() || dir == keep || strings.HasPrefix(e.Name(), ".") || now.Sub(info.ModTime()) < trafficKeep {
+			continue
+		}
+		// A done context: Lock tries once and does not wait.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		unlock, err := cache.Lock(ctx, filepath.Join(dir, "fixtures.lock"))
+		if err != nil {
+			continue
+		}
+		os.RemoveAll(dir)
+		unlock()
+	}
 }
 
 // TrafficFixtures makes the suite's fixture builds beside binary, once per

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dpforge/dpforge/bpf/manifest"
+	"github.com/dpforge/dpforge/generator/cache"
 	"github.com/dpforge/dpforge/generator/vm/internal/wire"
 )
 
@@ -97,5 +98,30 @@ func TestTrafficFailed(t *testing.T) {
 	_, _, err = fakeTraffic(t, record(t, wire.KindHello, h)+record(t, wire.KindExit, wire.Exit{}))
 	if err == nil {
 		t.Error("no traffic record: no error")
+	}
+}
+
+func TestPruneTraffic(t *testing.T) {
+	root := t.TempDir()
+	now := time.Now()
+	mk := func(name string, age time.Duration) string {
+		dir := filepath.Join(root, name)
+		os.MkdirAll(filepath.Join(dir, "fixtures"), 0o755)
+		os.WriteFile(filepath.Join(dir, "dpload.test"), []byte("x"), 0o755)
+		os.Chtimes(dir, now.Add(-age), now.Add(-age))
+		return dir
+	}
+	old, recent, current := mk("old", 48*time.Hour), mk("recent", time.Hour), mk("current", 72*time.Hour)
+	busy := mk("busy", 72*time.Hour)
+	unlock, err := cache.Lock(context.Background(), filepath.Join(busy, "fixtures.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	pruneTraffic(root, current, now)
+	for dir, want := range map[string]bool{old: false, recent: true, current: true, busy: true} {
+		if _, err := os.Stat(dir); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", filepath.Base(dir), err == nil, want)
+		}
 	}
 }
