@@ -93,5 +93,3 @@
 // their libraries (HostTools); the agent runs the binary, copies its
 // output to the console and sends the cases the suite recorded.
 package vm
-
-import ()
