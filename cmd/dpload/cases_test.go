@@ -74,7 +74,9 @@ type trafficRecord struct {
 	Result string `json:"result"` // pass, fail or skip
 	// Reason is the skip reason or the first failure, on one line.
 	Reason string `json:"reason,omitempty"`
-	Millis int64  `json:"millis"`
+	// Millis is the case's own run time; a routing case's setup, shared
+	// by its leaf cases, is not in it.
+	Millis int64 `json:"millis"`
 }
 
 var recordFile struct {
