@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/dpforge/dpforge/bpf"
 	"github.com/dpforge/dpforge/bpf/loader/node"
 )
@@ -121,6 +123,14 @@ func TestTrafficBandwidth(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer out.Close()
+		// A UDP socket's send buffer normally backpressures it: its
+		// datagrams held in fq count against it, so it never runs 2 s
+		// ahead. A send buffer far above fq's per-flow limit (100
+		// packets) takes that away: fq drops the excess, the datapath
+		// has stamped it, and departure times run past the horizon.
+		if err := forceSendBuffer(out, 16<<20); err != nil {
+			t.Fatal(err)
+		}
 		// Departure times run 2 s ahead after 2 s worth of bytes above
 		// the rate (2 MB at 8 Mbit/s); send in bursts until the datapath
 		// counts a horizon drop, within a bounded time and amount.
@@ -143,6 +153,25 @@ func TestTrafficBandwidth(t *testing.T) {
 			tp.logCounters(t)
 		}
 	})
+}
+
+// forceSendBuffer sets a socket's send buffer above net.core.wmem_max
+// (SO_SNDBUFFORCE, as root).
+func forceSendBuffer(c *net.UDPConn, bytes int) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, bytes)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("SO_SNDBUFFORCE: %w", serr)
+	}
+	return nil
 }
 
 // readerOf reads a packet socket's datagrams as a stream.

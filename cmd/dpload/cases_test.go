@@ -74,7 +74,9 @@ type trafficRecord struct {
 	Result string `json:"result"` // pass, fail or skip
 	// Reason is the skip reason or the first failure, on one line.
 	Reason string `json:"reason,omitempty"`
-	Millis int64  `json:"millis"`
+	// Millis is the case's own run time; a routing case's setup, shared
+	// by its leaf cases, is not in it.
+	Millis int64 `json:"millis"`
 }
 
 var recordFile struct {
@@ -379,3 +381,74 @@ func requireKernel(t testing.TB, feature, config string, cmds ...[]string) {
 }
 
 func execIn(cmd []string) ([]byte, error) { return exec.Command(cmd[0], cmd[1:]...).CombinedOutput() }
+
+// TestKernelRefusal: only this kernel refusing a variant or attach mode
+// makes a case skip; other errors fail it.
+func TestKernelRefusal(t *testing.T) {
+	for msg, want := range map[string]bool{
+		`node1: dpload attach: exit 1: dpload attach: --attach tcx: kernel 6.1.0 has no TCX (needs 6.6); use --attach tc`:         true,
+		`dpload attach: node "native-full": variant fd6d3ac63305 cannot run on kernel 5.10.0: big-tcp (needs 6.3)`:                true,
+		`dpload attach: no tunnel variant of the build runs on kernel 4.9.0: ...`:                                                 true,
+		`loading cil_from_netdev: program cil_from_netdev: load program: invalid argument: unknown func bpf_redirect_peer#155`:    true,
+		`node1: dpload attach: exit 1: dpload attach: attaching cil_to_netdev: device "eth0": no such device`:                     false,
+		`dpload state apply: endpoints[0]: veth "lxc1": link not found`:                                                           false,
+		`loading cil_from_container: program cil_from_container: load program: permission denied: R1 invalid mem access 'scalar'`: false,
+	} {
+		if got := kernelRefuses(errors.New(msg)); got != want {
+			t.Errorf("kernelRefuses(%q) = %v, want %v", msg, got, want)
+		}
+	}
+	if kernelRefuses(nil) {
+		t.Error("kernelRefuses(nil) = true")
+	}
+}
+
+func TestParseSlow(t *testing.T) {
+	for in, want := range map[string]int{"": 1, "1": 1, "4": 4} {
+		if got, err := parseSlow(in); err != nil || got != want {
+			t.Errorf("parseSlow(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"0", "-2", "x", "1.5"} {
+		if _, err := parseSlow(in); err == nil {
+			t.Errorf("parseSlow(%q): no error", in)
+		}
+	}
+}
+
+// TestTrafficRecordAppend: parallel cases append whole lines.
+func TestTrafficRecordAppend(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "record.jsonl")
+	recordFile.Lock()
+	old := recordFile.path
+	recordFile.path = file
+	recordFile.Unlock()
+	t.Cleanup(func() { recordFile.Lock(); recordFile.path = old; recordFile.Unlock() })
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := trafficRecord{Test: fmt.Sprintf("TestX/case-%d", i), Node: "n", Variant: "v", Result: "pass", Reason: strings.Repeat("r", 3000)}
+			if err := appendRecord(r); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		var r trafficRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("line %.60q...: %v", line, err)
+		}
+		seen[r.Test] = true
+	}
+	if len(seen) != 50 {
+		t.Errorf("%d distinct records, want 50", len(seen))
+	}
+}

@@ -190,6 +190,10 @@ func TestTrafficPodToPod(t *testing.T) {
 				}
 				g.run(where, func(t caseT) {
 					knownDefect(t, rc.name+"/"+where)
+					var wire *sniffer
+					if rc.overlay != overlayNone && dst == c {
+						wire = sniff(t, tp.nodes[0].ns, "eth0")
+					}
 					udpEcho(t, dst.ns, netip.AddrPortFrom(dst.ip, 9000))
 					tcpEcho(t, dst.ns, netip.AddrPortFrom(dst.ip, 9001))
 					if err := udpExchange(a.ns, netip.AddrPortFrom(dst.ip, 9000)); err != nil {
@@ -204,6 +208,17 @@ func TestTrafficPodToPod(t *testing.T) {
 					}
 					if p.lost > 0 || p.received != 5 {
 						t.Errorf("ping %s -> %s: %d sent, %d received", a.ip, dst.ip, p.sent, p.received)
+					}
+					if wire != nil {
+						// The pods' packets crossed in the overlay's
+						// encapsulation: UDP to its port on the wire.
+						waitQuiet()
+						port := overlayDevices[rc.overlay].port
+						if k := wire.udpTo(port); k < 5 {
+							t.Errorf("%s: %d UDP datagrams to port %d (%s) on node1's eth0, want at least 5", rc.name, k, port, rc.overlay)
+						} else {
+							t.Logf("%s: %d datagrams to UDP port %d (%s) on node1's eth0", rc.name, k, port, rc.overlay)
+						}
 					}
 				})
 			}

@@ -165,9 +165,12 @@ const (
 
 // overlayDevices are the collect-metadata tunnel devices Cilium creates,
 // with its default ports (8472 for VXLAN, 6081 for Geneve).
-var overlayDevices = map[string]struct{ name, add string }{
-	overlayVXLAN:  {vxlanDevice, "link add " + vxlanDevice + " type vxlan external dstport 8472"},
-	overlayGeneve: {geneveDevice, "link add " + geneveDevice + " type geneve external dstport 6081"},
+var overlayDevices = map[string]struct {
+	name, add string
+	port      uint16
+}{
+	overlayVXLAN:  {vxlanDevice, "link add " + vxlanDevice + " type vxlan external dstport 8472", 8472},
+	overlayGeneve: {geneveDevice, "link add " + geneveDevice + " type geneve external dstport 6081", 6081},
 }
 
 // vxlanIf is the overlay of a topology that tunnels or not, with VXLAN.

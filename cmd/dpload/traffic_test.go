@@ -248,11 +248,13 @@ func ping(ns *nsThread, dst netip.Addr, count int, timeout time.Duration, deadli
 	return p, nil
 }
 
-// sniffer counts ICMP echo requests and replies that pass a device, in
-// both directions, with a packet socket bound to it.
+// sniffer counts ICMP echo requests and replies, and UDP datagrams by
+// destination port, that pass a device, in both directions, with a packet
+// socket bound to it.
 type sniffer struct {
 	fd                int
 	requests, replies int
+	udp               map[uint16]int
 	mu                sync.Mutex
 	done              chan struct{}
 }
@@ -263,7 +265,7 @@ func sniff(t testing.TB, ns *nsThread, dev string) *sniffer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &sniffer{done: make(chan struct{})}
+	s := &sniffer{done: make(chan struct{}), udp: map[uint16]int{}}
 	proto := uint16(unix.ETH_P_ALL)
 	proto = proto<<8 | proto>>8 // network order
 	err = ns.do(func() (err error) {
@@ -292,7 +294,7 @@ func sniff(t testing.TB, ns *nsThread, dev string) *sniffer {
 			if err != nil || n < 14+20+8 {
 				continue
 			}
-			if binary.BigEndian.Uint16(buf[12:]) != 0x0800 || buf[14+9] != 1 {
+			if binary.BigEndian.Uint16(buf[12:]) != 0x0800 {
 				continue
 			}
 			ihl := int(buf[14]&0xf) * 4
@@ -300,11 +302,13 @@ func sniff(t testing.TB, ns *nsThread, dev string) *sniffer {
 				continue
 			}
 			s.mu.Lock()
-			switch buf[14+ihl] {
-			case 8:
+			switch proto := buf[14+9]; {
+			case proto == 1 && buf[14+ihl] == 8:
 				s.requests++
-			case 0:
+			case proto == 1 && buf[14+ihl] == 0:
 				s.replies++
+			case proto == 17:
+				s.udp[binary.BigEndian.Uint16(buf[14+ihl+2:])]++
 			}
 			s.mu.Unlock()
 		}
@@ -317,6 +321,13 @@ func (s *sniffer) counts() (requests, replies int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.requests, s.replies
+}
+
+// udpTo is the number of UDP datagrams to port seen.
+func (s *sniffer) udpTo(port uint16) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.udp[port]
 }
 
 // replyTimeout is the per-reply timeout of the pingers: generous against a
