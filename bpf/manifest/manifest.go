@@ -75,7 +75,8 @@ type Variant struct {
 }
 
 // TrafficSummary counts the traffic suite's cases of a variant on one
-// kernel, and says how the loader attached there ("tcx" or "tc").
+// kernel, and says how the loader attached there: "tcx", "tc", or both
+// ("tc,tcx") when cases ran in each mode.
 type TrafficSummary struct {
 	Passed  int    `json:"passed"`
 	Failed  int    `json:"failed"`

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -275,8 +276,11 @@ func testTraffic(ctx context.Context, m *manifest.Manifest, series string, cfg *
 		if c.Variant != "" && m.Variant(c.Variant) == nil {
 			run.Foreign++
 		}
-		if c.Attach != "" && c.Node != "" {
-			run.Attach[c.Node] = c.Attach
+		// A node whose cases ran in both modes (the replace test forces
+		// each) is listed under both.
+		if c.Attach != "" && c.Node != "" && !strings.Contains(run.Attach[c.Node], c.Attach) {
+			modes := strings.Fields(strings.ReplaceAll(run.Attach[c.Node], ",", " "))
+			run.Attach[c.Node] = strings.Join(slices.Sorted(slices.Values(append(modes, c.Attach))), ",")
 		}
 	}
 	return run
@@ -360,7 +364,9 @@ func writeTrafficText(w io.Writer, t *trafficRun, verbose bool) {
 	}
 	attach := map[string][]string{}
 	for _, node := range sortedKeys(t.Attach) {
-		attach[t.Attach[node]] = append(attach[t.Attach[node]], node)
+		for _, mode := range strings.Split(t.Attach[node], ",") {
+			attach[mode] = append(attach[mode], node)
+		}
 	}
 	how := ""
 	for _, a := range sortedKeys(attach) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -303,13 +304,27 @@ func (r *TrafficReport) Record(m *manifest.Manifest) int {
 		default:
 			s.Failed++
 		}
-		if c.Attach != "" {
-			s.Attach = c.Attach
-		}
+		s.Attach = addMode(s.Attach, c.Attach)
 		v.Traffic[r.Release] = s
 		n++
 	}
 	return n
+}
+
+// addMode adds mode to the comma-separated, sorted set of modes.
+func addMode(modes, mode string) string {
+	if mode == "" {
+		return modes
+	}
+	set := strings.Split(modes, ",")
+	if modes == "" {
+		set = nil
+	}
+	if !slices.Contains(set, mode) {
+		set = append(set, mode)
+	}
+	slices.Sort(set)
+	return strings.Join(set, ",")
 }
 
 // TrafficBinary builds the traffic suite's test binary (go test -c of

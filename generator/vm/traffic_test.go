@@ -40,6 +40,7 @@ func TestTrafficReport(t *testing.T) {
 		{Test: "TestTrafficPodToPod/tunnel-geneve/across-nodes", Node: "geneve-worker", Variant: "v1", Attach: "tc", Result: "pass", Millis: 1200},
 		{Test: "TestTrafficBandwidth", Node: "native-full", Variant: "v2", Attach: "tc", Result: "skip", Reason: "no sch_fq"},
 		{Test: "TestTrafficServices/native-dsr/clusterip-tcp", Node: "native-dsr", Variant: "v2", Result: "pass"},
+		{Test: "TestReplaceUnderLoad/tcx", Node: "native-dsr", Variant: "v2", Attach: "tcx", Result: "pass"},
 	}
 	console := record(t, wire.KindHello, h) +
 		wire.TestPrefix + "=== RUN   TestTrafficPodToPod\r\n" +
@@ -56,18 +57,18 @@ func TestTrafficReport(t *testing.T) {
 	if diff := cmp.Diff([]string{"veth", "geneve"}, rep.Modules); diff != "" {
 		t.Errorf("modules (-want +got):\n%s", diff)
 	}
-	if p, f, s := rep.Counts(); p != 2 || f != 0 || s != 1 {
-		t.Errorf("counts %d/%d/%d, want 2 passed, 0 failed, 1 skipped", p, f, s)
+	if p, f, s := rep.Counts(); p != 3 || f != 0 || s != 1 {
+		t.Errorf("counts %d/%d/%d, want 3 passed, 0 failed, 1 skipped", p, f, s)
 	}
 	if rep.Cases[0].Duration != 1200*time.Millisecond || rep.Cases[0].Attach != "tc" {
 		t.Errorf("case 0 = %+v", rep.Cases[0])
 	}
 
 	m := &manifest.Manifest{Variants: []manifest.Variant{{ID: "v1"}, {ID: "v2"}}}
-	if n := rep.Record(m); n != 3 {
-		t.Errorf("Record stored %d cases, want 3", n)
+	if n := rep.Record(m); n != 4 {
+		t.Errorf("Record stored %d cases, want 4", n)
 	}
-	want := map[string]manifest.TrafficSummary{"6.1.0-57-amd64": {Passed: 1, Skipped: 1, Attach: "tc"}}
+	want := map[string]manifest.TrafficSummary{"6.1.0-57-amd64": {Passed: 2, Skipped: 1, Attach: "tc,tcx"}}
 	if diff := cmp.Diff(want, m.Variants[1].Traffic); diff != "" {
 		t.Errorf("v2's traffic (-want +got):\n%s", diff)
 	}
