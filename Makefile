@@ -87,17 +87,14 @@ vmtest: bin/dpforge
 	$(Q)./bin/dpforge build --out $(OUT)
 	$(Q)./bin/dpforge verify --out $(OUT)
 	$(Q)./bin/dpforge test --out $(OUT)
-	$(Q)./bin/dpforge test --vm default --out $(OUT)
+	$(Q)./bin/dpforge test --vm default --out $(OUT) $(if $(TRAFFIC),--traffic)
 	$(Q)./bin/dpforge report --out $(OUT)
 
-# vmtraffic: the loader's traffic suite (pod to pod, services, Geneve,
-# bandwidth pacing, replace under load) inside TRAFFIC_KERNELS under qemu,
-# with the scenarios there too, then the manifest's kernel table.
-TRAFFIC_KERNELS ?= 5.10 6.1 6.12 newest
-vmtraffic: bin/dpforge
-	$(Q)./bin/dpforge build --out $(OUT)
-	$(Q)./bin/dpforge test --out $(OUT) --traffic $(foreach k,$(TRAFFIC_KERNELS),--vm $(k))
-	$(Q)./bin/dpforge report --out $(OUT)
+# vmtraffic: vmtest with the loader's traffic suite (pod to pod, services,
+# Geneve, bandwidth pacing, replace under load) inside every kernel of the
+# set too; its cases join the manifest and the table.
+vmtraffic:
+	$(Q)$(MAKE) --no-print-directory vmtest TRAFFIC=1
 
 bench: deps
 	$(Q)$(GO) test -run '^$$' -bench . -benchtime 1x ./...
