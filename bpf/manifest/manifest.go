@@ -160,40 +160,53 @@ func (m *Manifest) Variant(id string) *Variant {
 	return nil
 }
 
-// CarryVerified copies the verifier counts of prev into m for every variant
-// whose object is byte-identical (same SHA256) in both. A rebuilt object
-// loses them: its counts have to be measured again.
-func (m *Manifest) CarryVerified(prev *Manifest) {
-	if prev == nil {
+// CarryVerified copies the records of prev (verifier counts, headroom,
+// scenario and traffic outcomes) into m for every variant whose object is
+// byte-identical (same SHA256) in both, where m has none for that kernel.
+// A rebuilt object loses them: they have to be measured again.
+func (m *Manifest) CarryVerified(prev *Manifest) { m.mergeRecords(prev, false) }
+
+// UpdateRecords writes the records of newer into m, replacing m's for the
+// same kernel, for every variant whose object is byte-identical in both:
+// a run's results go into the manifest on disk, which a build may have
+// rewritten meanwhile.
+func (m *Manifest) UpdateRecords(newer *Manifest) { m.mergeRecords(newer, true) }
+
+// mergeRecords merges the records of other into m's; with replace, other's
+// win where both have a kernel, else m's stay.
+func (m *Manifest) mergeRecords(other *Manifest, replace bool) {
+	if other == nil {
 		return
 	}
 	for i := range m.Variants {
 		v := &m.Variants[i]
-		old := prev.Variant(v.ID)
-		if old == nil || old.SHA256 != v.SHA256 {
+		o := other.Variant(v.ID)
+		if o == nil || o.SHA256 != v.SHA256 {
 			continue
 		}
-		v.Tested = carry(v.Tested, old.Tested)
+		v.Tested = mergeMap(v.Tested, o.Tested, replace)
+		v.Traffic = mergeMap(v.Traffic, o.Traffic, replace)
 		for j := range v.Programs {
 			p := &v.Programs[j]
-			for _, op := range old.Programs {
+			for _, op := range o.Programs {
 				if op.Name != p.Name {
 					continue
 				}
-				p.Verified = carry(p.Verified, op.Verified)
-				p.Headroom = carry(p.Headroom, op.Headroom)
+				p.Verified = mergeMap(p.Verified, op.Verified, replace)
+				p.Headroom = mergeMap(p.Headroom, op.Headroom, replace)
 			}
 		}
 	}
 }
 
-// carry adds the entries of old that dst lacks.
-func carry[V any](dst, old map[string]V) map[string]V {
-	for k, v := range old {
+// mergeMap adds the entries of src to dst: those dst lacks, or with
+// replace all of them.
+func mergeMap[V any](dst, src map[string]V, replace bool) map[string]V {
+	for k, v := range src {
 		if dst == nil {
-			dst = make(map[string]V, len(old))
+			dst = make(map[string]V, len(src))
 		}
-		if _, ok := dst[k]; !ok {
+		if _, ok := dst[k]; replace || !ok {
 			dst[k] = v
 		}
 	}

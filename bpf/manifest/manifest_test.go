@@ -154,3 +154,33 @@ func TestCarryVerified(t *testing.T) {
 		}
 	}
 }
+
+func TestMergeRecords(t *testing.T) {
+	mk := func(sha string, tested, traffic int) *Manifest {
+		return &Manifest{Variants: []Variant{{ID: "v", SHA256: sha,
+			Programs: []Program{{Name: "p", Verified: map[string]uint32{"k1": uint32(tested)}}},
+			Tested:   map[string]TestSummary{"k1": {Passed: tested}},
+			Traffic:  map[string]TrafficSummary{"k1": {Passed: traffic, Attach: "tc"}},
+		}}}
+	}
+	// A build carries what the previous manifest knew, without replacing.
+	m := &Manifest{Variants: []Variant{{ID: "v", SHA256: "a", Programs: []Program{{Name: "p"}}}}}
+	m.CarryVerified(mk("a", 3, 4))
+	if got := m.Variants[0]; got.Traffic["k1"].Passed != 4 || got.Tested["k1"].Passed != 3 || got.Programs[0].Verified["k1"] != 3 {
+		t.Errorf("CarryVerified: %+v", got)
+	}
+	m.CarryVerified(mk("a", 9, 9))
+	if got := m.Variants[0]; got.Traffic["k1"].Passed != 4 {
+		t.Errorf("CarryVerified replaced a record: %+v", got.Traffic)
+	}
+	// A run's results replace the older ones on disk.
+	m.UpdateRecords(mk("a", 9, 8))
+	if got := m.Variants[0]; got.Traffic["k1"].Passed != 8 || got.Tested["k1"].Passed != 9 || got.Programs[0].Verified["k1"] != 9 {
+		t.Errorf("UpdateRecords: %+v", got)
+	}
+	// Another object: nothing is taken.
+	m.UpdateRecords(mk("b", 1, 1))
+	if got := m.Variants[0]; got.Traffic["k1"].Passed != 8 {
+		t.Errorf("UpdateRecords took the records of another object: %+v", got.Traffic)
+	}
+}

@@ -176,7 +176,9 @@ func verifyVariant(outDir string, v *manifest.Variant, release string) (map[stri
 	return counts, nil
 }
 
-// WriteManifest records the verifier counts of m in the manifest at path,
+// WriteManifest records the verifier counts of m (and its scenario and
+// traffic outcomes), replacing older ones for the same kernels, in the
+// manifest at path,
 // under the output directory's writer lock (generator/outdir). A build may
 // have replaced the directory while the variants were verified, so the
 // counts go into the manifest there now, and only for variants whose objects
@@ -189,7 +191,7 @@ func WriteManifest(path string, m *manifest.Manifest) error {
 			if cur, err = manifest.Unmarshal(old); err != nil {
 				return nil, fmt.Errorf("%s: %w", path, err)
 			}
-			cur.CarryVerified(m)
+			cur.UpdateRecords(m)
 		}
 		return manifest.Marshal(cur)
 	})
