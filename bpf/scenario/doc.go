@@ -126,6 +126,11 @@
 // compared with expect.ctx; the output buffer has room for 512 bytes of
 // growth.
 //
+// A [Runner] runs many scenarios against one object with the results of
+// Run, but loads once per distinct set of programs and values, and before
+// each further scenario on a loaded collection puts every map back into its
+// state right after the load.
+//
 // # Context
 //
 // BPF_PROG_TEST_RUN accepts only some __sk_buff fields for tc programs

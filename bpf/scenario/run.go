@@ -64,6 +64,12 @@ func Run(spec *ebpf.CollectionSpec, s *Scenario) (*Result, error) {
 		return nil, err
 	}
 	defer coll.Close()
+	return p.run(coll, s, start)
+}
+
+// run writes the maps and runs the packets of every run of the plan on a
+// loaded collection, and checks the expectations.
+func (p *plan) run(coll *ebpf.Collection, s *Scenario, start time.Time) (*Result, error) {
 	res := &Result{Name: s.Name, File: s.File, Status: Pass}
 	for _, r := range p.runs {
 		if err := p.write(coll, s, r.writes); err != nil {

@@ -158,15 +158,18 @@ func runScenarios(outDir string, m *manifest.Manifest, scenarios []*scenario.Sce
 	var results []testResult
 	applied := map[string]bool{}
 	for _, v := range m.Variants {
-		var spec *ebpf.CollectionSpec
+		var runner *scenario.Runner
 		var loadErr error
 		for _, s := range scenarios {
 			if !scenarioApplies(s, v.Defines) {
 				continue
 			}
 			applied[s.Name] = true
-			if spec == nil && loadErr == nil {
-				spec, loadErr = loader.VariantSpec(outDir, &v)
+			if runner == nil && loadErr == nil {
+				var spec *ebpf.CollectionSpec
+				if spec, loadErr = loader.VariantSpec(outDir, &v); loadErr == nil {
+					runner = scenario.NewRunner(spec)
+				}
 			}
 			tr := testResult{Scenario: s.Name, File: s.File, Variant: v.ID, Kernel: hostRelease()}
 			if loadErr != nil {
@@ -174,7 +177,7 @@ func runScenarios(outDir string, m *manifest.Manifest, scenarios []*scenario.Sce
 				results = append(results, tr)
 				continue
 			}
-			res, err := scenario.Run(spec, s)
+			res, err := runner.Run(s)
 			if err != nil {
 				tr.Status, tr.Error = "fail", fmt.Sprintf("%+v", err)
 				results = append(results, tr)
@@ -185,6 +188,9 @@ func runScenarios(outDir string, m *manifest.Manifest, scenarios []*scenario.Sce
 				tr.Failures = append(tr.Failures, f.String())
 			}
 			results = append(results, tr)
+		}
+		if runner != nil {
+			runner.Close()
 		}
 	}
 	var unused []string

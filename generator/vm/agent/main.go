@@ -156,8 +156,11 @@ func runScenarios(o wire.ObjectRequest, scenarios []*scenario.Scenario, loadErrs
 		return nil
 	}
 	spec, specErr := loader.LoadSpec(o.Path)
+	var runner *scenario.Runner
 	if specErr == nil {
 		shrinkMaps(spec)
+		runner = scenario.NewRunner(spec)
+		defer runner.Close()
 	}
 	var out []wire.Scenario
 	for _, i := range o.Scenarios {
@@ -171,7 +174,7 @@ func runScenarios(o wire.ObjectRequest, scenarios []*scenario.Scenario, loadErrs
 			res.Name, res.Error = scenarios[i].Name, fmt.Sprintf("parsing object: %v", specErr)
 		default:
 			start := time.Now()
-			r, err := scenario.Run(spec, scenarios[i])
+			r, err := runner.Run(scenarios[i])
 			res.Name, res.Micros = scenarios[i].Name, time.Since(start).Microseconds()
 			if err != nil {
 				res.Error = fmt.Sprintf("%+v", err)

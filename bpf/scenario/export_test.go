@@ -1,0 +1,4 @@
+package scenario
+
+// Loads is how many collections r loaded.
+func Loads(r *Runner) int { return r.loads }

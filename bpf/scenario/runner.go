@@ -1,0 +1,365 @@
+package scenario
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
+)
+
+// A Runner keeps as many loaded collections as fit in runnerMemory by
+// their maps' preallocated size (a guest has little memory), within
+// [1, runnerMaxCached].
+const (
+	runnerMemory    = 256 << 20
+	runnerMaxCached = 32
+)
+
+// mapEntryOverhead is a rough per-element cost of a preallocated hash map
+// entry besides its key and value.
+const mapEntryOverhead = 64
+
+// cacheSize is how many collections of spec a Runner keeps.
+func cacheSize(spec *ebpf.CollectionSpec) int {
+	cpus, err := ebpf.PossibleCPU()
+	if err != nil {
+		cpus = 1
+	}
+	var size uint64
+	for _, ms := range spec.Maps {
+		if ms.Flags&unix.BPF_F_NO_PREALLOC != 0 {
+			continue // allocated as entries are added
+		}
+		value := uint64(ms.ValueSize)
+		switch ms.Type {
+		case ebpf.PerCPUHash, ebpf.PerCPUArray, ebpf.LRUCPUHash:
+			value = (value + 7) &^ 7 * uint64(cpus)
+		case ebpf.RingBuf:
+			size += uint64(ms.MaxEntries)
+			continue
+		}
+		size += uint64(ms.MaxEntries) * (uint64(ms.KeySize) + value + mapEntryOverhead)
+	}
+	return int(min(max(runnerMemory/max(size, 1), 1), runnerMaxCached))
+}
+
+// Runner runs scenarios against one object as Run does, but loads the
+// object once per distinct load rather than once per scenario: scenarios
+// that load the same programs with the same values share a loaded
+// collection, which the runner puts back into its state right after the
+// load before each of them.
+//
+// What Run loads depends on the set of programs a scenario runs and the
+// values it sets; that is the cache key. Before a scenario runs on a
+// collection that ran one before, every map the programs or the scenario
+// can change is restored: hash, LRU and LPM trie maps (and their per-CPU
+// kinds) to the entries they held after the load (none, unless the object
+// gives contents), arrays to their contents after the load, queues and
+// stacks emptied, ring buffers drained. Frozen maps (.rodata), program and
+// map arrays and perf event arrays cannot change after the load and are
+// left alone. A collection with any other kind of map is not reused: each
+// scenario loading it gets a fresh load, as with Run.
+//
+// Results are those of Run, durations aside. A Runner is not safe for
+// concurrent use; Close releases the loaded collections.
+type Runner struct {
+	spec   *ebpf.CollectionSpec
+	size   int       // collections kept
+	loaded []*loaded // least recently used first
+	loads  int       // collections loaded, for tests
+}
+
+// loaded is one cached collection.
+type loaded struct {
+	key   string
+	coll  *ebpf.Collection
+	state []mapState
+	rings []*ringbuf.Reader
+	used  bool // a scenario ran on it since the last reset
+}
+
+// mapState is a map's contents right after the load.
+type mapState struct {
+	name    string
+	m       *ebpf.Map
+	kind    resetKind
+	entries []kv // raw values: per-CPU maps hold every CPU's copy
+}
+
+type resetKind int
+
+const (
+	resetHash  resetKind = iota // delete every entry, put entries back
+	resetArray                  // put every index back
+	resetQueue                  // pop every element
+)
+
+// NewRunner returns a Runner for spec, which it does not change.
+func NewRunner(spec *ebpf.CollectionSpec) *Runner {
+	return &Runner{spec: spec, size: cacheSize(spec)}
+}
+
+// Run runs a scenario and checks its expectations, as the package's Run
+// does.
+func (r *Runner) Run(s *Scenario) (*Result, error) {
+	start := time.Now()
+	p, err := compile(r.spec, s)
+	if err != nil {
+		return nil, err
+	}
+	l, err := r.collection(p, s)
+	if err != nil {
+		return nil, err
+	}
+	if l.key == "" {
+		defer l.close()
+	}
+	l.used = true
+	return p.run(l.coll, s, start)
+}
+
+// Close closes every loaded collection.
+func (r *Runner) Close() error {
+	var errs []error
+	for _, l := range r.loaded {
+		errs = append(errs, l.close())
+	}
+	r.loaded = nil
+	return errors.Join(errs...)
+}
+
+// collection returns a collection for the plan in its state right after
+// the load: a cached one reset, or a fresh load. A collection whose key is
+// "" is not cached and is the caller's to close.
+func (r *Runner) collection(p *plan, s *Scenario) (*loaded, error) {
+	key := loadKey(p)
+	if i := slices.IndexFunc(r.loaded, func(l *loaded) bool { return l.key == key }); i >= 0 {
+		l := r.loaded[i]
+		r.loaded = append(slices.Delete(r.loaded, i, i+1), l)
+		if !l.used {
+			return l, nil
+		}
+		if err := l.reset(); err == nil {
+			l.used = false
+			return l, nil
+		}
+		// A map that cannot be reset: drop the collection, load afresh.
+		r.loaded = r.loaded[:len(r.loaded)-1]
+		l.close()
+	}
+	coll, err := p.load(r.spec, s)
+	if err != nil {
+		return nil, err
+	}
+	r.loads++
+	l := &loaded{coll: coll}
+	if err := l.snapshot(); err != nil {
+		// Not reusable: this load serves this scenario alone, as in Run.
+		l.closeRings()
+		return &loaded{coll: coll}, nil
+	}
+	l.key = key
+	if len(r.loaded) == r.size {
+		r.loaded[0].close()
+		r.loaded = slices.Delete(r.loaded, 0, 1)
+	}
+	r.loaded = append(r.loaded, l)
+	return l, nil
+}
+
+// loadKey is everything p.load depends on besides the object: the set of
+// programs loaded and the bytes of every variable set (the last value of a
+// variable set twice wins, as in p.load).
+func loadKey(p *plan) string {
+	vals := map[string][]byte{}
+	for _, v := range p.vars {
+		vals[v.name] = v.b
+	}
+	var sb strings.Builder
+	for _, name := range slices.Sorted(slices.Values(p.programs)) {
+		fmt.Fprintf(&sb, "p %q\n", name)
+	}
+	for _, name := range slices.Sorted(maps.Keys(vals)) {
+		fmt.Fprintf(&sb, "v %q %x\n", name, vals[name])
+	}
+	return sb.String()
+}
+
+// snapshot records the state of every map right after the load, or fails
+// for a map it cannot put back into that state.
+func (l *loaded) snapshot() error {
+	for _, name := range slices.Sorted(maps.Keys(l.coll.Maps)) {
+		m := l.coll.Maps[name]
+		switch m.Type() {
+		case ebpf.Hash, ebpf.LRUHash, ebpf.PerCPUHash, ebpf.LRUCPUHash, ebpf.LPMTrie:
+			entries, err := rawEntries(m)
+			if err != nil {
+				return fmt.Errorf("reading map %q: %w", name, err)
+			}
+			l.state = append(l.state, mapState{name: name, m: m, kind: resetHash, entries: entries})
+		case ebpf.Array, ebpf.PerCPUArray:
+			if m.Flags()&unix.BPF_F_RDONLY_PROG != 0 {
+				// The programs cannot write it; a .rodata is frozen too.
+				continue
+			}
+			entries, err := rawEntries(m)
+			if err != nil {
+				return fmt.Errorf("reading map %q: %w", name, err)
+			}
+			l.state = append(l.state, mapState{name: name, m: m, kind: resetArray, entries: entries})
+		case ebpf.Queue, ebpf.Stack:
+			var v []byte
+			if err := m.Lookup(nil, &v); !errors.Is(err, ebpf.ErrKeyNotExist) {
+				return fmt.Errorf("map %q: a queue filled at load cannot be put back", name)
+			}
+			l.state = append(l.state, mapState{name: name, m: m, kind: resetQueue})
+		case ebpf.RingBuf:
+			rd, err := ringbuf.NewReader(m)
+			if err != nil {
+				return fmt.Errorf("reading ring buffer %q: %w", name, err)
+			}
+			l.rings = append(l.rings, rd)
+		case ebpf.ProgramArray, ebpf.ArrayOfMaps, ebpf.HashOfMaps, ebpf.PerfEventArray:
+			// Programs do not change these; scenarios do not write them.
+		default:
+			return fmt.Errorf("map %q: a %s map cannot be reset", name, m.Type())
+		}
+	}
+	return nil
+}
+
+// reset puts every map back into its state right after the load.
+func (l *loaded) reset() error {
+	for _, st := range l.state {
+		if err := st.reset(); err != nil {
+			return fmt.Errorf("resetting map %q: %w", st.name, err)
+		}
+	}
+	for _, rd := range l.rings {
+		if err := drain(rd); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (st *mapState) reset() error {
+	switch st.kind {
+	case resetQueue:
+		for {
+			var v []byte
+			err := st.m.LookupAndDelete(nil, &v)
+			if errors.Is(err, ebpf.ErrKeyNotExist) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+	case resetHash:
+		var keys [][]byte
+		var key any // nil: the first key
+		for {
+			next, err := st.m.NextKeyBytes(key)
+			if err != nil {
+				return fmt.Errorf("iterating: %w", err)
+			}
+			if next == nil {
+				break
+			}
+			keys = append(keys, next)
+			key = next
+		}
+		for _, k := range keys {
+			if err := st.m.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				return fmt.Errorf("deleting: %w", err)
+			}
+		}
+	}
+	for _, e := range st.entries {
+		if err := st.m.Update(e.key, st.value(e.value), ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("writing: %w", err)
+		}
+	}
+	return nil
+}
+
+// value turns a raw lookup back into what Update takes: per-CPU maps take
+// one value per CPU.
+func (st *mapState) value(raw []byte) any {
+	switch st.m.Type() {
+	case ebpf.PerCPUHash, ebpf.PerCPUArray, ebpf.LRUCPUHash:
+		size := int(st.m.ValueSize())
+		stride := (size + 7) &^ 7
+		var cpus [][]byte
+		for off := 0; off+size <= len(raw); off += stride {
+			cpus = append(cpus, raw[off:off+size])
+		}
+		return cpus
+	}
+	return raw
+}
+
+// rawEntries reads every entry of a map, per-CPU values uncombined.
+func rawEntries(m *ebpf.Map) ([]kv, error) {
+	var out []kv
+	var key any // nil: the first key
+	for {
+		next, err := m.NextKeyBytes(key)
+		if err != nil {
+			return nil, fmt.Errorf("iterating: %w", err)
+		}
+		if next == nil {
+			return out, nil
+		}
+		val, err := m.LookupBytes(next)
+		if err != nil {
+			return nil, fmt.Errorf("looking up: %w", err)
+		}
+		if val != nil {
+			out = append(out, kv{next, val})
+		}
+		key = next
+	}
+}
+
+// drain reads a ring buffer empty.
+func drain(rd *ringbuf.Reader) error {
+	var rec ringbuf.Record
+	for rd.AvailableBytes() > 0 {
+		rd.SetDeadline(time.Now())
+		err := rd.ReadInto(&rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if rd.AvailableBytes() > 0 {
+				return fmt.Errorf("draining ring buffer: %d bytes left", rd.AvailableBytes())
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("draining ring buffer: %w", err)
+		}
+	}
+	return nil
+}
+
+func (l *loaded) close() error {
+	err := l.closeRings()
+	l.coll.Close()
+	return err
+}
+
+func (l *loaded) closeRings() error {
+	var errs []error
+	for _, rd := range l.rings {
+		errs = append(errs, rd.Close())
+	}
+	l.rings = nil
+	return errors.Join(errs...)
+}
