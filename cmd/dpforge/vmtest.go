@@ -278,9 +278,11 @@ func testTraffic(ctx context.Context, m *manifest.Manifest, series string, cfg *
 		}
 		// A node whose cases ran in both modes (the replace test forces
 		// each) is listed under both.
-		if c.Attach != "" && c.Node != "" && !strings.Contains(run.Attach[c.Node], c.Attach) {
+		if c.Attach != "" && c.Node != "" {
 			modes := strings.Fields(strings.ReplaceAll(run.Attach[c.Node], ",", " "))
-			run.Attach[c.Node] = strings.Join(slices.Sorted(slices.Values(append(modes, c.Attach))), ",")
+			if !slices.Contains(modes, c.Attach) {
+				run.Attach[c.Node] = strings.Join(slices.Sorted(slices.Values(append(modes, c.Attach))), ",")
+			}
 		}
 	}
 	return run
