@@ -23,17 +23,7 @@ const vmKernelsEnv = "DPFORGE_VM_KERNELS"
 // applies to it, the kernel's probe agrees with the model's table, and the
 // manifest records it all under the guest's release.
 func TestVMSuite(t *testing.T) {
-	series := strings.Fields(os.Getenv(vmKernelsEnv))
-	if len(series) == 0 {
-		t.Skipf("SKIPPED: set %s=\"oldest newest\" (or series such as 5.10) to run the scenarios inside Debian kernels under qemu; make test does", vmKernelsEnv)
-	}
-	requireRoot(t)
-	if _, err := vm.Series(t.Context(), "", series); err != nil {
-		if _, err := os.Stat(filepath.Join(mustCacheDir(t), "apt", "lists")); errors.Is(err, os.ErrNotExist) {
-			t.Skipf("VM SUITE NOT RUN: no kernel package index and the apt mirror is unreachable: %v", err)
-		}
-		t.Fatalf("resolving %v: %v", series, err)
-	}
+	series := vmSeries(t, vmKernelsEnv, `"oldest newest" (or series such as 5.10)`, "the scenarios")
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	args := []string{"test", "--out", out, "--scenarios", "../../testdata/scenarios", "-o", "json"}
@@ -99,6 +89,24 @@ func TestVMSuite(t *testing.T) {
 	}
 }
 
+// vmSeries returns the kernel series env names, after skipping loudly
+// when it is empty or when no kernel can be had, and requiring root.
+func vmSeries(t *testing.T, env, example, what string) []string {
+	t.Helper()
+	series := strings.Fields(os.Getenv(env))
+	if len(series) == 0 {
+		t.Skipf("SKIPPED: set %s=%s to run %s inside Debian kernels under qemu; make test does", env, example, what)
+	}
+	requireRoot(t)
+	if _, err := vm.Series(t.Context(), "", series); err != nil {
+		if _, err := os.Stat(filepath.Join(mustCacheDir(t), "apt", "lists")); errors.Is(err, os.ErrNotExist) {
+			t.Skipf("VM SUITE NOT RUN (%s): no kernel package index and the apt mirror is unreachable: %v", what, err)
+		}
+		t.Fatalf("resolving %v: %v", series, err)
+	}
+	return series
+}
+
 func mustCacheDir(t *testing.T) string {
 	t.Helper()
 	d, err := vm.DefaultCacheDir()
@@ -117,17 +125,7 @@ const vmTrafficEnv = "DPFORGE_VM_TRAFFIC"
 // reason that names what the kernel lacks, and the manifest recording the
 // cases per variant beside the verification counts.
 func TestVMTraffic(t *testing.T) {
-	series := strings.Fields(os.Getenv(vmTrafficEnv))
-	if len(series) == 0 {
-		t.Skipf("SKIPPED: set %s=6.1 (or other series) to run the traffic suite inside Debian kernels under qemu; make test does", vmTrafficEnv)
-	}
-	requireRoot(t)
-	if _, err := vm.Series(t.Context(), "", series); err != nil {
-		if _, err := os.Stat(filepath.Join(mustCacheDir(t), "apt", "lists")); errors.Is(err, os.ErrNotExist) {
-			t.Skipf("VM TRAFFIC NOT RUN: no kernel package index and the apt mirror is unreachable: %v", err)
-		}
-		t.Fatalf("resolving %v: %v", series, err)
-	}
+	series := vmSeries(t, vmTrafficEnv, "6.1 (or other series)", "the traffic suite")
 	out := filepath.Join(t.TempDir(), "out")
 	// One scenario: the scenarios have their own suite; this one is
 	// about traffic.
