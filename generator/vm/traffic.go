@@ -82,16 +82,18 @@ const DefaultTrafficTimeout = 30 * time.Minute
 type TrafficCase struct {
 	// Test is the Go test's name, e.g.
 	// "TestTrafficServices/tunnel-geneve/nodeport-remote-tcp-snat".
-	Test string
+	Test string `json:"test"`
 	// Node is the default matrix's node whose variant ran; Variant is
 	// its id.
-	Node, Variant string
+	Node    string `json:"node"`
+	Variant string `json:"variant"`
 	// Attach is how the loader attached there: "tcx" or "tc".
-	Attach string
+	Attach string `json:"attach,omitempty"`
 	// Result is "pass", "fail" or "skip"; Reason says why it skipped or
 	// how it failed.
-	Result, Reason string
-	Duration       time.Duration
+	Result   string        `json:"result"`
+	Reason   string        `json:"reason,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
 }
 
 // TrafficReport is what the suite did on one kernel.
