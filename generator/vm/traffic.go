@@ -185,29 +185,7 @@ func Traffic(ctx context.Context, kernel *Kernel, opts TrafficOptions) (*Traffic
 	for _, m := range mods {
 		req.Modules = append(req.Modules, "/"+m.Path)
 	}
-	agentPath := base.Agent
-	if agentPath == "" {
-		if agentPath, err = agentBinary(ctx, base.CacheDir); err != nil {
-			return nil, err
-		}
-	}
-	agent, err := os.ReadFile(agentPath)
-	if err != nil {
-		return nil, fmt.Errorf("reading the VM agent: %w", err)
-	}
-	initrd, err := os.CreateTemp(base.WorkDir, "dpforge-initramfs-*.cpio.gz")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(initrd.Name())
-	err = writeInitramfs(initrd, agent, kernel, nil, false, req, extra)
-	if cerr := initrd.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, err
-	}
-	return trafficReport(run(ctx, kernel, initrd.Name(), nil, base))
+	return trafficReport(boot(ctx, kernel, nil, base, req, extra))
 }
 
 // trafficReport turns a machine's report on a traffic request into a

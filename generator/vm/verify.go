@@ -185,8 +185,15 @@ func Verify(ctx context.Context, kernel *Kernel, objects []Object, opts Options)
 		}
 		seen[o.Name] = true
 	}
+	return boot(ctx, kernel, objects, opts, wire.Request{}, nil)
+}
+
+// boot writes the initramfs (the agent, objects, req, extra files) and runs
+// the machine. opts has its defaults.
+func boot(ctx context.Context, kernel *Kernel, objects []Object, opts Options, req wire.Request, extra []GuestFile) (*Report, error) {
 	agentPath := opts.Agent
 	if agentPath == "" {
+		var err error
 		if agentPath, err = agentBinary(ctx, opts.CacheDir); err != nil {
 			return nil, err
 		}
@@ -200,7 +207,7 @@ func Verify(ctx context.Context, kernel *Kernel, objects []Object, opts Options)
 		return nil, err
 	}
 	defer os.Remove(initrd.Name())
-	err = writeInitramfs(initrd, agent, kernel, objects, opts.Probe, wire.Request{}, nil)
+	err = writeInitramfs(initrd, agent, kernel, objects, opts.Probe, req, extra)
 	if cerr := initrd.Close(); err == nil {
 		err = cerr
 	}
