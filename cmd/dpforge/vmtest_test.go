@@ -30,18 +30,7 @@ func TestVMSuite(t *testing.T) {
 	for _, s := range series {
 		args = append(args, "--vm", s)
 	}
-	var stdout, stderr bytes.Buffer
-	code := run(args, &stdout, &stderr)
-	var got struct {
-		Kernels []vmRun `json:"kernels"`
-	}
-	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
-		t.Fatalf("exit %d: output is not JSON: %v\n%s\n%s", code, err, stdout.String(), stderr.String())
-	}
-	m, err := manifest.Load(filepath.Join(out, "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	code, got, m, stderr := runVMTest(t, out, args)
 	for _, k := range got.Kernels {
 		t.Logf("kernel %s (%s): %d variants, %d scenario runs, boot %d ms, total %d ms", k.Series, k.Release, len(k.Variants), len(k.Results), k.BootMS, k.TotalMS)
 		for _, e := range k.Errors {
@@ -85,8 +74,30 @@ func TestVMSuite(t *testing.T) {
 		t.Errorf("no kernel ran")
 	}
 	if code != 0 {
-		t.Errorf("exit %d\n%s", code, stderr.String())
+		t.Errorf("exit %d\n%s", code, stderr)
 	}
+}
+
+// vmResult is `dpforge test --vm -o json`'s output.
+type vmResult struct {
+	Kernels []vmRun `json:"kernels"`
+}
+
+// runVMTest runs dpforge with args and returns its exit code, its JSON
+// output, the manifest it left in out and its standard error.
+func runVMTest(t *testing.T, out string, args []string) (int, vmResult, *manifest.Manifest, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(args, &stdout, &stderr)
+	var got vmResult
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("exit %d: output is not JSON: %v\n%s\n%s", code, err, stdout.String(), stderr.String())
+	}
+	m, err := manifest.Load(filepath.Join(out, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, got, m, stderr.String()
 }
 
 // vmSeries returns the kernel series env names, after skipping loudly
@@ -133,18 +144,7 @@ func TestVMTraffic(t *testing.T) {
 	for _, s := range series {
 		args = append(args, "--vm", s)
 	}
-	var stdout, stderr bytes.Buffer
-	code := run(args, &stdout, &stderr)
-	var got struct {
-		Kernels []vmRun `json:"kernels"`
-	}
-	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
-		t.Fatalf("exit %d: output is not JSON: %v\n%s\n%s", code, err, stdout.String(), stderr.String())
-	}
-	m, err := manifest.Load(filepath.Join(out, "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	code, got, m, stderr := runVMTest(t, out, args)
 	if len(got.Kernels) != len(series) {
 		t.Fatalf("%d kernels ran, want %d", len(got.Kernels), len(series))
 	}
@@ -193,7 +193,7 @@ func TestVMTraffic(t *testing.T) {
 		}
 	}
 	if code != 0 {
-		t.Errorf("exit %d\n%s", code, stderr.String())
+		t.Errorf("exit %d\n%s", code, stderr)
 	}
 }
 
