@@ -27,8 +27,9 @@ import (
 // the host identity (DROP_INVALID_IDENTITY), and a VTEP's sources carry
 // WORLD only (DROP_INVALID_VNI).
 func TestE2EOverlayToHostPacketType(t *testing.T) {
+	requireRoot(t)
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("SKIPPED: ip(8) from iproute2 is needed to build the test's namespaces")
+		t.Fatalf("ip(8) from iproute2 is needed to build the test's namespaces (make deps installs it): %v", err)
 	}
 	const (
 		underA = "192.168.77.1"

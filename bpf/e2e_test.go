@@ -150,8 +150,9 @@ func e2eNode(t *testing.T, coll *ebpf.Collection) (*nsThread, [2]e2ePod) {
 // ever apply inside it.
 func newNodeNS(t *testing.T, sysctls map[string]string) *nsThread {
 	t.Helper()
+	requireRoot(t)
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("SKIPPED: ip(8) from iproute2 is needed to build the test's namespaces")
+		t.Fatalf("ip(8) from iproute2 is needed to build the test's namespaces (make deps installs it): %v", err)
 	}
 	node := newNSThread(t)
 	if err := node.ip("link set lo up"); err != nil {

@@ -42,11 +42,12 @@ func netnsSetup(t *testing.T, cmds ...string) bool {
 
 // inRoutedNetns runs fn in a new network namespace set up by the ip(8)
 // commands cmds, with forwarding on (bpf_fib_lookup checks it on the input
-// device, lo for BPF_PROG_TEST_RUN). It skips without ip(8).
+// device, lo for BPF_PROG_TEST_RUN). It fails without ip(8).
 func inRoutedNetns(t *testing.T, cmds []string, fn func()) {
 	t.Helper()
+	requireRoot(t)
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("SKIPPED: ip(8) from iproute2 is needed to build the test's routing table")
+		t.Fatalf("ip(8) from iproute2 is needed to build the test's routing table (make deps installs it): %v", err)
 	}
 	inNetns(t, func() {
 		if !netnsSetup(t, cmds...) {

@@ -189,7 +189,6 @@ func TestTrafficPodToPod(t *testing.T) {
 					where = "across-nodes"
 				}
 				g.run(where, func(t caseT) {
-					knownDefect(t, rc.name+"/"+where)
 					var wire *sniffer
 					if rc.overlay != overlayNone && dst == c {
 						wire = sniff(t, tp.nodes[0].ns, "eth0")
@@ -280,20 +279,5 @@ func (tp *topology) logCounters(t testing.TB) {
 			lines = append(lines, fmt.Sprintf("  %-24s %-19s %-8s %d", c.Reason, c.Hook, c.Dir, c.Packets))
 		}
 		t.Logf("%s counters (%v):\n%s", n.name, err, strings.Join(lines, "\n"))
-	}
-}
-
-// knownDefects are datapath defects the suite exposes that are filed and
-// not fixed on this branch: the path's test is skipped, loudly, naming the
-// defect. Remove an entry when its fix lands.
-var knownDefects = func() map[string]string {
-	m := map[string]string{}
-	return m
-}()
-
-func knownDefect(t testing.TB, path string) {
-	t.Helper()
-	if why, ok := knownDefects[path]; ok {
-		t.Skipf("KNOWN DATAPATH DEFECT on %s, skipped until fixed: %s", path, why)
 	}
 }

@@ -113,7 +113,6 @@ func TestTrafficServices(t *testing.T) {
 			}
 			for _, c := range checks {
 				g.run(c.name, func(t caseT) {
-					knownDefect(t, rc.name+"/"+c.name)
 					if err := c.run(t); err != nil {
 						t.Error(err)
 						tp.logCounters(t)
