@@ -51,9 +51,10 @@ const tailLines = 200
 
 // runTraffic runs the traffic suite's binary, copies its output to the
 // console line by line, and collects the cases it recorded.
-func runTraffic(req *wire.TrafficRequest) wire.Traffic {
+func runTraffic(req *wire.TrafficRequest) (res wire.Traffic) {
 	start := time.Now()
-	res := wire.Traffic{ExitCode: -1}
+	res.ExitCode = -1
+	// Named result: the deferred time lands in what is returned.
 	defer func() { res.Millis = time.Since(start).Milliseconds() }()
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(req.TimeoutSec)*time.Second)
