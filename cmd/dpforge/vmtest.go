@@ -50,6 +50,9 @@ type vmRun struct {
 	Traffic *trafficRun `json:"traffic,omitempty"`
 	failed  bool
 	report  *vm.Report
+	// kernel is the kernel fetched for the run, which the traffic suite
+	// boots again.
+	kernel *vm.Kernel
 }
 
 // trafficConfig is what --traffic asks for.
@@ -118,8 +121,8 @@ func testVMs(ctx context.Context, p *plan.Plan, outDir string, m *manifest.Manif
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			runs[i] = testVM(ctx, p, all, scenarios, s)
-			if traffic != nil && runs[i].Release != "" {
-				runs[i].Traffic = testTraffic(ctx, m, s, traffic)
+			if traffic != nil && runs[i].kernel != nil {
+				runs[i].Traffic = testTraffic(ctx, m, runs[i].kernel, traffic)
 				runs[i].failed = runs[i].failed || len(runs[i].Traffic.Errors) > 0
 			}
 		}()
@@ -139,7 +142,7 @@ func testVM(ctx context.Context, p *plan.Plan, all []vm.Object, scenarios []*sce
 		fail("%v", err)
 		return run
 	}
-	run.Release, run.Version = k.Release, k.Version
+	run.kernel, run.Release, run.Version = k, k.Release, k.Version
 	version, err := features.ParseVersion(k.Version)
 	if err != nil {
 		fail("kernel %s: %v", k.Release, err)
@@ -250,14 +253,9 @@ func testVM(ctx context.Context, p *plan.Plan, all []vm.Object, scenarios []*sce
 	return run
 }
 
-// testTraffic runs the traffic suite on one kernel series.
-func testTraffic(ctx context.Context, m *manifest.Manifest, series string, cfg *trafficConfig) *trafficRun {
+// testTraffic runs the traffic suite on one kernel.
+func testTraffic(ctx context.Context, m *manifest.Manifest, k *vm.Kernel, cfg *trafficConfig) *trafficRun {
 	run := &trafficRun{Attach: map[string]string{}}
-	k, err := vm.Fetch(ctx, series, "")
-	if err != nil {
-		run.Errors = append(run.Errors, err.Error())
-		return run
-	}
 	rep, err := vm.Traffic(ctx, k, vm.TrafficOptions{Binary: cfg.binary, Fixtures: cfg.fixtures, Tests: cfg.tests, Slow: cfg.slow})
 	if errors.Is(err, vm.ErrNoModules) {
 		run.NotRun = err.Error()
