@@ -34,8 +34,8 @@ var TrafficTests = []string{
 	"TestTrafficBandwidth", "TestReplaceUnderLoad",
 }
 
-// TrafficRun is the -test.run expression of tests.
-func TrafficRun(tests []string) string {
+// runExpr is the -test.run expression that selects exactly tests.
+func runExpr(tests []string) string {
 	return "^(" + strings.Join(tests, "|") + ")$"
 }
 
@@ -173,7 +173,7 @@ func Traffic(ctx context.Context, kernel *Kernel, opts TrafficOptions) (*Traffic
 	extra := append(append(append(mods, tools...), fixtures...), GuestFile{Path: guestSuite, Mode: 0o755, Host: opts.Binary})
 	req := wire.Request{Traffic: &wire.TrafficRequest{
 		Binary: "/" + guestSuite,
-		Args: []string{"-test.v", "-test.count=1", "-test.run", TrafficRun(opts.Tests),
+		Args: []string{"-test.v", "-test.count=1", "-test.run", runExpr(opts.Tests),
 			// The suite's own timeout ends it with a stack dump before
 			// the machine's does.
 			"-test.timeout", (opts.Timeout - 2*time.Minute).String()},
