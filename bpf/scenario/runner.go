@@ -50,22 +50,38 @@ func cacheSize(spec *ebpf.CollectionSpec) int {
 	return int(min(max(runnerMemory/max(size, 1), 1), runnerMaxCached))
 }
 
-// Runner runs scenarios against one object as Run does, but loads the
-// object once per distinct load rather than once per scenario: scenarios
-// that load the same programs with the same values share a loaded
-// collection, which the runner puts back into its state right after the
-// load before each of them.
+// Runner runs scenarios against one object as Run does, but loads each
+// program once per distinct set of the values it reads, or (for objects
+// that do not allow that) the object once per distinct set of values,
+// rather than once per scenario.
 //
-// What Run loads depends on the set of programs a scenario runs and the
-// values it sets; that is the cache key. Before a scenario runs on a
-// collection that ran one before, every map the programs or the scenario
-// can change is restored: hash, LRU and LPM trie maps (and their per-CPU
-// kinds) to the entries they held after the load (none, unless the object
-// gives contents), arrays to their contents after the load, queues and
-// stacks emptied, ring buffers drained. Frozen maps (.rodata), program and
-// map arrays and perf event arrays cannot change after the load and are
-// left alone. A collection with any other kind of map is not reused: each
-// scenario loading it gets a fresh load, as with Run.
+// For most objects (see perProgram) every load shares one set of maps,
+// and a program is loaded once for each distinct set of the values it
+// reads among the scenarios: a scenario's programs may come from
+// different loads, since a value a program does not read changes neither
+// what the verifier sees nor what the program does. Otherwise:
+//
+// What a load depends on is the values set in it and the programs loaded.
+// A program that is loaded but not run changes nothing a scenario sees:
+// the maps are the same, and program arrays hold the programs the object
+// names whatever else is loaded. So for each set of values the Runner
+// loads, once, every program that the scenarios it was given
+// (NewRunner) run with those values, and all of them share that load. A
+// scenario it was not given, or one whose programs the shared load lacks,
+// gets a load of its own programs with its values (as in Run), shared in
+// turn with scenarios that load the same; so does every scenario of a set
+// of values whose shared load the kernel rejected, so that an error names
+// the scenario's own programs, as Run's does.
+//
+// Before a scenario runs on a collection that ran one before, every map
+// the programs or the scenario can change is restored: hash, LRU and LPM
+// trie maps (and their per-CPU kinds) to the entries they held after the
+// load (none, unless the object gives contents), arrays to their contents
+// after the load, queues and stacks emptied, ring buffers drained. Frozen
+// maps (.rodata), program and map arrays and perf event arrays cannot
+// change after the load and are left alone. A collection with any other
+// kind of map is not reused: each scenario loading it gets a fresh load,
+// as with Run.
 //
 // Results are those of Run, durations aside. A Runner is not safe for
 // concurrent use; Close releases the loaded collections.
@@ -73,7 +89,42 @@ type Runner struct {
 	spec   *ebpf.CollectionSpec
 	size   int       // collections kept
 	loaded []*loaded // least recently used first
-	loads  int       // collections loaded, for tests
+	stats  RunnerStats
+	// shared holds, by values key, the programs the given scenarios run
+	// with those values, sorted; rejected the values keys whose shared
+	// load the kernel rejected.
+	shared   map[string][]string
+	rejected map[string]bool
+	// perProgram, when the object allows it, loads each program once per
+	// set of the values it reads, all loads sharing the maps.
+	perProgram *perProgram
+}
+
+// RunnerStats is what a Runner's loads cost.
+type RunnerStats struct {
+	// Loads is how many collections the Runner loaded (or tried to: a
+	// load the kernel rejected counts); LoadTime the time those loads took
+	// (creating the maps, the verifier).
+	Loads    int
+	LoadTime time.Duration
+	// Instructions is the sum of the instructions the verifier processed
+	// over every program of every load, where the kernel reports it
+	// (5.16+).
+	Instructions uint64
+}
+
+// Stats returns what the Runner's loads have cost so far.
+func (r *Runner) Stats() RunnerStats { return r.stats }
+
+// count adds the instructions verified for coll's programs.
+func (st *RunnerStats) count(coll *ebpf.Collection) {
+	for _, prog := range coll.Programs {
+		if info, err := prog.Info(); err == nil {
+			if n, ok := info.VerifiedInstructions(); ok {
+				st.Instructions += uint64(n)
+			}
+		}
+	}
 }
 
 // loaded is one cached collection.
@@ -102,8 +153,26 @@ const (
 )
 
 // NewRunner returns a Runner for spec, which it does not change.
-func NewRunner(spec *ebpf.CollectionSpec) *Runner {
-	return &Runner{spec: spec, size: cacheSize(spec)}
+// Scenarios are those the caller means to run on it, in any order: the
+// Runner loads, for each set of values, the programs of all of them at
+// once. A scenario that does not compile against spec is left out here
+// (Run reports why).
+func NewRunner(spec *ebpf.CollectionSpec, scenarios []*Scenario) *Runner {
+	r := &Runner{spec: spec, size: cacheSize(spec), shared: map[string][]string{}, rejected: map[string]bool{},
+		perProgram: newPerProgram(spec)}
+	for _, s := range scenarios {
+		p, err := compile(spec, s)
+		if err != nil {
+			continue
+		}
+		vk := valuesKey(p)
+		r.shared[vk] = append(r.shared[vk], p.programs...)
+	}
+	for vk, progs := range r.shared {
+		slices.Sort(progs)
+		r.shared[vk] = slices.Compact(progs)
+	}
+	return r
 }
 
 // Run runs a scenario and checks its expectations, as the package's Run
@@ -113,6 +182,18 @@ func (r *Runner) Run(s *Scenario) (*Result, error) {
 	p, err := compile(r.spec, s)
 	if err != nil {
 		return nil, err
+	}
+	if pp := r.perProgram; pp != nil {
+		coll, ok, err := pp.collection(r, p)
+		switch {
+		case err != nil:
+			// The shared maps cannot be had or put back: load as
+			// below from now on.
+			pp.close()
+			r.perProgram = nil
+		case ok:
+			return p.run(coll, s, start)
+		}
 	}
 	l, err := r.collection(p, s)
 	if err != nil {
@@ -132,6 +213,10 @@ func (r *Runner) Close() error {
 		errs = append(errs, l.close())
 	}
 	r.loaded = nil
+	if r.perProgram != nil {
+		r.perProgram.close()
+		r.perProgram = nil
+	}
 	return errors.Join(errs...)
 }
 
@@ -139,7 +224,33 @@ func (r *Runner) Close() error {
 // the load: a cached one reset, or a fresh load. A collection whose key is
 // "" is not cached and is the caller's to close.
 func (r *Runner) collection(p *plan, s *Scenario) (*loaded, error) {
-	key := loadKey(p)
+	vk := valuesKey(p)
+	if progs := r.shared[vk]; !r.rejected[vk] && containsAll(progs, p.programs) {
+		l, err := r.collectionOf(p, s, progs)
+		var le *LoadError
+		if !errors.As(err, &le) || slices.Equal(progs, slices.Sorted(slices.Values(p.programs))) {
+			return l, err
+		}
+		// The kernel rejected a program of the shared load: from now on
+		// each scenario of these values loads its own, as Run does.
+		r.rejected[vk] = true
+	}
+	return r.collectionOf(p, s, p.programs)
+}
+
+func containsAll(set, names []string) bool {
+	for _, n := range names {
+		if !slices.Contains(set, n) {
+			return false
+		}
+	}
+	return len(names) > 0
+}
+
+// collectionOf returns a collection with the programs and the plan's
+// values, as collection does.
+func (r *Runner) collectionOf(p *plan, s *Scenario, programs []string) (*loaded, error) {
+	key := loadKey(programs, valuesKey(p))
 	if i := slices.IndexFunc(r.loaded, func(l *loaded) bool { return l.key == key }); i >= 0 {
 		l := r.loaded[i]
 		r.loaded = append(slices.Delete(r.loaded, i, i+1), l)
@@ -154,11 +265,14 @@ func (r *Runner) collection(p *plan, s *Scenario) (*loaded, error) {
 		r.loaded = r.loaded[:len(r.loaded)-1]
 		l.close()
 	}
-	coll, err := p.load(r.spec, s)
+	loadStart := time.Now()
+	coll, err := p.load(r.spec, s, programs)
+	r.stats.Loads++
+	r.stats.LoadTime += time.Since(loadStart)
 	if err != nil {
 		return nil, err
 	}
-	r.loads++
+	r.stats.count(coll)
 	l := &loaded{coll: coll}
 	if err := l.snapshot(); err != nil {
 		// Not reusable: this load serves this scenario alone, as in Run.
@@ -175,17 +289,23 @@ func (r *Runner) collection(p *plan, s *Scenario) (*loaded, error) {
 }
 
 // loadKey is everything p.load depends on besides the object: the set of
-// programs loaded and the bytes of every variable set (the last value of a
-// variable set twice wins, as in p.load).
-func loadKey(p *plan) string {
+// programs loaded and the values (valuesKey).
+func loadKey(programs []string, values string) string {
+	var sb strings.Builder
+	for _, name := range slices.Sorted(slices.Values(programs)) {
+		fmt.Fprintf(&sb, "p %q\n", name)
+	}
+	return sb.String() + values
+}
+
+// valuesKey is the bytes of every variable the plan sets (the last value
+// of a variable set twice wins, as in p.load).
+func valuesKey(p *plan) string {
 	vals := map[string][]byte{}
 	for _, v := range p.vars {
 		vals[v.name] = v.b
 	}
 	var sb strings.Builder
-	for _, name := range slices.Sorted(slices.Values(p.programs)) {
-		fmt.Fprintf(&sb, "p %q\n", name)
-	}
 	for _, name := range slices.Sorted(maps.Keys(vals)) {
 		fmt.Fprintf(&sb, "v %q %x\n", name, vals[name])
 	}

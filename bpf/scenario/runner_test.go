@@ -57,9 +57,14 @@ func decided(o outcome) []string {
 
 // TestRunnerMatchesRun runs every scenario of testdata/scenarios on every
 // variant of the default matrix three ways: each with Run (a fresh load),
-// and with one Runner per variant in file order and in reverse order. A map
-// the Runner failed to put back after a scenario shows as a different
-// Result of a later one.
+// and with one Runner per variant: in file order, each program loaded apart
+// per set of the values it reads (every object of the default matrix
+// allows it), and in reverse order loading whole sets of programs per set
+// of values, given only every other scenario (so that the others load
+// their own programs). A map the Runner failed to put back after a
+// scenario, a value a program reads that was not set in its load, or a
+// program loaded beside those a scenario runs that changed its outcome,
+// shows as a different Result.
 func TestRunnerMatchesRun(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("SKIP: loading and running BPF programs needs root (CAP_BPF, CAP_NET_ADMIN); run go test as root")
@@ -102,13 +107,23 @@ func TestRunnerMatchesRun(t *testing.T) {
 		}
 		fresh := runAll(applied, func(s *scenario.Scenario) (*scenario.Result, error) { return scenario.Run(spec, s) })
 		for _, order := range []string{"file", "reverse"} {
-			ss := slices.Clone(applied)
+			ss, given := slices.Clone(applied), applied
 			if order == "reverse" {
 				slices.Reverse(ss)
+				given = nil
+				for i := 0; i < len(applied); i += 2 {
+					given = append(given, applied[i])
+				}
 			}
-			r := scenario.NewRunner(spec)
+			r := scenario.NewRunner(spec, given)
+			if !scenario.LoadsApart(r) {
+				t.Errorf("variant %s: the Runner does not load programs apart", v.ID)
+			}
+			if order == "reverse" {
+				scenario.LoadWhole(r)
+			}
 			got := runAll(ss, r.Run)
-			loads := scenario.Loads(r)
+			loads := r.Stats().Loads
 			if err := r.Close(); err != nil {
 				t.Errorf("variant %s: closing the runner: %v", v.ID, err)
 			}

@@ -160,15 +160,18 @@ func runScenarios(outDir string, m *manifest.Manifest, scenarios []*scenario.Sce
 	for _, v := range m.Variants {
 		var runner *scenario.Runner
 		var loadErr error
+		var mine []*scenario.Scenario
 		for _, s := range scenarios {
-			if !scenarioApplies(s, v.Defines) {
-				continue
+			if scenarioApplies(s, v.Defines) {
+				mine = append(mine, s)
 			}
+		}
+		for _, s := range mine {
 			applied[s.Name] = true
 			if runner == nil && loadErr == nil {
 				var spec *ebpf.CollectionSpec
 				if spec, loadErr = loader.VariantSpec(outDir, &v); loadErr == nil {
-					runner = scenario.NewRunner(spec)
+					runner = scenario.NewRunner(spec, mine)
 				}
 			}
 			tr := testResult{Scenario: s.Name, File: s.File, Variant: v.ID, Kernel: hostRelease()}

@@ -111,6 +111,14 @@ type ObjectReport struct {
 	Duration time.Duration
 	// Scenarios are the outcomes of Object.Scenarios, in order.
 	Scenarios []ScenarioReport
+	// ScenarioLoads is how many times the scenarios loaded the object
+	// (scenario.Runner shares a load between scenarios that load the
+	// same), ScenarioLoadTime how long those loads took (guest clock),
+	// and ScenarioInstructions the instructions the verifier processed
+	// in them (0 before 5.16, whose kernels do not report it).
+	ScenarioLoads        int
+	ScenarioLoadTime     time.Duration
+	ScenarioInstructions uint64
 }
 
 // ScenarioReport is the outcome of one packet scenario on one object.
@@ -440,7 +448,9 @@ func stderrSuffix(s string) string {
 
 // objectReport turns the agent's record into the report.
 func objectReport(o wire.Object, release string, files []string) ObjectReport {
-	or := ObjectReport{Name: o.Name, Duration: time.Duration(o.Millis) * time.Millisecond}
+	or := ObjectReport{Name: o.Name, Duration: time.Duration(o.Millis) * time.Millisecond,
+		ScenarioLoads: o.ScenarioLoads, ScenarioLoadTime: time.Duration(o.ScenarioLoadMillis) * time.Millisecond,
+		ScenarioInstructions: o.ScenarioInstructions}
 	if o.Error != "" {
 		or.Err = &ObjectError{Object: o.Name, Release: release, Err: errors.New(o.Error)}
 	}

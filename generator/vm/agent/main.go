@@ -119,7 +119,7 @@ func run() error {
 		// loading it, the console says which.
 		fmt.Fprintf(os.Stdout, "%s%s\n", wire.LoadingPrefix, o.Name)
 		res := loadObject(o)
-		res.Scenarios = runScenarios(o, scenarios, scenarioErrs)
+		res.Scenarios = runScenarios(o, scenarios, scenarioErrs, &res)
 		if err := wire.Encode(os.Stdout, wire.KindObject, res); err != nil {
 			return err
 		}
@@ -150,8 +150,8 @@ func probeKernel() wire.Probe {
 }
 
 // runScenarios runs the object's scenarios with the same engine as
-// `dpforge test` on the host.
-func runScenarios(o wire.ObjectRequest, scenarios []*scenario.Scenario, loadErrs []error) []wire.Scenario {
+// `dpforge test` on the host, and records what its loads cost in obj.
+func runScenarios(o wire.ObjectRequest, scenarios []*scenario.Scenario, loadErrs []error, obj *wire.Object) []wire.Scenario {
 	if len(o.Scenarios) == 0 {
 		return nil
 	}
@@ -159,8 +159,18 @@ func runScenarios(o wire.ObjectRequest, scenarios []*scenario.Scenario, loadErrs
 	var runner *scenario.Runner
 	if specErr == nil {
 		shrinkMaps(spec)
-		runner = scenario.NewRunner(spec)
-		defer runner.Close()
+		var mine []*scenario.Scenario
+		for _, i := range o.Scenarios {
+			if i >= 0 && i < len(scenarios) && loadErrs[i] == nil {
+				mine = append(mine, scenarios[i])
+			}
+		}
+		runner = scenario.NewRunner(spec, mine)
+		defer func() {
+			st := runner.Stats()
+			obj.ScenarioLoads, obj.ScenarioLoadMillis, obj.ScenarioInstructions = st.Loads, st.LoadTime.Milliseconds(), st.Instructions
+			runner.Close()
+		}()
 	}
 	var out []wire.Scenario
 	for _, i := range o.Scenarios {

@@ -169,6 +169,13 @@ type Object struct {
 	Millis int64 `json:"millis"`
 	// Scenarios are the outcomes of the requested scenarios, in order.
 	Scenarios []Scenario `json:"scenarios,omitempty"`
+	// ScenarioLoads is how many times the scenarios loaded the object,
+	// ScenarioLoadMillis how long those loads took in all, and
+	// ScenarioInstructions the instructions the verifier processed in
+	// them (0 where the kernel does not report it, before 5.16).
+	ScenarioLoads        int    `json:"scenario_loads,omitempty"`
+	ScenarioLoadMillis   int64  `json:"scenario_load_millis,omitempty"`
+	ScenarioInstructions uint64 `json:"scenario_instructions,omitempty"`
 }
 
 // Scenario is the outcome of one packet scenario on one object.
