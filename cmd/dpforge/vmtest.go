@@ -44,8 +44,13 @@ type vmRun struct {
 	Model []string `json:"model_differences,omitempty"`
 	// Headroom lists programs that use more than 80% of a limit.
 	Headroom []string `json:"headroom_warnings,omitempty"`
-	BootMS   int64    `json:"boot_ms"`
-	TotalMS  int64    `json:"total_ms"`
+	// Machines is how many machines shared the kernel's objects; BootMS
+	// and TotalMS add up their boots and their whole runs.
+	Machines int   `json:"machines"`
+	BootMS   int64 `json:"boot_ms"`
+	TotalMS  int64 `json:"total_ms"`
+	// Time is where the guest's time went.
+	Time vmTime `json:"time"`
 	// Traffic is the traffic suite's run there, with --traffic.
 	Traffic *trafficRun `json:"traffic,omitempty"`
 	failed  bool
@@ -53,6 +58,26 @@ type vmRun struct {
 	// kernel is the kernel fetched for the run, which the traffic suite
 	// boots again.
 	kernel *vm.Kernel
+}
+
+// vmTime splits a guest's run, by the guest's clock: the counting loads
+// of every object, and the scenarios, of which their loads.
+type vmTime struct {
+	VerifyMS             int64  `json:"verify_ms"`
+	ScenarioMS           int64  `json:"scenario_ms"`
+	ScenarioLoads        int    `json:"scenario_loads"`
+	ScenarioLoadMS       int64  `json:"scenario_load_ms"`
+	ScenarioInstructions uint64 `json:"scenario_instructions,omitempty"`
+}
+
+func (t *vmTime) add(o vm.ObjectReport) {
+	t.VerifyMS += o.Duration.Milliseconds()
+	for _, s := range o.Scenarios {
+		t.ScenarioMS += s.Duration.Milliseconds()
+	}
+	t.ScenarioLoads += o.ScenarioLoads
+	t.ScenarioLoadMS += o.ScenarioLoadTime.Milliseconds()
+	t.ScenarioInstructions += o.ScenarioInstructions
 }
 
 // trafficConfig is what --traffic asks for.
@@ -112,17 +137,21 @@ func testVMs(ctx context.Context, p *plan.Plan, outDir string, m *manifest.Manif
 		return nil, err
 	}
 	runs := make([]*vmRun, len(series))
-	sem := make(chan struct{}, max(jobs, 1))
+	jobs = max(jobs, 1)
+	sem := make(chan struct{}, jobs)
 	var wg sync.WaitGroup
 	for i, s := range series {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			runs[i] = testVM(ctx, p, all, scenarios, s)
+			// Each kernel's objects are shared among as many machines
+			// as run at once, so that the slowest kernel (the newest
+			// verifiers do the most work) does not finish alone.
+			runs[i] = testVM(ctx, p, all, scenarios, s, jobs, sem)
 			if traffic != nil && runs[i].kernel != nil {
+				sem <- struct{}{}
 				runs[i].Traffic = testTraffic(ctx, m, runs[i].kernel, traffic)
+				<-sem
 				runs[i].failed = runs[i].failed || len(runs[i].Traffic.Errors) > 0
 			}
 		}()
@@ -131,7 +160,93 @@ func testVMs(ctx context.Context, p *plan.Plan, outDir string, m *manifest.Manif
 	return runs, nil
 }
 
-func testVM(ctx context.Context, p *plan.Plan, all []vm.Object, scenarios []*scenario.Scenario, series string) *vmRun {
+// verifySplit deals objects into at most n machines of about equal work
+// (scenarios and a counting load each), runs each when sem has room, and
+// merges their reports into one: objects in the given order, the probe of
+// the first machine (the only one asked), boot and run times added up.
+func verifySplit(ctx context.Context, k *vm.Kernel, objects []vm.Object, n int, sem chan struct{}) (*vm.Report, error) {
+	parts := splitObjects(objects, n)
+	reps := make([]*vm.Report, len(parts))
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i, part := range parts {
+		// Under emulation a scenario load takes a few seconds (its
+		// programs are verified again with its values); allow for a
+		// loaded machine.
+		timeout := vm.DefaultTimeout
+		for _, o := range part {
+			timeout += 10*time.Second + time.Duration(len(o.Scenarios))*3*time.Second
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			reps[i], errs[i] = vm.Verify(ctx, k, part, vm.Options{Probe: i == 0, Timeout: timeout})
+		}()
+	}
+	wg.Wait()
+	var merged *vm.Report
+	byName := map[string]vm.ObjectReport{}
+	for _, r := range reps {
+		if r == nil {
+			continue
+		}
+		for _, o := range r.Objects {
+			byName[o.Name] = o
+		}
+		if merged == nil {
+			c := *r
+			merged = &c
+			continue
+		}
+		merged.Warnings = append(merged.Warnings, r.Warnings...)
+		merged.Boot += r.Boot
+		merged.Total += r.Total
+		if merged.Probe == nil {
+			merged.Probe = r.Probe
+		}
+	}
+	if merged != nil {
+		merged.Objects = nil
+		for _, o := range objects {
+			if or, ok := byName[o.Name]; ok {
+				merged.Objects = append(merged.Objects, or)
+			}
+		}
+	}
+	return merged, errlist.Join(errs...)
+}
+
+// splitObjects deals objects into at most n parts, heaviest first into the
+// lightest part, weighing each by its scenarios plus its counting load;
+// each part keeps the given order.
+func splitObjects(objects []vm.Object, n int) [][]vm.Object {
+	n = max(min(n, len(objects)), 1)
+	weight := func(o vm.Object) int { return len(o.Scenarios) + 3 }
+	order := make([]int, len(objects))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return weight(objects[b]) - weight(objects[a]) })
+	load := make([]int, n)
+	part := make([]int, len(objects))
+	for _, i := range order {
+		j := slices.Index(load, slices.Min(load))
+		part[i] = j
+		load[j] += weight(objects[i])
+	}
+	parts := make([][]vm.Object, n)
+	for i, o := range objects {
+		parts[part[i]] = append(parts[part[i]], o)
+	}
+	return parts
+}
+
+// testVM runs one kernel series on as many machines (machines, at most),
+// each booted when sem has room.
+func testVM(ctx context.Context, p *plan.Plan, all []vm.Object, scenarios []*scenario.Scenario, series string,
+	machines int, sem chan struct{}) *vmRun {
 	run := &vmRun{Series: series, Skipped: map[string]string{}}
 	fail := func(format string, args ...any) {
 		run.Errors = append(run.Errors, fmt.Sprintf(format, args...))
@@ -180,13 +295,7 @@ func testVM(ctx context.Context, p *plan.Plan, all []vm.Object, scenarios []*sce
 		objects = append(objects, o)
 		run.Variants = append(run.Variants, v.ID)
 	}
-	// Under emulation a scenario takes about a second (its programs are
-	// verified again with its values); allow for a loaded machine.
-	timeout := vm.DefaultTimeout
-	for _, o := range objects {
-		timeout += 10*time.Second + time.Duration(len(o.Scenarios))*3*time.Second
-	}
-	rep, err := vm.Verify(ctx, k, objects, vm.Options{Probe: true, Timeout: timeout})
+	rep, err := verifySplit(ctx, k, objects, machines, sem)
 	for _, e := range errlist.Flatten(err) {
 		fail("%+v", e)
 	}
@@ -195,8 +304,10 @@ func testVM(ctx context.Context, p *plan.Plan, all []vm.Object, scenarios []*sce
 	}
 	run.report = rep
 	run.Release = rep.Release
+	run.Machines = min(machines, len(objects))
 	run.BootMS, run.TotalMS = rep.Boot.Milliseconds(), rep.Total.Milliseconds()
 	for _, o := range rep.Objects {
+		run.Time.add(o)
 		if k, ok := oldest[o.Name]; ok {
 			verified := map[string]uint32{}
 			for _, pr := range o.Programs {
@@ -331,9 +442,18 @@ func writeVMText(w io.Writer, runs []*vmRun, verbose bool) {
 				failed++
 			}
 		}
-		fmt.Fprintf(w, "kernel %s (%s, %s): %s, %d scenario runs passed, %d failed, in %s (boot %s)\n",
+		fmt.Fprintf(w, "kernel %s (%s, %s): %s, %d scenario runs passed, %d failed, in %s (boot %s, %s)\n",
 			r.Series, r.Release, r.Version, plural(len(r.Variants), "variant"), passed, failed,
-			(time.Duration(r.TotalMS) * time.Millisecond).String(), (time.Duration(r.BootMS) * time.Millisecond).String())
+			ms(r.TotalMS), ms(r.BootMS), plural(r.Machines, "machine"))
+		if r.TotalMS > 0 {
+			t := r.Time
+			fmt.Fprintf(w, "  time: counting loads %s; scenarios %s, of which %s in %d loads", ms(t.VerifyMS), ms(t.ScenarioMS),
+				ms(t.ScenarioLoadMS), t.ScenarioLoads)
+			if t.ScenarioInstructions > 0 {
+				fmt.Fprintf(w, " (%d verified instructions)", t.ScenarioInstructions)
+			}
+			fmt.Fprintln(w)
+		}
 		writeTestText(w, r.Results, verbose)
 		for _, id := range sortedKeys(r.Skipped) {
 			fmt.Fprintf(w, "  not run: variant %s does not fit: %s\n", id, r.Skipped[id])
@@ -355,6 +475,11 @@ func writeVMText(w io.Writer, runs []*vmRun, verbose bool) {
 			writeTrafficText(w, r.Traffic, verbose)
 		}
 	}
+}
+
+// ms prints milliseconds as a duration rounded to a tenth of a second.
+func ms(n int64) string {
+	return (time.Duration(n) * time.Millisecond).Round(100 * time.Millisecond).String()
 }
 
 func writeTrafficText(w io.Writer, t *trafficRun, verbose bool) {
