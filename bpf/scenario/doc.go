@@ -127,9 +127,11 @@
 // growth.
 //
 // A [Runner] runs many scenarios against one object with the results of
-// Run, but loads once per distinct set of programs and values, and before
-// each further scenario on a loaded collection puts every map back into its
-// state right after the load.
+// Run, but loads each program once per distinct set of the values it reads
+// (all loads sharing one set of maps), or, for objects with writable data
+// sections or program arrays, once per distinct set of values with every
+// program the scenarios run with them; before each further scenario it
+// puts every map back into its state right after the load.
 //
 // # Context
 //
