@@ -60,7 +60,7 @@ func TestE2EBigTCP(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			coll := newCollection(t, variantByName(t, name), nil)
 			pods := e2eTopology(t, coll)
-			err := pods[0].ns.do(func() error {
+			err := pods[0].ns.Do(func() error {
 				iface, err := net.InterfaceByName("eth0")
 				if err != nil {
 					return err
@@ -72,7 +72,7 @@ func TestE2EBigTCP(t *testing.T) {
 			}
 			// TCP sizes its GSO packets by its pacing rate, which a loaded
 			// machine lowers: ask for at least 127 segments per packet.
-			if err := pods[0].ns.do(func() error {
+			if err := pods[0].ns.Do(func() error {
 				return os.WriteFile("/proc/sys/net/ipv4/tcp_min_tso_segs", []byte("127"), 0o644)
 			}); err != nil {
 				t.Fatal(err)
@@ -80,14 +80,14 @@ func TestE2EBigTCP(t *testing.T) {
 
 			// TCP sends at most half the peer's window at once: give B a
 			// large initial receive window (a per-namespace setting).
-			if err := pods[1].ns.do(func() error {
+			if err := pods[1].ns.Do(func() error {
 				return os.WriteFile("/proc/sys/net/ipv4/tcp_rmem", []byte("4096 4194304 16777216"), 0o644)
 			}); err != nil {
 				t.Fatal(err)
 			}
 			const size = 8 << 20
 			var ln net.Listener
-			if err := pods[1].ns.do(func() (err error) {
+			if err := pods[1].ns.Do(func() (err error) {
 				ln, err = net.Listen("tcp4", netip.AddrPortFrom(pods[1].addr, 9001).String())
 				return err
 			}); err != nil {
@@ -107,7 +107,7 @@ func TestE2EBigTCP(t *testing.T) {
 				got <- n
 			}()
 			var conn net.Conn
-			if err := pods[0].ns.do(func() (err error) {
+			if err := pods[0].ns.Do(func() (err error) {
 				conn, err = net.DialTimeout("tcp4", netip.AddrPortFrom(pods[1].addr, 9001).String(), 5*time.Second)
 				return err
 			}); err != nil {
@@ -126,7 +126,7 @@ func TestE2EBigTCP(t *testing.T) {
 			// Pod A's eth0 counts each GSO packet once: more than 64 KiB per
 			// packet on average means the stream really went as BIG TCP.
 			var txPackets, txBytes uint64
-			if err := pods[0].ns.do(func() error {
+			if err := pods[0].ns.Do(func() error {
 				// The thread's own namespace: /sys and /proc/net show the process's.
 				b, err := os.ReadFile("/proc/thread-self/net/dev")
 				if err != nil {

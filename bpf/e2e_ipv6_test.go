@@ -22,31 +22,31 @@ func e2eTopology6(t *testing.T, coll *ebpf.Collection) [2]e2ePod {
 	var pods [2]e2ePod
 	for i := range pods {
 		lxc := fmt.Sprintf("lxc%d", i+1)
-		pod := e2ePod{ns: newNSThread(t), addr: netip.MustParseAddr(fmt.Sprintf("fd00::%d", i+1))}
+		pod := e2ePod{ns: newNSThread(t, "pod"), addr: netip.MustParseAddr(fmt.Sprintf("fd00::%d", i+1))}
 		pods[i] = pod
-		err := node.ip(fmt.Sprintf("link add %s type veth peer name eth0 netns %d", lxc, pod.ns.tid),
+		err := node.IP(fmt.Sprintf("link add %s type veth peer name eth0 netns %d", lxc, pod.ns.TID),
 			"link set "+lxc+" up", "-6 addr add fe80::1/64 dev "+lxc+" nodad",
 			"-6 route add "+pod.addr.String()+"/128 dev "+lxc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		lxcIndex, lxcMAC, err := node.link(lxc)
+		lxcIndex, lxcMAC, err := node.Link(lxc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = pod.ns.ip("link set lo up", "link set eth0 up",
+		err = pod.ns.IP("link set lo up", "link set eth0 up",
 			"-6 addr add "+pod.addr.String()+"/128 dev eth0 nodad",
 			"-6 route add default via fe80::1 dev eth0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, podMAC, err := pod.ns.link("eth0")
+		_, podMAC, err := pod.ns.Link("eth0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		put(t, coll, MapEndpoints6, Endpoint6Key{Addr: pod.addr.As16()},
-			EndpointInfo{Ifindex: uint32(lxcIndex), MAC: podMAC, NodeMAC: lxcMAC, EpID: uint16(i + 1), SecID: uint32(1001 + i)})
-		node.attach(t, coll, lxcIndex, ProgFromContainer, ProgToContainer)
+			EndpointInfo{Ifindex: uint32(lxcIndex), MAC: [6]byte(podMAC), NodeMAC: [6]byte(lxcMAC), EpID: uint16(i + 1), SecID: uint32(1001 + i)})
+		attachTCX(t, node, coll, lxcIndex, ProgFromContainer, ProgToContainer)
 	}
 	return pods
 }

@@ -41,9 +41,9 @@ func TestE2EOverlayToHostPacketType(t *testing.T) {
 		VarNodeIPv4: netip.MustParseAddr(nodeB).As4(),
 		VarTrace:    uint32(1),
 	})
-	a, b := newNSThread(t), newNSThread(t)
-	if err := a.ip("link set lo up",
-		fmt.Sprintf("link add ovl0 type veth peer name ovl0 netns %d", b.tid),
+	a, b := newNSThread(t, "a"), newNSThread(t, "b")
+	if err := a.IP("link set lo up",
+		fmt.Sprintf("link add ovl0 type veth peer name ovl0 netns %d", b.TID),
 		"addr add "+underA+"/24 dev ovl0", "link set ovl0 up",
 		"link add cilium_vxlan type vxlan external dstport 8472", "link set cilium_vxlan up",
 		"route add "+nodeB+"/32 encap ip id 1001 dst "+underB+" dev cilium_vxlan",
@@ -51,7 +51,7 @@ func TestE2EOverlayToHostPacketType(t *testing.T) {
 		"neigh add "+nodeB+" lladdr 02:00:00:00:01:0b dev cilium_vxlan nud permanent"); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.ip("link set lo up",
+	if err := b.IP("link set lo up",
 		"addr add "+underB+"/24 dev ovl0", "link set ovl0 up",
 		"addr add "+nodeB+"/32 dev lo",
 		"link add cilium_vxlan type vxlan external dstport 8472", "link set cilium_vxlan up"); err != nil {
@@ -59,7 +59,7 @@ func TestE2EOverlayToHostPacketType(t *testing.T) {
 	}
 	// The datagram's source (A's underlay address) arrives on cilium_vxlan
 	// while B routes it via ovl0: loose reverse-path filtering, in B only.
-	if err := b.do(func() error {
+	if err := b.Do(func() error {
 		for _, f := range []string{"all", "default", "cilium_vxlan"} {
 			if err := os.WriteFile("/proc/sys/net/ipv4/conf/"+f+"/rp_filter", []byte("0"), 0o644); err != nil {
 				return err
@@ -69,14 +69,14 @@ func TestE2EOverlayToHostPacketType(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	vxlan, _, err := b.link("cilium_vxlan")
+	vxlan, _, err := b.Link("cilium_vxlan")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.attach(t, coll, vxlan, ProgFromOverlay, "")
+	attachTCX(t, b, coll, vxlan, ProgFromOverlay, "")
 
 	var srv net.PacketConn
-	if err := b.do(func() (err error) {
+	if err := b.Do(func() (err error) {
 		srv, err = net.ListenPacket("udp4", net.JoinHostPort(nodeB, fmt.Sprint(port)))
 		return err
 	}); err != nil {
@@ -84,7 +84,7 @@ func TestE2EOverlayToHostPacketType(t *testing.T) {
 	}
 	t.Cleanup(func() { srv.Close() })
 	var cli net.Conn
-	if err := a.do(func() (err error) {
+	if err := a.Do(func() (err error) {
 		cli, err = net.Dial("udp4", net.JoinHostPort(nodeB, fmt.Sprint(port)))
 		return err
 	}); err != nil {
@@ -95,7 +95,7 @@ func TestE2EOverlayToHostPacketType(t *testing.T) {
 	// send reports whether the datagram reached B's socket.
 	send := func(vni, tries int) bool {
 		t.Helper()
-		if err := a.ip(fmt.Sprintf("route replace %s/32 encap ip id %d dst %s dev cilium_vxlan", nodeB, vni, underB)); err != nil {
+		if err := a.IP(fmt.Sprintf("route replace %s/32 encap ip id %d dst %s dev cilium_vxlan", nodeB, vni, underB)); err != nil {
 			t.Fatal(err)
 		}
 		buf := make([]byte, 64)

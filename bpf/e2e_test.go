@@ -8,14 +8,13 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+
+	"github.com/dpforge/dpforge/bpf/netnstest"
 )
 
 // End-to-end: real sockets in pod network namespaces, the lxc programs
@@ -23,68 +22,10 @@ import (
 // outside the test's own namespaces is touched; they vanish with their
 // threads.
 
-// nsThread is a goroutine locked to an OS thread in a network namespace
-// of its own. Work sent to it runs there: sockets it creates and ip(8)
-// commands it forks belong to that namespace.
-type nsThread struct {
-	tid  int
-	work chan func()
-	done chan struct{}
-}
+// nsThread is a network namespace of the test's own.
+type nsThread = netnstest.NS
 
-func newNSThread(t *testing.T) *nsThread {
-	t.Helper()
-	ns := &nsThread{work: make(chan func()), done: make(chan struct{})}
-	ready := make(chan error)
-	go func() {
-		defer close(ns.done)
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		if err := syscall.Unshare(syscall.CLONE_NEWNET); err != nil {
-			ready <- err
-			return
-		}
-		ns.tid = syscall.Gettid()
-		ready <- nil
-		for f := range ns.work {
-			f()
-		}
-	}()
-	if err := <-ready; err != nil {
-		t.Fatalf("new network namespace: %v", err)
-	}
-	t.Cleanup(func() { close(ns.work); <-ns.done })
-	return ns
-}
-
-func (ns *nsThread) do(f func() error) error {
-	errc := make(chan error)
-	ns.work <- func() { errc <- f() }
-	return <-errc
-}
-
-func (ns *nsThread) ip(cmds ...string) error {
-	return ns.do(func() error {
-		for _, c := range cmds {
-			if out, err := exec.Command("ip", strings.Fields(c)...).CombinedOutput(); err != nil {
-				return fmt.Errorf("ip %s: %v: %s", c, err, bytes.TrimSpace(out))
-			}
-		}
-		return nil
-	})
-}
-
-func (ns *nsThread) link(name string) (ifindex int, mac [6]byte, err error) {
-	err = ns.do(func() error {
-		iface, err := net.InterfaceByName(name)
-		if err != nil {
-			return err
-		}
-		ifindex = iface.Index
-		copy(mac[:], iface.HardwareAddr)
-		return nil
-	})
-	return
-}
+func newNSThread(t *testing.T, name string) *nsThread { return netnstest.New(t, name) }
 
 type e2ePod struct {
 	ns   *nsThread
@@ -111,36 +52,36 @@ func e2eNode(t *testing.T, coll *ebpf.Collection) (*nsThread, [2]e2ePod) {
 	var pods [2]e2ePod
 	for i := range pods {
 		lxc := fmt.Sprintf("lxc%d", i+1)
-		pod := e2ePod{ns: newNSThread(t), addr: netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)})}
+		pod := e2ePod{ns: newNSThread(t, "pod"), addr: netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)})}
 		pods[i] = pod
-		if err := node.ip(fmt.Sprintf("link add %s type veth peer name eth0 netns %d", lxc, pod.ns.tid), "link set "+lxc+" up"); err != nil {
+		if err := node.IP(fmt.Sprintf("link add %s type veth peer name eth0 netns %d", lxc, pod.ns.TID), "link set "+lxc+" up"); err != nil {
 			t.Fatal(err)
 		}
-		lxcIndex, lxcMAC, err := node.link(lxc)
+		lxcIndex, lxcMAC, err := node.Link(lxc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = pod.ns.ip("link set lo up", "link set eth0 up",
+		err = pod.ns.IP("link set lo up", "link set eth0 up",
 			"addr add "+pod.addr.String()+"/32 dev eth0",
 			"route add 169.254.1.1 dev eth0 scope link",
 			"route add default via 169.254.1.1 dev eth0",
-			fmt.Sprintf("neigh add 169.254.1.1 lladdr %s dev eth0 nud permanent", net.HardwareAddr(lxcMAC[:])))
+			fmt.Sprintf("neigh add 169.254.1.1 lladdr %s dev eth0 nud permanent", lxcMAC))
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, podMAC, err := pod.ns.link("eth0")
+		_, podMAC, err := pod.ns.Link("eth0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = node.ip("route add "+pod.addr.String()+"/32 dev "+lxc,
-			fmt.Sprintf("neigh add %s lladdr %s dev %s nud permanent", pod.addr, net.HardwareAddr(podMAC[:]), lxc))
+		err = node.IP("route add "+pod.addr.String()+"/32 dev "+lxc,
+			fmt.Sprintf("neigh add %s lladdr %s dev %s nud permanent", pod.addr, podMAC, lxc))
 		if err != nil {
 			t.Fatal(err)
 		}
 		put(t, coll, MapEndpoints, EndpointKey{Addr: pod.addr.As4()},
-			EndpointInfo{Ifindex: uint32(lxcIndex), MAC: podMAC, NodeMAC: lxcMAC, EpID: uint16(i + 1), SecID: uint32(1001 + i)})
+			EndpointInfo{Ifindex: uint32(lxcIndex), MAC: [6]byte(podMAC), NodeMAC: [6]byte(lxcMAC), EpID: uint16(i + 1), SecID: uint32(1001 + i)})
 
-		node.attach(t, coll, lxcIndex, ProgFromContainer, ProgToContainer)
+		attachTCX(t, node, coll, lxcIndex, ProgFromContainer, ProgToContainer)
 	}
 	return node, pods
 }
@@ -154,11 +95,8 @@ func newNodeNS(t *testing.T, sysctls map[string]string) *nsThread {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Fatalf("ip(8) from iproute2 is needed to build the test's namespaces (make deps installs it): %v", err)
 	}
-	node := newNSThread(t)
-	if err := node.ip("link set lo up"); err != nil {
-		t.Fatal(err)
-	}
-	if err := node.do(func() error {
+	node := newNSThread(t, "node")
+	if err := node.Do(func() error {
 		for k, v := range sysctls {
 			if err := os.WriteFile("/proc/sys/net/"+k, []byte(v), 0o644); err != nil {
 				return err
@@ -171,12 +109,12 @@ func newNodeNS(t *testing.T, sysctls map[string]string) *nsThread {
 	return node
 }
 
-// attach attaches ingress and egress (a program name, or "" for none) to
+// attachTCX attaches ingress and egress (a program name, or "" for none) to
 // ifindex with TCX, from inside ns: TCX resolves the ifindex in the
 // caller's namespace. The links close when the test ends.
-func (ns *nsThread) attach(t *testing.T, coll *ebpf.Collection, ifindex int, ingress, egress string) {
+func attachTCX(t *testing.T, ns *nsThread, coll *ebpf.Collection, ifindex int, ingress, egress string) {
 	t.Helper()
-	err := ns.do(func() error {
+	err := ns.Do(func() error {
 		for _, a := range []struct {
 			prog   string
 			attach ebpf.AttachType
@@ -204,7 +142,7 @@ func (ns *nsThread) attach(t *testing.T, coll *ebpf.Collection, ifindex int, ing
 func udpEcho(t *testing.T, pod e2ePod, port uint16) {
 	t.Helper()
 	var conn net.PacketConn
-	err := pod.ns.do(func() (err error) {
+	err := pod.ns.Do(func() (err error) {
 		conn, err = net.ListenPacket("udp", netip.AddrPortFrom(pod.addr, port).String())
 		return err
 	})
@@ -229,7 +167,7 @@ func udpEcho(t *testing.T, pod e2ePod, port uint16) {
 func udpExchange(t *testing.T, pod e2ePod, dst netip.AddrPort) error {
 	t.Helper()
 	var conn *net.UDPConn
-	err := pod.ns.do(func() (err error) {
+	err := pod.ns.Do(func() (err error) {
 		conn, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(dst))
 		return err
 	})
@@ -313,26 +251,26 @@ func TestE2ENodePortLegacyLocalBackend(t *testing.T) {
 	clientAddr := netip.MustParseAddr("192.168.90.2")
 	coll := newCollection(t, variantByName(t, "nodeport"), map[string]any{VarNodeIPv4: nodeAddr.As4()})
 	node, pods := e2eNode(t, coll)
-	client := newNSThread(t)
-	if err := node.ip(fmt.Sprintf("link add np0 type veth peer name eth0 netns %d", client.tid),
+	client := newNSThread(t, "client")
+	if err := node.IP(fmt.Sprintf("link add np0 type veth peer name eth0 netns %d", client.TID),
 		"addr add "+nodeAddr.String()+"/24 dev np0", "link set np0 up"); err != nil {
 		t.Fatal(err)
 	}
-	if err := client.ip("link set lo up", "addr add "+clientAddr.String()+"/24 dev eth0", "link set eth0 up"); err != nil {
+	if err := client.IP("link set lo up", "addr add "+clientAddr.String()+"/24 dev eth0", "link set eth0 up"); err != nil {
 		t.Fatal(err)
 	}
-	np0, _, err := node.link("np0")
+	np0, _, err := node.Link("np0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, clientMAC, err := client.link("eth0")
+	_, clientMAC, err := client.Link("eth0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := node.ip(fmt.Sprintf("neigh add %s lladdr %s dev np0 nud permanent", clientAddr, net.HardwareAddr(clientMAC[:]))); err != nil {
+	if err := node.IP(fmt.Sprintf("neigh add %s lladdr %s dev np0 nud permanent", clientAddr, clientMAC)); err != nil {
 		t.Fatal(err)
 	}
-	node.attach(t, coll, np0, ProgFromNetdev, ProgToNetdev)
+	attachTCX(t, node, coll, np0, ProgFromNetdev, ProgToNetdev)
 	put(t, coll, MapServices, SvcKey{Dport: PortOf(30080), Proto: protoUDP}, SvcValue{Count: 1, RevNATIndex: 2, Flags: ServiceNodePort})
 	put(t, coll, MapServices, SvcKey{Dport: PortOf(30080), Proto: protoUDP, Slot: 1}, SvcValue{BackendID: 2})
 	put(t, coll, MapBackends, BackendKey{ID: 2}, BackendValue{Addr: pods[1].addr.As4(), Port: PortOf(9000), Proto: protoUDP})

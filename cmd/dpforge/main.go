@@ -11,91 +11,47 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/spf13/pflag"
+	"github.com/dpforge/dpforge/cmd/internal/cli"
 )
 
 // Exit codes.
 const (
-	exitOK       = 0
-	exitProblems = 1 // invalid input, failed build or test
-	exitUsage    = 2
+	exitOK       = cli.ExitOK
+	exitProblems = cli.ExitProblems // invalid input, failed build or test
+	exitUsage    = cli.ExitUsage
 )
 
-type command struct {
-	name    string
-	summary string
-	run     func(args []string, stdout, stderr io.Writer) int
-}
-
-func commands() []command {
-	return []command{
-		{"validate", "check feature matrices (or a Cilium ConfigMap) against the feature model", runValidate},
-		{"explain", "show each node's outcome in the words of cilium status", runExplain},
-		{"gen", "write node_config.h per node and dp_variant.h per variant", runGen},
-		{"probe", "probe the running kernel's capabilities into a probe file for a kernel profile", runProbe},
-		{"build", "compile one datapath object set per distinct variant, with Go bindings and a manifest", runBuild},
-		{"verify", "load every program of every built variant into the running kernel's verifier", runVerify},
-		{"test", "run packet scenarios through every built variant they apply to (BPF_PROG_TEST_RUN)", runTest},
-		{"report", "tabulate the kernels each variant was verified and packet-tested on, with headroom", runReport},
+func commands() []cli.Command {
+	return []cli.Command{
+		{Name: "validate", Summary: "check feature matrices (or a Cilium ConfigMap) against the feature model", Run: runValidate},
+		{Name: "explain", Summary: "show each node's outcome in the words of cilium status", Run: runExplain},
+		{Name: "gen", Summary: "write node_config.h per node and dp_variant.h per variant", Run: runGen},
+		{Name: "probe", Summary: "probe the running kernel's capabilities into a probe file for a kernel profile", Run: runProbe},
+		{Name: "build", Summary: "compile one datapath object set per distinct variant, with Go bindings and a manifest", Run: runBuild},
+		{Name: "verify", Summary: "load every program of every built variant into the running kernel's verifier", Run: runVerify},
+		{Name: "test", Summary: "run packet scenarios through every built variant they apply to (BPF_PROG_TEST_RUN)", Run: runTest},
+		{Name: "report", Summary: "tabulate the kernels each variant was verified and packet-tested on, with headroom", Run: runReport},
 	}
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
-	}
-	for _, c := range commands() {
-		if c.name == args[0] {
-			return c.run(args[1:], stdout, stderr)
-		}
-	}
-	fmt.Fprintf(stderr, "dpforge: unknown command %q\n\n", args[0])
-	usage(stderr)
-	return exitUsage
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: dpforge COMMAND [flags]\n\ncommands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w, "\nRun dpforge COMMAND --help for a command's flags and an example.")
+	return cli.Main("dpforge", commands(), args, stdout, stderr)
 }
 
 // flags is a subcommand's flag set with its usage line and example.
-type flags struct {
-	*pflag.FlagSet
-	synopsis string
-	stderr   io.Writer
-}
+type flags struct{ *cli.Flags }
 
 // flagSet makes a subcommand's flag set with usage text and an example.
 func flagSet(name, synopsis, example string, stderr io.Writer) *flags {
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.SortFlags = true
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: dpforge %s\n\nflags:\n", synopsis)
-		fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nexample:\n  %s\n", example)
-	}
-	return &flags{FlagSet: fs, synopsis: synopsis, stderr: stderr}
+	return &flags{cli.NewFlags("dpforge", name, synopsis, example, stderr)}
 }
 
-// parse parses args and maps the outcome to an exit code (-1: go on). A
-// flag error says what is wrong and shows the usage line.
+// parse parses args and maps the outcome to an exit code (-1: go on).
 func (f *flags) parse(args []string) int {
-	if err := f.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		return f.usageError("%v", err)
+	if code, ok := f.ParseArgs(args); !ok {
+		return code
 	}
 	return -1
 }
@@ -103,9 +59,7 @@ func (f *flags) parse(args []string) int {
 // usageError prints "dpforge CMD: <what is wrong>" and the usage line, and
 // returns the usage exit code.
 func (f *flags) usageError(format string, args ...any) int {
-	fmt.Fprintf(f.stderr, "dpforge %s: %s\n", f.Name(), fmt.Sprintf(format, args...))
-	fmt.Fprintf(f.stderr, "usage: dpforge %s\nRun dpforge %s --help for the flags and an example.\n", f.synopsis, f.Name())
-	return exitUsage
+	return f.UsageError(format, args...)
 }
 
 // formatFlag is the -o flag: the output format, text or json, in every

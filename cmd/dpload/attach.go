@@ -72,7 +72,7 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.build, "build", "", "build directory (default: the build embedded in this binary)")
 	values := fs.StringToString("set", nil, "override load-time values, e.g. cfg_node_ipv4=192.168.0.1")
 	mapMax := fs.StringToInt("map-max", nil, "override maps' maximum entries, e.g. dp_services=65536")
-	if code, ok := parse(fs, args, &c, stderr); !ok {
+	if code, ok := c.parse(args); !ok {
 		return code
 	}
 	if *nodeName == "" && !*auto && *variant == "" {
@@ -126,7 +126,7 @@ func runReplace(args []string, stdout, stderr io.Writer) int {
 	auto := fs.Bool("auto", false, "pick the variant with the most features this kernel can run")
 	variant := fs.String("variant", "", "variant id to run instead of the node's")
 	mapMax := fs.StringToInt("map-max", nil, "override maps' maximum entries (kept from attach unless given)")
-	if code, ok := parse(fs, args, &c, stderr); !ok {
+	if code, ok := c.parse(args); !ok {
 		return code
 	}
 	n := c.node()
@@ -173,8 +173,8 @@ func runReplace(args []string, stdout, stderr io.Writer) int {
 
 func runDetach(args []string, stdout, stderr io.Writer) int {
 	var c common
-	fs := flagSet("detach", "detach", "dpload detach", stderr, &c)
-	if code, ok := parse(fs, args, &c, stderr); !ok {
+	flagSet("detach", "detach", "dpload detach", stderr, &c)
+	if code, ok := c.parse(args); !ok {
 		return code
 	}
 	if err := c.node().Detach(); err != nil {
@@ -192,8 +192,8 @@ func runDetach(args []string, stdout, stderr io.Writer) int {
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
 	var c common
-	fs := flagSet("status", "status [-o json]", "dpload status -o json", stderr, &c)
-	if code, ok := parse(fs, args, &c, stderr); !ok {
+	flagSet("status", "status [-o json]", "dpload status -o json", stderr, &c)
+	if code, ok := c.parse(args); !ok {
 		return code
 	}
 	st, err := c.node().Status()
@@ -242,7 +242,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 func runState(args []string, stdout, stderr io.Writer) int {
 	var c common
 	fs := flagSet("state", "state apply FILE", "dpload state apply node-state.yaml", stderr, &c)
-	if code, ok := parse(fs, args, &c, stderr); !ok {
+	if code, ok := c.parse(args); !ok {
 		return code
 	}
 	if fs.NArg() != 2 || fs.Arg(0) != "apply" {

@@ -113,13 +113,13 @@ func TestTrafficBandwidth(t *testing.T) {
 		before := n1.counter(t, bpf.DropBWHorizon)
 		var sink net.PacketConn
 		dst := netip.AddrPortFrom(c.ip, 9301)
-		if err := c.ns.do(func() (err error) { sink, err = net.ListenPacket("udp4", dst.String()); return err }); err != nil {
+		if err := c.ns.Do(func() (err error) { sink, err = net.ListenPacket("udp4", dst.String()); return err }); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { sink.Close() })
 		go io.Copy(io.Discard, readerOf(sink))
 		var out *net.UDPConn
-		if err := a.ns.do(func() (err error) { out, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst)); return err }); err != nil {
+		if err := a.ns.Do(func() (err error) { out, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst)); return err }); err != nil {
 			t.Fatal(err)
 		}
 		defer out.Close()
@@ -185,7 +185,7 @@ func (f readerFunc) Read(b []byte) (int, error) { return f(b) }
 
 // tc runs tc(8) commands in the node's namespace.
 func (n *e2eNode) tc(cmds ...string) error {
-	return n.ns.do(func() error {
+	return n.ns.Do(func() error {
 		for _, c := range cmds {
 			if out, err := exec.Command("tc", strings.Fields(c)...).CombinedOutput(); err != nil {
 				return fmt.Errorf("%s: tc %s: %v: %s", n.name, c, err, strings.TrimSpace(string(out)))

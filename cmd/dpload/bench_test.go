@@ -88,7 +88,7 @@ func BenchmarkStateApply(b *testing.B) {
 		tp := newTopology(b, overlayNone, [2]int{0, 0})
 		n1 := tp.nodes[0]
 		var st node.State
-		err := n1.ns.do(func() error {
+		err := n1.ns.Do(func() error {
 			for i := range endpoints {
 				name := fmt.Sprintf("lxc%d", i)
 				veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: fmt.Sprintf("pod%d", i)}
@@ -142,7 +142,7 @@ func BenchmarkStateApply(b *testing.B) {
 		b.ReportMetric(float64(first.Milliseconds()), "ms/first-apply")
 		b.ReportMetric(float64(noop.Milliseconds()), "ms/noop-apply")
 		var st2 *node.Status
-		err = n1.ns.do(func() (err error) { st2, err = n1.loader().Status(); return err })
+		err = n1.ns.Do(func() (err error) { st2, err = n1.loader().Status(); return err })
 		if err == nil {
 			attached := slices.IndexFunc(st2.Hooks, func(h node.HookStatus) bool { return !h.Attached })
 			if len(st2.Hooks) != 2*endpoints+2 || attached >= 0 {

@@ -360,7 +360,7 @@ func requireKernel(t testing.TB, feature, config string, cmds ...[]string) {
 	t.Helper()
 	ns := newNSThread(t, "probe")
 	for _, c := range cmds {
-		err := ns.do(func() error {
+		err := ns.Do(func() error {
 			out, err := execIn(c)
 			if err != nil {
 				return fmt.Errorf("`%s`: %v: %s", strings.Join(c, " "), err, strings.TrimSpace(string(out)))

@@ -47,7 +47,7 @@ func TestEmbeddedLoader(t *testing.T) {
 	exeOn := func(n *e2eNode, args ...string) (string, error) {
 		var out []byte
 		var err error
-		n.ns.do(func() error {
+		n.ns.Do(func() error {
 			out, err = exec.Command(bin, append(args, "--bpffs", n.bpffs, "--run-dir", n.runDir)...).CombinedOutput()
 			return nil
 		})

@@ -7,7 +7,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,58 +15,31 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/dpforge/dpforge/bpf/loader/node"
+	"github.com/dpforge/dpforge/cmd/internal/cli"
 )
 
 // Exit codes.
 const (
-	exitOK       = 0
-	exitProblems = 1
-	exitUsage    = 2
+	exitOK       = cli.ExitOK
+	exitProblems = cli.ExitProblems
+	exitUsage    = cli.ExitUsage
 )
 
-type command struct {
-	name    string
-	summary string
-	run     func(args []string, stdout, stderr io.Writer) int
-}
-
-func commands() []command {
-	return []command{
-		{"attach", "load the node's variant and attach every program to its hook", runAttach},
-		{"replace", "swap the attached datapath for another build or variant, without loss", runReplace},
-		{"state", "state apply FILE: write endpoints, ipcache, services, policy... into the pinned maps", runState},
-		{"map", "map list NAME | map get NAME KEY: show a pinned map's entries, decoded", runMap},
-		{"status", "what is attached where, variant and build, map fill, drop counters", runStatus},
-		{"detach", "remove every hook, pin and record dpload made", runDetach},
+func commands() []cli.Command {
+	return []cli.Command{
+		{Name: "attach", Summary: "load the node's variant and attach every program to its hook", Run: runAttach},
+		{Name: "replace", Summary: "swap the attached datapath for another build or variant, without loss", Run: runReplace},
+		{Name: "state", Summary: "state apply FILE: write endpoints, ipcache, services, policy... into the pinned maps", Run: runState},
+		{Name: "map", Summary: "map list NAME | map get NAME KEY: show a pinned map's entries, decoded", Run: runMap},
+		{Name: "status", Summary: "what is attached where, variant and build, map fill, drop counters", Run: runStatus},
+		{Name: "detach", Summary: "remove every hook, pin and record dpload made", Run: runDetach},
 	}
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
-	}
-	for _, c := range commands() {
-		if c.name == args[0] {
-			return c.run(args[1:], stdout, stderr)
-		}
-	}
-	fmt.Fprintf(stderr, "dpload: unknown command %q\n\n", args[0])
-	usage(stderr)
-	return exitUsage
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: dpload COMMAND [flags]\n\ncommands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w, "\nRun dpload COMMAND --help for a command's flags and an example.")
+	return cli.Main("dpload", commands(), args, stdout, stderr)
 }
 
 // common are the flags every command has.
@@ -76,20 +48,12 @@ type common struct {
 	runDir string
 	output string
 	build  string
-	// synopsis is the command's usage line, shown with a flag error.
-	synopsis string
+	fs     *cli.Flags
 }
 
 func flagSet(name, synopsis, example string, stderr io.Writer, c *common) *pflag.FlagSet {
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.SortFlags = true
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: dpload %s\n\nflags:\n", synopsis)
-		fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nexample:\n  %s\n", example)
-	}
-	c.synopsis = synopsis
+	c.fs = cli.NewFlags("dpload", name, synopsis, example, stderr)
+	fs := c.fs.FlagSet
 	fs.StringVar(&c.bpffs, "bpffs", "/sys/fs/bpf/dpforge", "directory on a bpffs for the pinned maps, programs and links")
 	fs.StringVar(&c.runDir, "run-dir", "/run/dpload", "directory of dpload's record of what it attached")
 	fs.StringVarP(&c.output, "output", "o", "text", "output format: text or json")
@@ -98,25 +62,14 @@ func flagSet(name, synopsis, example string, stderr io.Writer, c *common) *pflag
 
 // parse parses args; it returns an exit code and false when the command
 // must stop (help, usage error).
-func parse(fs *pflag.FlagSet, args []string, c *common, stderr io.Writer) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK, false
-		}
-		return c.usageError(stderr, fs.Name(), "%v", err), false
+func (c *common) parse(args []string) (int, bool) {
+	if code, ok := c.fs.ParseArgs(args); !ok {
+		return code, false
 	}
 	if c.output != "text" && c.output != "json" {
-		return c.usageError(stderr, fs.Name(), "-o %q: want text or json", c.output), false
+		return c.fs.UsageError("-o %q: want text or json", c.output), false
 	}
 	return 0, true
-}
-
-// usageError says what is wrong with a command line and shows the usage
-// line, as dpforge does.
-func (c *common) usageError(stderr io.Writer, name, format string, args ...any) int {
-	fmt.Fprintf(stderr, "dpload %s: %s\n", name, fmt.Sprintf(format, args...))
-	fmt.Fprintf(stderr, "usage: dpload %s\nRun dpload %s --help for the flags and an example.\n", c.synopsis, name)
-	return exitUsage
 }
 
 func (c *common) node() *node.Node {

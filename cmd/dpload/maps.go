@@ -12,7 +12,7 @@ func runMap(args []string, stdout, stderr io.Writer) int {
 	fs := flagSet("map", "map list NAME | map get NAME KEY",
 		"dpload map list dp_ipcache\n  dpload map get dp_ipcache 10.0.2.1/32\n  dpload map get dp_services addr=10.96.0.10,dport=80,proto=6", stderr, &c)
 	fs.StringVar(&c.build, "build", "", "build whose BTF decodes the map (default: the attached one)")
-	if code, ok := parse(fs, args, &c, stderr); !ok {
+	if code, ok := c.parse(args); !ok {
 		return code
 	}
 	sub := fs.Arg(0)

@@ -10,15 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
 	"gopkg.in/yaml.v3"
 
 	"github.com/dpforge/dpforge/bpf/loader/node"
+	"github.com/dpforge/dpforge/bpf/netnstest"
 )
 
 // The seeds' topology, from network namespaces: two nodes, each with pods
@@ -38,84 +37,10 @@ import (
 // Geneve variant gets a collect-metadata geneve device (cilium_geneve,
 // port 6081) in place of the vxlan one.
 
-// nsThread is a goroutine locked to an OS thread in a network namespace
-// of its own. Work sent to it runs there: sockets it creates, netlink
-// calls it makes and commands it forks belong to that namespace.
-type nsThread struct {
-	name string
-	tid  int
-	work chan func()
-	done chan struct{}
-}
+// nsThread is a network namespace of the test's own.
+type nsThread = netnstest.NS
 
-func newNSThread(t testing.TB, name string) *nsThread {
-	t.Helper()
-	ns := &nsThread{name: name, work: make(chan func()), done: make(chan struct{})}
-	ready := make(chan error)
-	go func() {
-		defer close(ns.done)
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		if err := syscall.Unshare(syscall.CLONE_NEWNET); err != nil {
-			ready <- err
-			return
-		}
-		ns.tid = syscall.Gettid()
-		ready <- nil
-		for f := range ns.work {
-			f()
-		}
-	}()
-	if err := <-ready; err != nil {
-		t.Fatalf("new network namespace %s: %v", name, err)
-	}
-	t.Cleanup(func() { close(ns.work); <-ns.done })
-	if err := ns.ip("link set lo up"); err != nil {
-		t.Fatal(err)
-	}
-	return ns
-}
-
-func (ns *nsThread) do(f func() error) error {
-	errc := make(chan error)
-	ns.work <- func() { errc <- f() }
-	return <-errc
-}
-
-// ip runs ip(8) commands in the namespace; "%d" in a command is not
-// special, callers format namespace ids themselves.
-func (ns *nsThread) ip(cmds ...string) error {
-	return ns.do(func() error {
-		for _, c := range cmds {
-			if out, err := exec.Command("ip", strings.Fields(c)...).CombinedOutput(); err != nil {
-				return fmt.Errorf("%s: ip %s: %v: %s", ns.name, c, err, bytes.TrimSpace(out))
-			}
-		}
-		return nil
-	})
-}
-
-func (ns *nsThread) sysctl(kv ...string) error {
-	return ns.do(func() error {
-		for i := 0; i < len(kv); i += 2 {
-			if err := os.WriteFile("/proc/sys/"+kv[i], []byte(kv[i+1]), 0o644); err != nil {
-				return fmt.Errorf("%s: sysctl %s: %w", ns.name, kv[i], err)
-			}
-		}
-		return nil
-	})
-}
-
-func (ns *nsThread) link(name string) (ifindex int, mac net.HardwareAddr, err error) {
-	err = ns.do(func() error {
-		iface, err := net.InterfaceByName(name)
-		if err != nil {
-			return fmt.Errorf("%s: %w", ns.name, err)
-		}
-		ifindex, mac = iface.Index, iface.HardwareAddr
-		return nil
-	})
-	return
-}
+func newNSThread(t testing.TB, name string) *nsThread { return netnstest.New(t, name) }
 
 type e2ePod struct {
 	ns       *nsThread
@@ -218,16 +143,16 @@ func newTopology(t testing.TB, overlay string, podsPerNode [2]int) *topology {
 	tunnel := overlay != overlayNone
 	tp := &topology{t: t, tunnel: tunnel, outIP: netip.MustParseAddr("192.168.56.200")}
 	tp.wire = newNSThread(t, "wire")
-	if err := tp.wire.ip("link add br0 type bridge", "link set br0 up"); err != nil {
+	if err := tp.wire.IP("link add br0 type bridge", "link set br0 up"); err != nil {
 		t.Fatal(err)
 	}
 	// plug connects ns's eth0 to the bridge.
 	plug := func(ns *nsThread, port string, addr netip.Addr) {
 		t.Helper()
-		err := tp.wire.ip(fmt.Sprintf("link add %s type veth peer name eth0 netns %d", port, ns.tid),
+		err := tp.wire.IP(fmt.Sprintf("link add %s type veth peer name eth0 netns %d", port, ns.TID),
 			"link set "+port+" master br0", "link set "+port+" up")
 		if err == nil {
-			err = ns.ip("addr add "+addr.String()+"/24 dev eth0", "link set eth0 up")
+			err = ns.IP("addr add "+addr.String()+"/24 dev eth0", "link set eth0 up")
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -248,7 +173,7 @@ func newTopology(t testing.TB, overlay string, podsPerNode [2]int) *topology {
 		tp.nodes[i] = n
 		n.ns = newNSThread(t, n.name)
 		plug(n.ns, fmt.Sprintf("n%d", i+1), n.ip)
-		if err := n.ns.sysctl("net/ipv4/ip_forward", "1", "net/ipv4/conf/all/rp_filter", "0", "net/ipv4/conf/default/rp_filter", "0"); err != nil {
+		if err := n.ns.Sysctl("net/ipv4/ip_forward", "1", "net/ipv4/conf/all/rp_filter", "0", "net/ipv4/conf/default/rp_filter", "0"); err != nil {
 			t.Fatal(err)
 		}
 		if tunnel {
@@ -256,7 +181,7 @@ func newTopology(t testing.TB, overlay string, podsPerNode [2]int) *topology {
 			if !ok {
 				t.Fatalf("unknown overlay %q", overlay)
 			}
-			if err := n.ns.ip(dev.add, "link set "+dev.name+" up"); err != nil {
+			if err := n.ns.IP(dev.add, "link set "+dev.name+" up"); err != nil {
 				t.Fatal(err)
 			}
 			n.overlay = dev.name
@@ -268,7 +193,7 @@ func newTopology(t testing.TB, overlay string, podsPerNode [2]int) *topology {
 	// Native routing: each node routes the other's pod CIDR to it.
 	for i, n := range tp.nodes {
 		other := tp.nodes[1-i]
-		if err := n.ns.ip("route add " + other.cidr.String() + " via " + other.ip.String() + " dev eth0"); err != nil {
+		if err := n.ns.IP("route add " + other.cidr.String() + " via " + other.ip.String() + " dev eth0"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -291,14 +216,14 @@ func (n *e2eNode) addPod(t testing.TB, j int) *e2ePod {
 	for range j {
 		p.ip = p.ip.Next()
 	}
-	if err := ns.ip(fmt.Sprintf("link add %s type veth peer name eth0 netns %d", p.veth, p.ns.tid), "link set "+p.veth+" up"); err != nil {
+	if err := ns.IP(fmt.Sprintf("link add %s type veth peer name eth0 netns %d", p.veth, p.ns.TID), "link set "+p.veth+" up"); err != nil {
 		t.Fatal(err)
 	}
-	_, lxcMAC, err := ns.link(p.veth)
+	_, lxcMAC, err := ns.Link(p.veth)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = p.ns.ip("link set eth0 up",
+	err = p.ns.IP("link set eth0 up",
 		"addr add "+p.ip.String()+"/32 dev eth0",
 		"route add 169.254.1.1 dev eth0 scope link",
 		"route add default via 169.254.1.1 dev eth0",
@@ -306,10 +231,10 @@ func (n *e2eNode) addPod(t testing.TB, j int) *e2ePod {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, p.mac, err = p.ns.link("eth0"); err != nil {
+	if _, p.mac, err = p.ns.Link("eth0"); err != nil {
 		t.Fatal(err)
 	}
-	if err := ns.ip("route add "+p.ip.String()+"/32 dev "+p.veth,
+	if err := ns.IP("route add "+p.ip.String()+"/32 dev "+p.veth,
 		"neigh add "+p.ip.String()+" lladdr "+p.mac.String()+" dev "+p.veth+" nud permanent"); err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +273,7 @@ func (n *e2eNode) dpload(args ...string) (string, error) {
 	var stdout, stderr bytes.Buffer
 	args = append(args, "--bpffs", n.bpffs, "--run-dir", n.runDir)
 	var code int
-	n.ns.do(func() error { code = run(args, &stdout, &stderr); return nil })
+	n.ns.Do(func() error { code = run(args, &stdout, &stderr); return nil })
 	if code != 0 {
 		return stdout.String(), fmt.Errorf("%s: dpload %s: exit %d: %s", n.name, strings.Join(args, " "), code, strings.TrimSpace(stderr.String()))
 	}

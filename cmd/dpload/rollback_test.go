@@ -36,7 +36,7 @@ func (n *e2eNode) loader() *node.Node {
 func (n *e2eNode) snapshot(t testing.TB) snapshot {
 	t.Helper()
 	var s snapshot
-	err := n.ns.do(func() error {
+	err := n.ns.Do(func() error {
 		st, err := n.loader().Status()
 		if errors.Is(err, node.ErrNotAttached) {
 			return nil
@@ -131,7 +131,7 @@ func TestReplaceRollback(t *testing.T) {
 			ldr := n1.loader()
 			tc.set(ldr)
 			var rerr error
-			n1.ns.do(func() error {
+			n1.ns.Do(func() error {
 				_, _, rerr = ldr.Replace(node.Spec{Build: b, Node: "native-dsr", Variant: hybrid})
 				return nil
 			})
@@ -177,7 +177,7 @@ func TestAttachRollback(t *testing.T) {
 			if s := n.snapshot(t); s.Record != nil || len(s.Pins) != 0 {
 				t.Errorf("left behind: record %v, pins %q", s.Record != nil, s.Pins)
 			}
-			if err := n.ns.ip("link show eth0"); err != nil {
+			if err := n.ns.IP("link show eth0"); err != nil {
 				t.Fatal(err)
 			}
 			if left := n.hooksOn(t, "eth0"); len(left) > 0 {
@@ -192,7 +192,7 @@ func TestAttachRollback(t *testing.T) {
 func (n *e2eNode) hooksOn(t testing.TB, dev string) []string {
 	t.Helper()
 	var out []string
-	err := n.ns.do(func() error {
+	err := n.ns.Do(func() error {
 		l, err := netlink.LinkByName(dev)
 		if err != nil {
 			return err

@@ -24,7 +24,7 @@ import (
 func udpEcho(t testing.TB, ns *nsThread, addr netip.AddrPort) {
 	t.Helper()
 	var conn net.PacketConn
-	if err := ns.do(func() (err error) { conn, err = net.ListenPacket("udp4", addr.String()); return err }); err != nil {
+	if err := ns.Do(func() (err error) { conn, err = net.ListenPacket("udp4", addr.String()); return err }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
@@ -45,7 +45,7 @@ func udpEcho(t testing.TB, ns *nsThread, addr netip.AddrPort) {
 // reverse-translated does not count).
 func udpExchange(ns *nsThread, dst netip.AddrPort) error {
 	var conn *net.UDPConn
-	if err := ns.do(func() (err error) { conn, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst)); return err }); err != nil {
+	if err := ns.Do(func() (err error) { conn, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst)); return err }); err != nil {
 		return err
 	}
 	defer conn.Close()
@@ -72,7 +72,7 @@ func udpExchange(ns *nsThread, dst netip.AddrPort) error {
 func serveTCP(t testing.TB, ns *nsThread, addr netip.AddrPort, handle func(net.Conn)) {
 	t.Helper()
 	var ln net.Listener
-	if err := ns.do(func() (err error) { ln, err = net.Listen("tcp4", addr.String()); return err }); err != nil {
+	if err := ns.Do(func() (err error) { ln, err = net.Listen("tcp4", addr.String()); return err }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
@@ -95,7 +95,7 @@ func tcpEcho(t testing.TB, ns *nsThread, addr netip.AddrPort) {
 
 func tcpDial(ns *nsThread, dst netip.AddrPort) (net.Conn, error) {
 	var c net.Conn
-	err := ns.do(func() (err error) {
+	err := ns.Do(func() (err error) {
 		c, err = net.DialTimeout("tcp4", dst.String(), slow(3*time.Second))
 		return err
 	})
@@ -206,7 +206,7 @@ var pingID = struct {
 // and waits up to timeout for each reply.
 func ping(ns *nsThread, dst netip.Addr, count int, timeout time.Duration, deadline time.Time) (*pinger, error) {
 	var conn net.PacketConn
-	if err := ns.do(func() (err error) { conn, err = net.ListenPacket("ip4:icmp", "0.0.0.0"); return err }); err != nil {
+	if err := ns.Do(func() (err error) { conn, err = net.ListenPacket("ip4:icmp", "0.0.0.0"); return err }); err != nil {
 		return nil, err
 	}
 	defer conn.Close()
@@ -261,14 +261,14 @@ type sniffer struct {
 
 func sniff(t testing.TB, ns *nsThread, dev string) *sniffer {
 	t.Helper()
-	ifindex, _, err := ns.link(dev)
+	ifindex, _, err := ns.Link(dev)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &sniffer{done: make(chan struct{}), udp: map[uint16]int{}}
 	proto := uint16(unix.ETH_P_ALL)
 	proto = proto<<8 | proto>>8 // network order
-	err = ns.do(func() (err error) {
+	err = ns.Do(func() (err error) {
 		s.fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(proto))
 		if err != nil {
 			return err
