@@ -64,7 +64,7 @@ var allFeatures = []string{
 	"ENABLE_IPV4", "ENABLE_IPV6", "ENABLE_HOST_ROUTING", "ENABLE_NODEPORT",
 	"ENABLE_DSR", "DSR_ENCAP_MODE=DSR_ENCAP_NONE", "ENABLE_MASQUERADE_IPV4",
 	"ENABLE_MASQUERADE_IPV6", "ENABLE_IP_MASQ_AGENT_IPV4", "ENABLE_BANDWIDTH_MANAGER",
-	"ENABLE_HOST_FIREWALL", "ENABLE_EGRESS_GATEWAY", "ENABLE_VTEP", "HAVE_RINGBUF",
+	"ENABLE_HOST_FIREWALL", "ENABLE_EGRESS_GATEWAY", "ENABLE_VTEP", "HAVE_ENCAP", "HAVE_RINGBUF",
 	"ENABLE_SESSION_AFFINITY",
 }
 
@@ -79,9 +79,9 @@ var allLegacy = slices.DeleteFunc(slices.Clone(allFeatures), func(m string) bool
 var variants = []variant{
 	{name: "minimal", macros: []string{"ENABLE_IPV4"}},
 	{name: "minimal-ringbuf", macros: []string{"ENABLE_IPV4", "HAVE_RINGBUF"}, mcpu: "v3"},
-	{name: "tunnel-vxlan", macros: []string{"ENABLE_IPV4", "TUNNEL_MODE",
+	{name: "tunnel-vxlan", macros: []string{"ENABLE_IPV4", "TUNNEL_MODE", "HAVE_ENCAP",
 		"TUNNEL_PROTOCOL=TUNNEL_PROTOCOL_VXLAN", "ENABLE_NODEPORT", "ENABLE_MASQUERADE_IPV4"}},
-	{name: "tunnel-geneve", macros: []string{"ENABLE_IPV4", "ENABLE_IPV6", "TUNNEL_MODE",
+	{name: "tunnel-geneve", macros: []string{"ENABLE_IPV4", "ENABLE_IPV6", "TUNNEL_MODE", "HAVE_ENCAP",
 		"TUNNEL_PROTOCOL=TUNNEL_PROTOCOL_GENEVE"}, mcpu: "v3", flags: []string{"-std=gnu89"}},
 	{name: "host-routing", macros: []string{"ENABLE_IPV4", "ENABLE_HOST_ROUTING"}, mcpu: "v3"},
 	{name: "nodeport", macros: []string{"ENABLE_IPV4", "ENABLE_NODEPORT"}},
@@ -533,7 +533,7 @@ func TestVariantsSameMaps(t *testing.T) {
 // oldKernelVariants are the shapes nodes on kernels before 5.2 get (the
 // seeds' 4.19 node, RHEL 8's 4.18): values compiled in, no global data.
 var oldKernelVariants = []variant{
-	{name: "old-kernel-tunnel", macros: []string{"DP_STATIC_CONFIG", "ENABLE_IPV4", "TUNNEL_MODE",
+	{name: "old-kernel-tunnel", macros: []string{"DP_STATIC_CONFIG", "ENABLE_IPV4", "TUNNEL_MODE", "HAVE_ENCAP",
 		"TUNNEL_PROTOCOL=TUNNEL_PROTOCOL_VXLAN", "ENABLE_NODEPORT", "ENABLE_MASQUERADE_IPV4"}},
 	{name: "old-kernel-native", macros: []string{"DP_STATIC_CONFIG", "ENABLE_IPV4", "ENABLE_NODEPORT",
 		"ENABLE_MASQUERADE_IPV4", "IPV4_SNAT_EXCLUSION_DST_CIDR=0x0a000000", "IPV4_SNAT_EXCLUSION_DST_CIDR_LEN=8",
