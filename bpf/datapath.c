@@ -241,7 +241,11 @@ static __always_inline int from_netdev_ipv4(struct __sk_buff *ctx, struct pkt4 *
 		return ret;
 	}
 
-#ifdef TUNNEL_MODE
+#ifdef HAVE_ENCAP
+	/*
+	 * Encapsulated traffic for the overlay device: tunnel routing's, or
+	 * the egress gateway's in native routing (this node as the gateway).
+	 */
 	if (p->ip.protocol == IPPROTO_UDP && p->ip.daddr == cfg_node_ipv4 &&
 	    p->dport == bpf_htons(cfg_tunnel_port)) {
 		*reason = REASON_PASS_TUNNEL;

@@ -64,7 +64,7 @@ var allFeatures = []string{
 	"ENABLE_IPV4", "ENABLE_IPV6", "ENABLE_HOST_ROUTING", "ENABLE_NODEPORT",
 	"ENABLE_DSR", "DSR_ENCAP_MODE=DSR_ENCAP_NONE", "ENABLE_MASQUERADE_IPV4",
 	"ENABLE_MASQUERADE_IPV6", "ENABLE_IP_MASQ_AGENT_IPV4", "ENABLE_BANDWIDTH_MANAGER",
-	"ENABLE_HOST_FIREWALL", "ENABLE_EGRESS_GATEWAY", "ENABLE_VTEP", "HAVE_RINGBUF",
+	"ENABLE_HOST_FIREWALL", "ENABLE_EGRESS_GATEWAY", "ENABLE_VTEP", "HAVE_ENCAP", "HAVE_RINGBUF",
 	"ENABLE_SESSION_AFFINITY",
 }
 
@@ -79,9 +79,9 @@ var allLegacy = slices.DeleteFunc(slices.Clone(allFeatures), func(m string) bool
 var variants = []variant{
 	{name: "minimal", macros: []string{"ENABLE_IPV4"}},
 	{name: "minimal-ringbuf", macros: []string{"ENABLE_IPV4", "HAVE_RINGBUF"}, mcpu: "v3"},
-	{name: "tunnel-vxlan", macros: []string{"ENABLE_IPV4", "TUNNEL_MODE",
+	{name: "tunnel-vxlan", macros: []string{"ENABLE_IPV4", "TUNNEL_MODE", "HAVE_ENCAP",
 		"TUNNEL_PROTOCOL=TUNNEL_PROTOCOL_VXLAN", "ENABLE_NODEPORT", "ENABLE_MASQUERADE_IPV4"}},
-	{name: "tunnel-geneve", macros: []string{"ENABLE_IPV4", "ENABLE_IPV6", "TUNNEL_MODE",
+	{name: "tunnel-geneve", macros: []string{"ENABLE_IPV4", "ENABLE_IPV6", "TUNNEL_MODE", "HAVE_ENCAP",
 		"TUNNEL_PROTOCOL=TUNNEL_PROTOCOL_GENEVE"}, mcpu: "v3", flags: []string{"-std=gnu89"}},
 	{name: "host-routing", macros: []string{"ENABLE_IPV4", "ENABLE_HOST_ROUTING"}, mcpu: "v3"},
 	{name: "nodeport", macros: []string{"ENABLE_IPV4", "ENABLE_NODEPORT"}},
@@ -251,7 +251,6 @@ var mirrors = map[string]any{
 	"lpm4_key":             LPM4Key{},
 	"maglev_key":           MaglevKey{},
 	"maglev_value":         MaglevValue{},
-	"metrics_key":          MetricsKey{},
 	"metrics_value":        MetricsValue{},
 	"nonmasq_value":        NonMasqValue{},
 	"policy_entry":         PolicyEntry{},
@@ -285,7 +284,7 @@ var mapTypes = map[string][2]any{
 	MapIPCache6:   {LPM6Key{}, RemoteEndpointInfo{}},
 	MapIPCache:    {LPM4Key{}, RemoteEndpointInfo{}},
 	MapMaglev:     {MaglevKey{}, MaglevValue{}},
-	MapMetrics:    {MetricsKey{}, MetricsValue{}},
+	MapMetrics:    {uint32(0), MetricsValue{}},
 	MapNonMasq:    {LPM4Key{}, NonMasqValue{}},
 	MapPolicy:     {PolicyKey{}, PolicyEntry{}},
 	MapPolicyRev:  {uint32(0), uint32(0)},
@@ -366,6 +365,22 @@ func TestVariantsSpec(t *testing.T) {
 				}
 				if got, want := ms.ValueSize, uint32(binary.Size(kv[1])); got != want {
 					t.Errorf("map %s: value size %d, Go %T has %d", name, got, kv[1], want)
+				}
+			}
+			for name, ik := range IndexedKeys {
+				ms := spec.Maps[name]
+				if ms == nil {
+					continue
+				}
+				if ms.Type != ebpf.Array && ms.Type != ebpf.PerCPUArray {
+					t.Errorf("map %s is a %s, want an array: its index packs a %s", name, ms.Type, ik.Type.Name)
+				}
+			}
+			if ms := spec.Maps[MapMetrics]; ms != nil {
+				// The largest slot MetricsKey.Index can return must exist.
+				last, _ := MetricsKey{Reason: 255, Dir: DirEgress, Hook: 7}.Index()
+				if ms.MaxEntries != last+1 {
+					t.Errorf("map %s has %d entries, want %d: one per reason, direction and hook", MapMetrics, ms.MaxEntries, last+1)
 				}
 			}
 			wantEvents := ebpf.PerfEventArray
@@ -518,7 +533,7 @@ func TestVariantsSameMaps(t *testing.T) {
 // oldKernelVariants are the shapes nodes on kernels before 5.2 get (the
 // seeds' 4.19 node, RHEL 8's 4.18): values compiled in, no global data.
 var oldKernelVariants = []variant{
-	{name: "old-kernel-tunnel", macros: []string{"DP_STATIC_CONFIG", "ENABLE_IPV4", "TUNNEL_MODE",
+	{name: "old-kernel-tunnel", macros: []string{"DP_STATIC_CONFIG", "ENABLE_IPV4", "TUNNEL_MODE", "HAVE_ENCAP",
 		"TUNNEL_PROTOCOL=TUNNEL_PROTOCOL_VXLAN", "ENABLE_NODEPORT", "ENABLE_MASQUERADE_IPV4"}},
 	{name: "old-kernel-native", macros: []string{"DP_STATIC_CONFIG", "ENABLE_IPV4", "ENABLE_NODEPORT",
 		"ENABLE_MASQUERADE_IPV4", "IPV4_SNAT_EXCLUSION_DST_CIDR=0x0a000000", "IPV4_SNAT_EXCLUSION_DST_CIDR_LEN=8",
@@ -565,5 +580,43 @@ func TestOldKernelVariants(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMetricsIndex checks that every key a program can count under has a
+// slot of its own, that the slot's key is the key, and that the IndexedKey
+// byte form agrees.
+func TestMetricsIndex(t *testing.T) {
+	seen := map[uint32]MetricsKey{}
+	for r := range 256 {
+		for _, d := range []Dir{DirIngress, DirEgress} {
+			for h := range Hook(8) {
+				k := MetricsKey{Reason: Reason(r), Dir: d, Hook: h}
+				i, ok := k.Index()
+				if !ok {
+					t.Fatalf("%+v has no slot", k)
+				}
+				if prev, dup := seen[i]; dup {
+					t.Fatalf("%+v and %+v share slot %d", prev, k, i)
+				}
+				seen[i] = k
+				if got := MetricsKeyAt(i); got != k {
+					t.Errorf("MetricsKeyAt(%d) = %+v, want %+v", i, got, k)
+				}
+				ik := IndexedKeys[MapMetrics]
+				b := ik.Key(i)
+				if j, ok := ik.Index(b); !ok || j != i {
+					t.Errorf("IndexedKey: %x indexes %d (%v), want %d", b, j, ok, i)
+				}
+			}
+		}
+	}
+	if got, want := IndexedKeys[MapMetrics].Type.Size, uint32(binary.Size(MetricsKey{})); got != want {
+		t.Errorf("IndexedKey type of %s: %d bytes, MetricsKey has %d", MapMetrics, got, want)
+	}
+	for _, k := range []MetricsKey{{Dir: 0, Hook: 1}, {Dir: 3, Hook: 1}, {Dir: DirIngress, Hook: 8}} {
+		if i, ok := k.Index(); ok {
+			t.Errorf("%+v: slot %d, want none", k, i)
+		}
 	}
 }

@@ -25,8 +25,8 @@
 //     compile with an #error naming the requirement.
 //   - Reason: why a packet left a program the way it did ([Reason]). Values
 //     from [DropBase] up are drops. Every packet is counted in [MapMetrics]
-//     under its reason, direction and hook; every drop also produces a
-//     [DropEvent] on [MapEvents].
+//     under its reason, direction and hook (the slot [MetricsKey.Index]);
+//     every drop also produces a [DropEvent] on [MapEvents].
 //
 // The C side follows constraints that keep one object loadable from old to
 // new kernels: everything is inlined (no bpf-to-bpf calls), there are no

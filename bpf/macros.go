@@ -46,8 +46,8 @@ var Macros = []Macro{
 	},
 	{
 		Name:     "ENABLE_EGRESS_GATEWAY",
-		Requires: []string{"ENABLE_MASQUERADE_IPV4"},
-		Doc:      "Pod traffic matching dp_egress_gw leaves through its gateway node (tunnelled there via cfg_encap_ifindex), which SNATs it to the egress IP.",
+		Requires: []string{"ENABLE_MASQUERADE_IPV4", "HAVE_ENCAP"},
+		Doc:      "Pod traffic matching dp_egress_gw leaves through its gateway node (tunnelled there via cfg_encap_ifindex, in native routing too), which SNATs it to the egress IP.",
 	},
 	{
 		Name:        "ENABLE_HIGH_SCALE_IPCACHE",
@@ -96,8 +96,13 @@ var Macros = []Macro{
 		Doc:      "ClientIP session affinity for services flagged ServiceAffinity: a client keeps its backend (dp_affinity) while it used it within the service's timeout.",
 	},
 	{
-		Name: "ENABLE_VTEP",
-		Doc:  "Destinations in dp_vtep (after cfg_vtep_mask) are tunnelled to their VTEP via cfg_encap_ifindex.",
+		Name:     "ENABLE_VTEP",
+		Requires: []string{"HAVE_ENCAP"},
+		Doc:      "Destinations in dp_vtep (after cfg_vtep_mask) are tunnelled to their VTEP via cfg_encap_ifindex.",
+	},
+	{
+		Name: "HAVE_ENCAP",
+		Doc:  "The node has an overlay device (cfg_encap_ifindex): in tunnel routing, and in native routing for the egress gateway. Traffic to cfg_tunnel_port of the node on the native device is left to it (REASON_PASS_TUNNEL).",
 	},
 	{
 		Name:   "HAVE_RINGBUF",
@@ -111,13 +116,14 @@ var Macros = []Macro{
 		Doc:      "How a new flow's backend is chosen: a slot by flow hash (1, the default) or the service's Maglev table in dp_maglev (2, cfg_maglev_table_size slots).",
 	},
 	{
-		Name: "TUNNEL_MODE",
-		Doc:  "Remote pods are reached through the overlay device (cfg_encap_ifindex) using dp_ipcache's tunnel endpoints.",
+		Name:     "TUNNEL_MODE",
+		Requires: []string{"HAVE_ENCAP"},
+		Doc:      "Remote pods are reached through the overlay device (cfg_encap_ifindex) using dp_ipcache's tunnel endpoints.",
 	},
 	{
 		Name:     "TUNNEL_PROTOCOL",
 		Values:   []string{"TUNNEL_PROTOCOL_VXLAN", "TUNNEL_PROTOCOL_GENEVE", "1", "2"},
-		Requires: []string{"TUNNEL_MODE"},
+		Requires: []string{"HAVE_ENCAP"},
 		Doc:      "Overlay protocol; selects cfg_tunnel_port's compiled-in default (8472 or 6081). Optional: the generator sets the port at load time and writes the protocol into node_config.h only.",
 	},
 }

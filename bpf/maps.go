@@ -3,6 +3,8 @@ package bpf
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/cilium/ebpf/btf"
 )
 
 // Program names: the C function names, identical in every variant.
@@ -27,7 +29,7 @@ const (
 	MapFrags     = "dp_frags"      // LRU: FragKey -> FragPorts, ports of fragmented datagrams
 	MapIPCache   = "dp_ipcache"    // LPM: LPM4Key -> RemoteEndpointInfo
 	MapMaglev    = "dp_maglev"     // MaglevKey -> MaglevValue (Maglev lookup tables)
-	MapMetrics   = "dp_metrics"    // MetricsKey -> MetricsValue per CPU (sum them)
+	MapMetrics   = "dp_metrics"    // per-CPU array: MetricsKey.Index -> MetricsValue (sum the CPUs)
 	MapNonMasq   = "dp_nonmasq"    // LPM: LPM4Key -> NonMasqValue
 	MapPolicy    = "dp_policy"     // PolicyKey -> PolicyEntry
 	MapPolicyRev = "dp_policy_rev" // array of 1: uint32 0 -> uint32 revision; increment after changing MapPolicy or enforcement flags
@@ -453,7 +455,9 @@ type EventRate struct {
 	Tokens    uint64
 }
 
-// MetricsKey is the key of [MapMetrics].
+// MetricsKey is what one slot of [MapMetrics] counts. The map is a per-CPU
+// array: [MetricsKey.Index] is the slot of a key, [MetricsKeyAt] the key of
+// a slot.
 type MetricsKey struct {
 	Reason Reason
 	Dir    Dir
@@ -461,12 +465,61 @@ type MetricsKey struct {
 	_      uint8
 }
 
+// Index returns the slot of k in [MapMetrics], packed as metrics_index in
+// include/metrics.h packs it: reason in bits 4-11, direction in bit 3, hook
+// in bits 0-2. It is false for a key no program counts under.
+func (k MetricsKey) Index() (uint32, bool) {
+	if k.Dir < DirIngress || k.Dir > DirEgress || k.Hook > 7 {
+		return 0, false
+	}
+	return uint32(k.Reason)<<4 | uint32(k.Dir-DirIngress)<<3 | uint32(k.Hook), true
+}
+
+// MetricsKeyAt returns the key whose packets slot i of [MapMetrics] counts.
+func MetricsKeyAt(i uint32) MetricsKey {
+	return MetricsKey{Reason: Reason(i >> 4), Dir: DirIngress + Dir(i>>3&1), Hook: Hook(i & 7)}
+}
+
 // MetricsValue is the value of [MapMetrics], one per CPU: the map is a
-// per-CPU hash, so a lookup fills a []MetricsValue whose sum is the count.
+// per-CPU array, so a lookup fills a []MetricsValue whose sum is the count.
 type MetricsValue struct {
 	Packets uint64
 	Bytes   uint64
 }
+
+// IndexedKey describes an array map whose index packs a struct key. Readers
+// that decode maps through BTF show and accept the key as that struct.
+type IndexedKey struct {
+	// Type is the key's C struct. It is given here because the object's
+	// BTF lacks it: no map, variable or function has that type.
+	Type  *btf.Struct
+	Index func(key []byte) (uint32, bool) // the struct's bytes to the index; false: no slot
+	Key   func(index uint32) []byte       // the index to the struct's bytes
+}
+
+// IndexedKeys lists, by map name, the maps whose index packs a key.
+var IndexedKeys = map[string]IndexedKey{
+	MapMetrics: {
+		Type: &btf.Struct{Name: "metrics_key", Size: 4, Members: []btf.Member{
+			{Name: "reason", Type: btfU8, Offset: 0},
+			{Name: "dir", Type: btfU8, Offset: 8},
+			{Name: "hook", Type: btfU8, Offset: 16},
+			{Name: "pad", Type: btfU8, Offset: 24},
+		}},
+		Index: func(b []byte) (uint32, bool) {
+			if len(b) != 4 {
+				return 0, false
+			}
+			return MetricsKey{Reason: Reason(b[0]), Dir: Dir(b[1]), Hook: Hook(b[2])}.Index()
+		},
+		Key: func(i uint32) []byte {
+			k := MetricsKeyAt(i)
+			return []byte{byte(k.Reason), byte(k.Dir), byte(k.Hook), 0}
+		},
+	},
+}
+
+var btfU8 = &btf.Typedef{Name: "__u8", Type: &btf.Int{Name: "unsigned char", Size: 1}}
 
 // TraceKind is how a program run let a packet go, as [TraceInfo] records it.
 type TraceKind uint8

@@ -29,6 +29,10 @@ var (
 
 func inRange(port, lo, hi uint16) bool { return port >= lo && port <= hi }
 
+// snatPortMin and snatPortMax are the defaults of cfg_snat_port_min and
+// cfg_snat_port_max, which nodeVars leaves alone.
+const snatPortMin, snatPortMax = 32768, 65535
+
 // TestSmokeDSR follows a NodePort connection in DSR mode: the LB node
 // DNATs and adds the option on the SYN only, the backend node records the
 // frontend, and the backend's reply leaves with the frontend as source.
@@ -120,7 +124,7 @@ func TestSmokeNodePortSNAT(t *testing.T) {
 			t.Errorf("request: verdict %d to %x, want TC_ACT_REDIRECT to the backend's neighbour %x", ret, p.dmac, backendMAC)
 			return
 		}
-		if p.src != nodeIP || !inRange(p.sport, 32768, 60999) || p.dst != backend || p.dport != 53 || len(p.opts) != 0 {
+		if p.src != nodeIP || !inRange(p.sport, snatPortMin, snatPortMax) || p.dst != backend || p.dport != 53 || len(p.opts) != 0 {
 			t.Errorf("request: %v:%d > %v:%d opts %x, want %v:<snat port> > %v:53", p.src, p.sport, p.dst, p.dport, p.opts, nodeIP, backend)
 			return
 		}
@@ -174,7 +178,7 @@ func TestSmokeMasquerade(t *testing.T) {
 		t.Fatalf("egress: verdict %d", ret)
 	}
 	p := parseIPv4L4(t, out)
-	if p.src != nodeIP || !inRange(p.sport, 32768, 60999) || !p.ipOK || !p.l4OK {
+	if p.src != nodeIP || !inRange(p.sport, snatPortMin, snatPortMax) || !p.ipOK || !p.l4OK {
 		t.Fatalf("egress: source %v:%d (ip %v tcp %v), want %v:<snat port>", p.src, p.sport, p.ipOK, p.l4OK, nodeIP)
 	}
 	// The same flow keeps its port.

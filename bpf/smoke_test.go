@@ -166,8 +166,12 @@ func put(t *testing.T, coll *ebpf.Collection, m string, key, value any) {
 func metric(t *testing.T, coll *ebpf.Collection, r Reason, d Dir, h Hook) uint64 {
 	t.Helper()
 	var perCPU []MetricsValue
-	if err := coll.Maps[MapMetrics].Lookup(MetricsKey{Reason: r, Dir: d, Hook: h}, &perCPU); err != nil {
-		return 0
+	i, ok := MetricsKey{Reason: r, Dir: d, Hook: h}.Index()
+	if !ok {
+		t.Fatalf("metric %s/%s/%s has no slot", r, d, h)
+	}
+	if err := coll.Maps[MapMetrics].Lookup(i, &perCPU); err != nil {
+		t.Fatalf("%s: looking up %s/%s/%s: %v", MapMetrics, r, d, h, err)
 	}
 	var n uint64
 	for _, v := range perCPU {

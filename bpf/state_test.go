@@ -9,6 +9,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/dpforge/dpforge/bpf/packet"
 )
 
 // Tests of the datapath's state over time: conntrack lifetimes, backend
@@ -40,12 +42,18 @@ func monoNow(t *testing.T, atLeast time.Duration) uint64 {
 // ageCT moves a conntrack entry's last packet back by d.
 func ageCT(t *testing.T, coll *ebpf.Collection, key Tuple4, d time.Duration) CTEntry {
 	t.Helper()
+	return ageEntry(t, coll, MapConntrack, key, d)
+}
+
+// ageEntry moves the last packet of the CTEntry at key in map m back by d.
+func ageEntry(t *testing.T, coll *ebpf.Collection, m string, key any, d time.Duration) CTEntry {
+	t.Helper()
 	var e CTEntry
-	if err := coll.Maps[MapConntrack].Lookup(key, &e); err != nil {
-		t.Fatalf("conntrack entry %+v: %v", key, err)
+	if err := coll.Maps[m].Lookup(key, &e); err != nil {
+		t.Fatalf("%s entry %+v: %v", m, key, err)
 	}
 	e.LastSeen = monoNow(t, d) - uint64(d)
-	put(t, coll, MapConntrack, key, e)
+	put(t, coll, m, key, e)
 	return e
 }
 
@@ -66,95 +74,168 @@ const (
 	tcpSYNACK = tcpSYN | tcpACK
 )
 
+// ctFlows drives one address family's connections between pod A, which
+// enforces ingress policy without any rule, and an outside peer: out and
+// in send a segment from A and to A and return the verdict, udpOut and
+// udpIn the same for UDP; age moves the last packet of A's egress entry
+// for source port sport back by d and returns the entry.
+type ctFlows struct {
+	out, in       func(sport uint16, flags uint8) uint32
+	udpOut, udpIn func(sport uint16) uint32
+	age           func(sport uint16, proto uint8, d time.Duration) CTEntry
+}
+
 // TestConntrackTCPLifetimes follows a pod's connections through the
 // lifetimes Cilium gives them: 60 s while only SYNs were seen, 6 h once
 // established, 10 s once closing (FIN from both sides, or RST), 60 s for
-// UDP. Pod A enforces ingress policy without any rule, so a reply passes
-// exactly while its connection's entry is alive.
+// UDP; for IPv4 and IPv6 alike. A reply passes exactly while its
+// connection's entry is alive.
 func TestConntrackTCPLifetimes(t *testing.T) {
+	t.Run("ipv4", func(t *testing.T) { testTCPLifetimes(t, ctFlows4(t)) })
+	t.Run("ipv6", func(t *testing.T) { testTCPLifetimes(t, ctFlows6(t)) })
+}
+
+func ctFlows4(t *testing.T) ctFlows {
 	coll := newCollection(t, variantByName(t, "minimal"), nodeVars)
 	put(t, coll, MapEndpoints, EndpointKey{Addr: podA.As4()},
 		EndpointInfo{Ifindex: 11, MAC: podAMAC, NodeMAC: podANode, EpID: 1, SecID: 1001, Flags: EndpointEnforceIngress})
-	out := func(sport uint16, flags uint8) uint32 {
-		ret, _ := run(t, coll, ProgFromContainer, ipv4TCP(podANode, podAMAC, podA, outside, 64, nil, tcpSeg{sport, 443, flags}, nil))
+	verdict := func(prog string, frame []byte) uint32 {
+		ret, _ := run(t, coll, prog, frame)
 		return ret
 	}
-	in := func(sport uint16, flags uint8) uint32 {
-		ret, _ := run(t, coll, ProgToContainer, ipv4TCP(podAMAC, podANode, outside, podA, 60, nil, tcpSeg{443, sport, flags}, nil))
-		return ret
+	return ctFlows{
+		out: func(sport uint16, flags uint8) uint32 {
+			return verdict(ProgFromContainer, ipv4TCP(podANode, podAMAC, podA, outside, 64, nil, tcpSeg{sport, 443, flags}, nil))
+		},
+		in: func(sport uint16, flags uint8) uint32 {
+			return verdict(ProgToContainer, ipv4TCP(podAMAC, podANode, outside, podA, 60, nil, tcpSeg{443, sport, flags}, nil))
+		},
+		udpOut: func(sport uint16) uint32 {
+			return verdict(ProgFromContainer, ipv4UDP(podANode, podAMAC, podA, outside, sport, 53, []byte("q")))
+		},
+		udpIn: func(sport uint16) uint32 {
+			return verdict(ProgToContainer, ipv4UDP(podAMAC, podANode, outside, podA, 53, sport, []byte("a")))
+		},
+		age: func(sport uint16, proto uint8, d time.Duration) CTEntry {
+			dport := uint16(443)
+			if proto == protoUDP {
+				dport = 53
+			}
+			return ageCT(t, coll, Tuple4{Saddr: podA.As4(), Daddr: outside.As4(), Sport: PortOf(sport), Dport: PortOf(dport), Proto: proto, Scope: CTEgress}, d)
+		},
 	}
-	key := func(sport uint16) Tuple4 {
-		return Tuple4{Saddr: podA.As4(), Daddr: outside.As4(), Sport: PortOf(sport), Dport: PortOf(443), Proto: protoTCP, Scope: CTEgress}
-	}
+}
 
+func ctFlows6(t *testing.T) ctFlows {
+	podA6, outside6 := netip.MustParseAddr("fd00::a"), netip.MustParseAddr("2001:db8::1")
+	coll := newCollection(t, variantByName(t, "ipv4-ipv6"), nodeVars)
+	put(t, coll, MapEndpoints6, Endpoint6Key{Addr: podA6.As16()},
+		EndpointInfo{Ifindex: 11, MAC: podAMAC, NodeMAC: podANode, EpID: 1, SecID: 1001, Flags: EndpointEnforceIngress})
+	verdict := func(prog string, dmac, smac [6]byte, src, dst netip.Addr, tcp *packet.TCP, udp *packet.UDP) uint32 {
+		pkt := &packet.Packet{
+			Eth:  &packet.Ethernet{Dst: dmac, Src: smac},
+			IPv6: &packet.IPv6{Src: src, Dst: dst},
+			TCP:  tcp, UDP: udp,
+		}
+		frame, err := pkt.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ret, _ := run(t, coll, prog, frame)
+		return ret
+	}
+	return ctFlows{
+		out: func(sport uint16, flags uint8) uint32 {
+			return verdict(ProgFromContainer, podANode, podAMAC, podA6, outside6, &packet.TCP{SrcPort: sport, DstPort: 443, Flags: packet.TCPFlags(flags)}, nil)
+		},
+		in: func(sport uint16, flags uint8) uint32 {
+			return verdict(ProgToContainer, podAMAC, podANode, outside6, podA6, &packet.TCP{SrcPort: 443, DstPort: sport, Flags: packet.TCPFlags(flags)}, nil)
+		},
+		udpOut: func(sport uint16) uint32 {
+			return verdict(ProgFromContainer, podANode, podAMAC, podA6, outside6, nil, &packet.UDP{SrcPort: sport, DstPort: 53})
+		},
+		udpIn: func(sport uint16) uint32 {
+			return verdict(ProgToContainer, podAMAC, podANode, outside6, podA6, nil, &packet.UDP{SrcPort: 53, DstPort: sport})
+		},
+		age: func(sport uint16, proto uint8, d time.Duration) CTEntry {
+			dport := uint16(443)
+			if proto == protoUDP {
+				dport = 53
+			}
+			return ageEntry(t, coll, MapConntrack6, Tuple6{Saddr: podA6.As16(), Daddr: outside6.As16(),
+				Sport: PortOf(sport), Dport: PortOf(dport), Proto: proto, Scope: CTEgress}, d)
+		},
+	}
+}
+
+func testTCPLifetimes(t *testing.T, f ctFlows) {
 	// A lone SYN: its entry is gone after 60 s, so the late SYN-ACK is a
 	// new connection into A, which A's policy refuses.
-	if ret := out(41000, tcpSYN); ret != tcActOK {
+	if ret := f.out(41000, tcpSYN); ret != tcActOK {
 		t.Fatalf("SYN: verdict %d", ret)
 	}
-	if e := ageCT(t, coll, key(41000), 59*time.Second); e.TCPState != 0 {
+	if e := f.age(41000, protoTCP, 59*time.Second); e.TCPState != 0 {
 		t.Errorf("after a SYN: TCP state %#x, want 0", e.TCPState)
 	}
-	if ret := in(41000, tcpSYNACK); ret != tcActOK {
+	if ret := f.in(41000, tcpSYNACK); ret != tcActOK {
 		t.Errorf("SYN-ACK 59 s after the SYN: verdict %d, want TC_ACT_OK", ret)
 	}
-	ageCT(t, coll, key(41000), 61*time.Second)
-	if ret := in(41000, tcpSYNACK); ret != tcActShot {
+	f.age(41000, protoTCP, 61*time.Second)
+	if ret := f.in(41000, tcpSYNACK); ret != tcActShot {
 		t.Errorf("SYN-ACK 61 s after the SYN: verdict %d, want TC_ACT_SHOT (entry expired)", ret)
 	}
 
 	// Established: the handshake's ACK makes the entry live for 6 h.
-	out(41001, tcpSYN)
-	in(41001, tcpSYNACK)
-	out(41001, tcpACK)
-	if e := ageCT(t, coll, key(41001), 61*time.Second); e.TCPState != CTTCPNonSYN {
+	f.out(41001, tcpSYN)
+	f.in(41001, tcpSYNACK)
+	f.out(41001, tcpACK)
+	if e := f.age(41001, protoTCP, 61*time.Second); e.TCPState != CTTCPNonSYN {
 		t.Errorf("established: TCP state %#x, want %#x", e.TCPState, CTTCPNonSYN)
 	}
-	if ret := in(41001, tcpACK); ret != tcActOK {
+	if ret := f.in(41001, tcpACK); ret != tcActOK {
 		t.Errorf("established, idle 61 s: verdict %d, want TC_ACT_OK", ret)
 	}
 
 	// FIN from both sides: closing, 10 s.
-	out(41001, tcpFIN|tcpACK)
-	in(41001, tcpFIN|tcpACK)
-	if e := ageCT(t, coll, key(41001), 9*time.Second); e.TCPState != CTTCPNonSYN|CTTCPFinFwd|CTTCPFinRev {
+	f.out(41001, tcpFIN|tcpACK)
+	f.in(41001, tcpFIN|tcpACK)
+	if e := f.age(41001, protoTCP, 9*time.Second); e.TCPState != CTTCPNonSYN|CTTCPFinFwd|CTTCPFinRev {
 		t.Errorf("after both FINs: TCP state %#x", e.TCPState)
 	}
-	if ret := in(41001, tcpACK); ret != tcActOK {
+	if ret := f.in(41001, tcpACK); ret != tcActOK {
 		t.Errorf("closing, idle 9 s: verdict %d, want TC_ACT_OK", ret)
 	}
-	ageCT(t, coll, key(41001), 11*time.Second)
-	if ret := in(41001, tcpACK); ret != tcActShot {
+	f.age(41001, protoTCP, 11*time.Second)
+	if ret := f.in(41001, tcpACK); ret != tcActShot {
 		t.Errorf("closing, idle 11 s: verdict %d, want TC_ACT_SHOT", ret)
 	}
 
 	// One FIN is a half-close: still established.
-	out(41002, tcpSYN)
-	in(41002, tcpSYNACK)
-	out(41002, tcpFIN|tcpACK)
-	ageCT(t, coll, key(41002), 61*time.Second)
-	if ret := in(41002, tcpACK); ret != tcActOK {
+	f.out(41002, tcpSYN)
+	f.in(41002, tcpSYNACK)
+	f.out(41002, tcpFIN|tcpACK)
+	f.age(41002, protoTCP, 61*time.Second)
+	if ret := f.in(41002, tcpACK); ret != tcActOK {
 		t.Errorf("half-closed, idle 61 s: verdict %d, want TC_ACT_OK", ret)
 	}
 
 	// RST from the peer: closing.
-	in(41002, tcpRST)
-	if e := ageCT(t, coll, key(41002), 11*time.Second); e.TCPState&CTTCPRST == 0 {
+	f.in(41002, tcpRST)
+	if e := f.age(41002, protoTCP, 11*time.Second); e.TCPState&CTTCPRST == 0 {
 		t.Errorf("after RST: TCP state %#x", e.TCPState)
 	}
-	if ret := in(41002, tcpACK); ret != tcActShot {
+	if ret := f.in(41002, tcpACK); ret != tcActShot {
 		t.Errorf("reset, idle 11 s: verdict %d, want TC_ACT_SHOT", ret)
 	}
 
 	// UDP: 60 s.
-	udpKey := Tuple4{Saddr: podA.As4(), Daddr: outside.As4(), Sport: PortOf(41003), Dport: PortOf(53), Proto: protoUDP, Scope: CTEgress}
-	run(t, coll, ProgFromContainer, ipv4UDP(podANode, podAMAC, podA, outside, 41003, 53, []byte("q")))
-	ageCT(t, coll, udpKey, 59*time.Second)
-	if ret, _ := run(t, coll, ProgToContainer, ipv4UDP(podAMAC, podANode, outside, podA, 53, 41003, []byte("a"))); ret != tcActOK {
+	f.udpOut(41003)
+	f.age(41003, protoUDP, 59*time.Second)
+	if ret := f.udpIn(41003); ret != tcActOK {
 		t.Errorf("UDP reply after 59 s: verdict %d, want TC_ACT_OK", ret)
 	}
-	ageCT(t, coll, udpKey, 61*time.Second)
-	if ret, _ := run(t, coll, ProgToContainer, ipv4UDP(podAMAC, podANode, outside, podA, 53, 41003, []byte("a"))); ret != tcActShot {
+	f.age(41003, protoUDP, 61*time.Second)
+	if ret := f.udpIn(41003); ret != tcActShot {
 		t.Errorf("UDP reply after 61 s: verdict %d, want TC_ACT_SHOT", ret)
 	}
 }

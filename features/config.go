@@ -108,6 +108,10 @@ func (m KPRMode) Word() string {
 type Routing struct {
 	Tunnel   bool
 	Protocol string // "vxlan" or "geneve" when Tunnel
+	// Encap is the protocol of an overlay device the node has: Protocol
+	// in tunnel routing, else tunnel-protocol (VXLAN by default), used
+	// when a feature needs the device in native routing.
+	Encap string
 }
 
 // Routing derives the routing mode from tunnel (up to 1.14) or
@@ -130,6 +134,7 @@ func (c Config) Routing() Routing {
 			r.Tunnel, r.Protocol = true, t
 		}
 	}
+	r.Encap = r.Protocol
 	if !r.Tunnel {
 		r.Protocol = ""
 	}

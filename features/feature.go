@@ -111,6 +111,25 @@ type Feature struct {
 
 func pol(p Policy) *Policy { return &p }
 
+// wantsEgressGateway: the configuration asks for the egress gateway.
+func wantsEgressGateway(c Config) bool {
+	return c.Bool("enable-ipv4-egress-gateway") || c.Bool("enable-egress-gateway")
+}
+
+// overlayProtocol is the protocol of the node's overlay device, "" when it
+// has none: tunnel routing has one, native routing when the egress gateway
+// asks for it (the device is asked for whether or not the feature then
+// resolves, as Cilium asks on the option alone).
+func overlayProtocol(c Config) string {
+	switch r := c.Routing(); {
+	case r.Tunnel:
+		return r.Protocol
+	case wantsEgressGateway(c):
+		return r.Encap
+	}
+	return ""
+}
+
 func one(name string) []Define { return []Define{{name, "1"}} }
 
 // Features is the feature table, in resolution order: a feature only
@@ -122,15 +141,24 @@ var Features = []Feature{
 		Want: func(c Config) bool { return c.Bool("enable-ipv6") }},
 	{Name: "tunnel", Title: "Tunnel routing", Option: "tunnel", Stage: CompileTime, Defines: one("TUNNEL_MODE"),
 		Want: func(c Config) bool { return c.Routing().Tunnel }},
+	// The overlay device exists whenever a feature asks for it, as
+	// Cilium's tunnel "enablers" do (pkg/datapath/tunnel): tunnel routing,
+	// and the egress gateway also in native routing, since pod traffic
+	// reaches its gateway node encapsulated (pkg/egressgateway asks with
+	// tunnel.NewEnabler(true)). The datapath then has the device's
+	// ifindex and leaves the device's port on the native device to it.
+	{Name: "tunnel-device", Title: "Overlay device", Option: "routing-mode", Stage: CompileTime,
+		Defines: one("HAVE_ENCAP"),
+		Want:    func(c Config) bool { return overlayProtocol(c) != "" }},
 	// The protocol changes no datapath code (the device decides the
 	// encapsulation; the port is a load-time value), so it is load-time:
 	// VXLAN and Geneve nodes share one object.
 	{Name: "tunnel-vxlan", Title: "VXLAN encapsulation", Option: "tunnel", Stage: LoadTime,
 		Defines: []Define{{"TUNNEL_PROTOCOL", "1"}},
-		Want:    func(c Config) bool { return c.Routing().Protocol == "vxlan" }},
+		Want:    func(c Config) bool { return overlayProtocol(c) == "vxlan" }},
 	{Name: "tunnel-geneve", Title: "Geneve encapsulation", Option: "tunnel", Stage: LoadTime,
 		Defines: []Define{{"TUNNEL_PROTOCOL", "2"}},
-		Want:    func(c Config) bool { return c.Routing().Protocol == "geneve" }},
+		Want:    func(c Config) bool { return overlayProtocol(c) == "geneve" }},
 	{Name: "auto-direct-node-routes", Title: "Auto direct node routes", Option: "auto-direct-node-routes", Stage: Agent,
 		Want: func(c Config) bool { return c.Bool("auto-direct-node-routes") },
 		Requires: []Requirement{{Feature: "!tunnel", Blame: "tunnel",
@@ -292,7 +320,7 @@ var Features = []Feature{
 		Defines: one("ENABLE_EGRESS_GATEWAY"),
 		// Renamed enable-egress-gateway in 1.18; the release drops the
 		// spelling it does not know before the table is consulted.
-		Want: func(c Config) bool { return c.Bool("enable-ipv4-egress-gateway") || c.Bool("enable-egress-gateway") },
+		Want: wantsEgressGateway,
 		Requires: []Requirement{
 			{Feature: "ipv4", Blame: "enable-ipv4", Message: "egress gateway requires IPv4 (IPv6 is not supported)."},
 			{Feature: "masquerade-ipv4", Blame: "enable-ipv4-masquerade", Message: `egress gateway requires --enable-ipv4-masquerade="true" and --enable-bpf-masquerade="true"`},
@@ -318,6 +346,7 @@ var Features = []Feature{
 		Defines: one("ENABLE_VTEP"),
 		Want:    func(c Config) bool { return c.Bool("enable-vtep") },
 		Requires: []Requirement{
+			{Feature: "tunnel", Blame: "tunnel", Message: "VTEP integration requires VXLAN tunneling."},
 			{Feature: "tunnel-vxlan", Blame: "tunnel", Message: "VTEP integration requires VXLAN tunneling."},
 			{Option: "vtep-endpoint", Message: "VTEP integration requires vtep-endpoint."},
 			{Option: "vtep-cidr", Message: "VTEP integration requires vtep-cidr."},

@@ -51,7 +51,7 @@ var (
 var optionTable = []Option{
 	{Name: "tunnel", Kind: KindEnum, Values: []string{"vxlan", "geneve", "disabled"}, Doc: "encapsulation (pre-1.14 spelling of routing-mode/tunnel-protocol)"},
 	{Name: "routing-mode", Kind: KindEnum, Values: []string{"tunnel", "native"}, Doc: "tunnel or native routing"},
-	{Name: "tunnel-protocol", Kind: KindEnum, Values: []string{"vxlan", "geneve"}, Doc: "encapsulation protocol in tunnel routing"},
+	{Name: "tunnel-protocol", Kind: KindEnum, Values: []string{"vxlan", "geneve"}, Doc: "encapsulation protocol of the overlay device: tunnel routing, and the egress gateway in native routing"},
 	{Name: "tunnel-port", Kind: KindInt, Min: 1, Max: 65535, Doc: "UDP port of the tunnel (8472 for vxlan, 6081 for geneve)"},
 	{Name: "ipv4-native-routing-cidr", Kind: KindCIDR, Doc: "IPv4 CIDR reachable without masquerading in native routing"},
 	{Name: "ipv6-native-routing-cidr", Kind: KindCIDR, Doc: "IPv6 CIDR reachable without masquerading in native routing"},

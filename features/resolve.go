@@ -602,7 +602,7 @@ func loadValues(cfg Config, r *Resolution, ps []Problem) ([]LoadValue, []Problem
 	mtu, clusterID := nodeValueInts(cfg)
 	num("cfg_mtu", "MTU", effectiveMTU(mtu))
 	num("cfg_cluster_id", "CLUSTER_ID", clusterID)
-	if r.On("tunnel") {
+	if r.On("tunnel-device") {
 		port := 8472
 		if r.On("tunnel-geneve") {
 			port = 6081

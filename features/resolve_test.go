@@ -1,6 +1,7 @@
 package features
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -497,5 +498,71 @@ func TestIPv6StatusSaysWhatItGets(t *testing.T) {
 		if hf := strings.Contains(got, "host firewall"); hf != (fw == "true") {
 			t.Errorf("host firewall %s: IPv6 line %q mentions the host firewall: %v", fw, got, hf)
 		}
+	}
+}
+
+// TestEgressGatewayHasOverlayDevice: Cilium creates the overlay device for
+// the egress gateway in native routing too (pkg/egressgateway asks
+// pkg/datapath/tunnel with NewEnabler(true)), so pod traffic can reach its
+// gateway node; the variant then has HAVE_ENCAP and the node the device's
+// protocol and port, as in tunnel routing.
+func TestEgressGatewayHasOverlayDevice(t *testing.T) {
+	native := Config{"routing-mode": "native", "ipv4-native-routing-cidr": "10.0.0.0/8", "kube-proxy-replacement": "true",
+		"enable-bpf-masquerade": "true", "enable-l7-proxy": "false"}
+	with := func(extra Config) Config {
+		c := Config{}
+		maps.Copy(c, native)
+		maps.Copy(c, extra)
+		return c
+	}
+	for _, tc := range []struct {
+		name     string
+		cfg      Config
+		device   bool
+		protocol string // the load-time feature, when device
+		port     string
+	}{
+		{"native", native, false, "", ""},
+		{"native-egress-gateway", with(Config{"enable-egress-gateway": "true"}), true, "tunnel-vxlan", "8472"},
+		{"native-egress-gateway-geneve", with(Config{"enable-egress-gateway": "true", "tunnel-protocol": "geneve"}), true, "tunnel-geneve", "6081"},
+		{"native-egress-gateway-1.14", with(Config{"cilium-version": "1.14", "enable-ipv4-egress-gateway": "true"}), true, "tunnel-vxlan", "8472"},
+		{"tunnel", Config{"routing-mode": "tunnel", "kube-proxy-replacement": "true"}, true, "tunnel-vxlan", "8472"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Resolve(tc.cfg, kernel("6.1.0"), "")
+			for _, p := range r.Problems {
+				if p.Severity == diag.Error {
+					t.Fatalf("problem: %+v", p)
+				}
+			}
+			if got := r.On("tunnel-device"); got != tc.device {
+				t.Errorf("tunnel-device on: %v, want %v", got, tc.device)
+			}
+			hasEncap := slices.ContainsFunc(r.Variant.Defines, func(d Define) bool { return d.Name == "HAVE_ENCAP" })
+			if hasEncap != tc.device {
+				t.Errorf("HAVE_ENCAP in the variant: %v, want %v (%v)", hasEncap, tc.device, r.Variant.Defines)
+			}
+			port := ""
+			for _, v := range r.Values {
+				if v.Var == "cfg_tunnel_port" {
+					port = v.Value
+				}
+			}
+			if port != tc.port {
+				t.Errorf("cfg_tunnel_port %q, want %q", port, tc.port)
+			}
+			for _, f := range []string{"tunnel-vxlan", "tunnel-geneve"} {
+				if got := r.On(f); got != (f == tc.protocol) {
+					t.Errorf("%s on: %v", f, got)
+				}
+			}
+			if tc.device && r.On("egress-gateway") && !r.On("tunnel") {
+				for _, s := range r.Status {
+					if s.Key == "Egress Gateway" && !strings.Contains(s.Value, "overlay device") {
+						t.Errorf("status %q does not say the egress gateway uses the overlay device", s.Value)
+					}
+				}
+			}
+		})
 	}
 }

@@ -103,7 +103,11 @@ func status(cfg Config, r *Resolution) []StatusLine {
 		}
 		add("IPv6", v6+" (identity, port, conntrack), then routed by the stack: no load balancing, NAT or masquerading in the datapath")
 	}
-	add("Egress Gateway", enabled(r.On("egress-gateway")))
+	egw := enabled(r.On("egress-gateway"))
+	if r.On("egress-gateway") && !r.On("tunnel") && r.On("tunnel-device") {
+		egw += " (to gateway nodes through the " + cfg.Routing().Encap + " overlay device, in native routing too)"
+	}
+	add("Egress Gateway", egw)
 	add("VTEP", enabled(r.On("vtep")))
 	enc := "Disabled"
 	switch {

@@ -35,17 +35,33 @@
 #endif
 
 /*
+ * HAVE_ENCAP: the node has an overlay device (cfg_encap_ifindex). Tunnel
+ * routing needs it, and so do the features that encapsulate in native
+ * routing too: the egress gateway (pod traffic reaches its gateway node
+ * through the overlay) and VTEPs.
+ */
+#if defined(TUNNEL_MODE) && !defined(HAVE_ENCAP)
+# error "TUNNEL_MODE requires HAVE_ENCAP (the overlay device)"
+#endif
+#if defined(ENABLE_EGRESS_GATEWAY) && !defined(HAVE_ENCAP)
+# error "ENABLE_EGRESS_GATEWAY requires HAVE_ENCAP: traffic goes to its gateway node through the overlay device"
+#endif
+#if defined(ENABLE_VTEP) && !defined(HAVE_ENCAP)
+# error "ENABLE_VTEP requires HAVE_ENCAP: traffic goes to a VTEP through the overlay device"
+#endif
+
+/*
  * TUNNEL_PROTOCOL changes no code: the overlay device decides the
  * encapsulation and the port is the load-time cfg_tunnel_port. The
  * generator therefore keeps it out of variant headers (VXLAN and Geneve
  * nodes share one object) and writes it into node_config.h only.
  */
-#ifdef TUNNEL_MODE
+#ifdef HAVE_ENCAP
 # if defined(TUNNEL_PROTOCOL) && TUNNEL_PROTOCOL != TUNNEL_PROTOCOL_VXLAN && TUNNEL_PROTOCOL != TUNNEL_PROTOCOL_GENEVE
 #  error "TUNNEL_PROTOCOL must be TUNNEL_PROTOCOL_VXLAN (1) or TUNNEL_PROTOCOL_GENEVE (2)"
 # endif
 #elif defined(TUNNEL_PROTOCOL)
-# error "TUNNEL_PROTOCOL is only meaningful with TUNNEL_MODE"
+# error "TUNNEL_PROTOCOL requires HAVE_ENCAP (an overlay device)"
 #endif
 
 #ifdef ENABLE_DSR

@@ -22,7 +22,7 @@
 
 #include "common.h"
 
-#if defined(TUNNEL_MODE) && TUNNEL_PROTOCOL == TUNNEL_PROTOCOL_GENEVE
+#if defined(HAVE_ENCAP) && TUNNEL_PROTOCOL == TUNNEL_PROTOCOL_GENEVE
 # define DP_DEFAULT_TUNNEL_PORT	6081
 #else
 # define DP_DEFAULT_TUNNEL_PORT	8472
@@ -39,7 +39,7 @@ volatile const __u32 cfg_native_ifindex = 0;
 volatile const __u32 cfg_encap_ifindex = 0;
 /* Largest IPv4 packet (tot_len) the DSR option may grow a packet to. */
 volatile const __u32 cfg_mtu = 1500;
-/* UDP port of the overlay; cil_from_netdev passes it untouched in TUNNEL_MODE. */
+/* UDP port of the overlay; cil_from_netdev passes it untouched with HAVE_ENCAP. */
 volatile const __u16 cfg_tunnel_port = DP_DEFAULT_TUNNEL_PORT;
 /* NodePort range, inclusive, host order. */
 volatile const __u16 cfg_nodeport_min = 30000;

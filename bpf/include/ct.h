@@ -139,18 +139,15 @@ static __always_inline struct ct_entry *ct_touch(const struct tuple4 *t)
 }
 
 /*
- * Find a live entry for packet p and follow its TCP state. reply: p
- * travels against the tuple's direction. A SYN reopens a closing entry.
- * A state change is written with last_seen (the line is dirty anyway).
+ * Follow the TCP state of live entry e with a segment's flags f, at now.
+ * reply: the segment travels against the tuple's direction. A SYN reopens
+ * a closing entry. A state change is written with last_seen (the line is
+ * dirty anyway). Both families' conntrack use it.
  */
-static __always_inline struct ct_entry *ct_touch_pkt(const struct tuple4 *t,
-						     const struct pkt4 *p, bool reply)
+static __always_inline void ct_follow_tcp(struct ct_entry *e, __u32 f, bool reply, __u64 now)
 {
-	struct ct_entry *e = ct_find_at(t, true, p->now);
-	__u32 f = p->tcp_flags, st, reopen;
+	__u32 st, reopen;
 
-	if (!e || p->ip.protocol != IPPROTO_TCP)
-		return e;
 	/*
 	 * Branch-free, so that the verifier walks one path, not one per
 	 * combination of flags: bit 0 <- no SYN, bit 3 <- RST, bit 1 or 2
@@ -164,9 +161,19 @@ static __always_inline struct ct_entry *ct_touch_pkt(const struct tuple4 *t,
 	st |= (f & TCP_FLAG_FIN) << (1 + reply);
 	if ((__u8)st != e->tcp_state) {
 		e->tcp_state = (__u8)st;
-		if ((__s64)(p->now - e->last_seen) > 0)
-			e->last_seen = p->now;
+		if ((__s64)(now - e->last_seen) > 0)
+			e->last_seen = now;
 	}
+}
+
+/* Find a live entry for IPv4 packet p and follow its TCP state (ct_follow_tcp). */
+static __always_inline struct ct_entry *ct_touch_pkt(const struct tuple4 *t,
+						     const struct pkt4 *p, bool reply)
+{
+	struct ct_entry *e = ct_find_at(t, true, p->now);
+
+	if (e && p->ip.protocol == IPPROTO_TCP)
+		ct_follow_tcp(e, p->tcp_flags, reply, p->now);
 	return e;
 }
 

@@ -53,6 +53,7 @@ static __always_inline __u32 resolve_src_id4(__be32 saddr)
 	return re ? re->sec_id : WORLD_ID;
 }
 
+#ifdef HAVE_ENCAP
 /* Hand the packet to the overlay device with the tunnel metadata set. */
 static __always_inline int encap_redirect4(struct __sk_buff *ctx, __be32 tunnel_ep,
 					   __u32 tunnel_id)
@@ -60,9 +61,9 @@ static __always_inline int encap_redirect4(struct __sk_buff *ctx, __be32 tunnel_
 	struct bpf_tunnel_key key = {};
 
 	/*
-	 * No overlay device on this node (native routing without the tunnel
-	 * the egress gateway or a VTEP needs): say so instead of redirecting
-	 * to ifindex 0, where the kernel drops the packet without a trace.
+	 * The loader was given no overlay device (dpload --tunnel-device):
+	 * say so instead of redirecting to ifindex 0, where the kernel drops
+	 * the packet without a trace.
 	 */
 	if (!cfg_encap_ifindex)
 		return DROP(DROP_UNROUTABLE);
@@ -73,6 +74,7 @@ static __always_inline int encap_redirect4(struct __sk_buff *ctx, __be32 tunnel_
 		return DROP(DROP_WRITE_ERROR);
 	return dp_redirect(cfg_encap_ifindex, tunnel_ep, tunnel_id);
 }
+#endif /* HAVE_ENCAP */
 
 /*
  * Ingress side of a local pod: conntrack + ingress policy, then, for
@@ -239,9 +241,10 @@ static __always_inline int forward4(struct __sk_buff *ctx, struct pkt4 *p,
 #ifdef ENABLE_EGRESS_GATEWAY
 	/*
 	 * Pod traffic leaving the cluster under an egress-gateway policy:
-	 * tunnelled to its gateway node, or dropped when the policy has no
-	 * gateway (rather than leaking out with the pod's address); an
-	 * excluded CIDR takes the ordinary path.
+	 * tunnelled to its gateway node through the overlay device, which
+	 * the node has in native routing too (HAVE_ENCAP), or dropped when
+	 * the policy has no gateway (rather than leaking out with the pod's
+	 * address); an excluded CIDR takes the ordinary path.
 	 */
 	if (hook == HOOK_FROM_CONTAINER && !reply) {
 		struct egw_key gkey = {

@@ -60,7 +60,9 @@ struct pkt6 {
 	__u8		l4_flags;	/* L4_F_PORTS, L4_F_FRAG */
 	__u8		icmp_type;
 	__u8		icmp_err;	/* an ICMPv6 error whose quoted TCP/UDP tuple is in quote */
+	__u8		tcp_flags;
 	struct tuple6	quote;		/* the quoted packet's tuple, as it was sent (scope unset) */
+	__u64		now;		/* bpf_ktime_get_ns(), read once per packet */
 };
 
 static __always_inline bool ipv6_exthdr(__u8 nh)
@@ -133,6 +135,7 @@ static __always_inline int parse_ipv6(struct __sk_buff *ctx, struct pkt6 *p)
 		return DROP(DROP_INVALID);
 	if ((bpf_ntohl(p->ip.vtc_flow) >> 28) != 6)
 		return DROP(DROP_INVALID_VERSION);
+	p->now = bpf_ktime_get_ns();
 	end = off + bpf_ntohs(p->ip.payload_len);
 	if (!p->ip.payload_len && ctx->len > off + 0xffff)
 		end = ctx->len;
@@ -183,6 +186,7 @@ static __always_inline int parse_ipv6(struct __sk_buff *ctx, struct pkt6 *p)
 		if (off + 14 > end || pkt_load(ctx, off, l4, 14) < 0)
 			return DROP(DROP_INVALID);
 		p->l4_flags = L4_F_PORTS;
+		p->tcp_flags = l4[13];
 		break;
 	case IPPROTO_UDP:
 		if (off + 8 > end || pkt_load(ctx, off, l4, 8) < 0)
@@ -263,36 +267,53 @@ static __always_inline void tuple6_from_pkt(struct tuple6 *t, const struct pkt6 
 	t->pad = 0;
 }
 
-static __always_inline struct ct_entry *ct6_touch(const struct tuple6 *t)
+/* Find a live IPv6 entry (ct_live) at now; refresh: see ct_live. */
+static __always_inline struct ct_entry *ct6_find(const struct tuple6 *t, bool refresh, __u64 now)
 {
-	return ct_live(bpf_map_lookup_elem(&dp_conntrack6, t), t->proto, true, bpf_ktime_get_ns());
+	return ct_live(bpf_map_lookup_elem(&dp_conntrack6, t), t->proto, refresh, now);
+}
+
+/*
+ * Find a live entry for packet p and follow its TCP state as IPv4 does
+ * (ct_follow_tcp): a lone SYN keeps the SYN lifetime, FIN from both sides
+ * or RST closes. reply: p travels against the tuple's direction.
+ */
+static __always_inline struct ct_entry *ct6_touch_pkt(const struct tuple6 *t,
+						      const struct pkt6 *p, bool reply)
+{
+	struct ct_entry *e = ct6_find(t, true, p->now);
+
+	if (e && p->proto == IPPROTO_TCP)
+		ct_follow_tcp(e, p->tcp_flags, reply, p->now);
+	return e;
 }
 
 /*
  * An ICMPv6 error about a tracked flow, crossing the endpoint in scope: the
  * quoted packet went the other way, so it is found as sent in the other
  * scope (a flow the endpoint opened) or reversed in this one (a flow it
- * accepted).
+ * accepted). As for IPv4, the error does not refresh the flow.
  */
 static __always_inline bool ct6_related(const struct pkt6 *p, __u8 scope)
 {
 	struct tuple6 t = p->quote;
 
 	t.scope = scope == CT_EGRESS ? CT_INGRESS : CT_EGRESS;
-	if (ct6_touch(&t))
+	if (ct6_find(&t, false, p->now))
 		return true;
 	__builtin_memcpy(t.saddr, p->quote.daddr, 16);
 	__builtin_memcpy(t.daddr, p->quote.saddr, 16);
 	t.sport = p->quote.dport;
 	t.dport = p->quote.sport;
 	t.scope = scope;
-	return ct6_touch(&t);
+	return ct6_find(&t, false, p->now);
 }
 
 /*
- * policy_ct4 for IPv6: same statuses, scopes, revisions and lifetimes. An
- * ICMPv6 error related to a tracked flow passes as its replies do
- * (CT_REPLY); path-MTU discovery depends on "packet too big" arriving.
+ * policy_ct4 for IPv6: same statuses, scopes, revisions, TCP states and
+ * lifetimes. An ICMPv6 error related to a tracked flow passes as its
+ * replies do (CT_REPLY); path-MTU discovery depends on "packet too big"
+ * arriving.
  */
 static __always_inline int policy_ct6(const struct pkt6 *p, __u32 subject, __u32 remote,
 				      __u8 scope, bool enforce, __u8 deny_reason)
@@ -304,7 +325,7 @@ static __always_inline int policy_ct6(const struct pkt6 *p, __u32 subject, __u32
 	if (p->icmp_err && ct6_related(p, scope))
 		return CT_REPLY;
 	tuple6_from_pkt(&t, p, scope, false);
-	e = ct6_touch(&t);
+	e = ct6_touch_pkt(&t, p, false);
 	if (e) {
 		rev = policy_rev();
 		if (e->policy_rev == rev)
@@ -315,13 +336,13 @@ static __always_inline int policy_ct6(const struct pkt6 *p, __u32 subject, __u32
 		return CT_ESTABLISHED;
 	}
 	tuple6_from_pkt(&t, p, scope == CT_EGRESS ? CT_INGRESS : CT_EGRESS, true);
-	if (ct6_touch(&t))
+	if (ct6_touch_pkt(&t, p, true))
 		return CT_REPLY;
 	if (!policy_allows(subject, remote, p->dport, p->proto, scope, enforce))
 		return DROP(deny_reason);
 	tuple6_from_pkt(&t, p, scope, false);
 	ne.src_sec_id = scope == CT_EGRESS ? subject : remote;
-	ne.created = bpf_ktime_get_ns();
+	ne.created = p->now;
 	ne.last_seen = ne.created;
 	if (bpf_map_update_elem(&dp_conntrack6, &t, &ne, BPF_ANY) < 0)
 		return DROP(DROP_CT_CREATE_FAILED);

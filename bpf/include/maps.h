@@ -292,7 +292,12 @@ struct frag_ports {
 	__be16	dport;
 };
 
-/* dp_metrics */
+/*
+ * dp_metrics: what one slot counts. The map is an array, so the slot is
+ * an index packed from this key (metrics_index in include/metrics.h);
+ * readers unpack it (bpf.MetricsKeyAt, whose package also describes this
+ * struct, which no map's BTF carries).
+ */
 struct metrics_key {
 	__u8	reason;			/* enum dp_reason */
 	__u8	dir;			/* enum dp_dir */
@@ -356,6 +361,7 @@ _Static_assert(sizeof(struct ct_entry) == 40, "ct_entry layout");
 _Static_assert(sizeof(struct snat_entry) == 24, "snat_entry layout");
 _Static_assert(sizeof(struct drop_event) == 40, "drop_event layout");
 _Static_assert(sizeof(struct trace_info) == 20, "trace_info layout");
+_Static_assert(sizeof(struct metrics_key) == 4, "metrics_key layout");
 
 /* Sizes: identical in every variant, see the top of this file. */
 #define ENDPOINTS_MAP_SIZE	4096
@@ -370,7 +376,7 @@ _Static_assert(sizeof(struct trace_info) == 20, "trace_info layout");
 #define VTEP_MAP_SIZE		8
 #define NONMASQ_MAP_SIZE	1024
 #define THROTTLE_MAP_SIZE	4096
-#define METRICS_MAP_SIZE	1024
+#define METRICS_MAP_SIZE	4096	/* 8 bits of reason, 1 of direction, 3 of hook */
 #define FRAGS_MAP_SIZE		8192
 #define EVENTS_RINGBUF_SIZE	(256 * 1024)
 #define TRACE_MAP_SIZE		1
@@ -505,11 +511,15 @@ struct {
 
 /*
  * Per-CPU: each CPU adds to its own copy without atomics or shared cache
- * lines (Cilium's metrics map is per-CPU too); readers sum the CPUs.
+ * lines (Cilium's metrics map is per-CPU too); readers sum the CPUs. An
+ * array rather than a hash: every slot exists, so counting is one lookup
+ * with no hashing and no insert on first use, and the verifier inlines
+ * that lookup (Linux 6.10 and later; before, it is a helper call doing
+ * the same bounds check and offset).
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__type(key, struct metrics_key);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);		/* metrics_index(struct metrics_key) */
 	__type(value, struct metrics_value);
 	__uint(max_entries, METRICS_MAP_SIZE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

@@ -9,6 +9,22 @@
 #include "parse.h"
 #include "trace.h"
 
+/*
+ * The dp_metrics slot of a key: reason in bits 4-11, direction in bit 3
+ * (DIR_INGRESS 0, DIR_EGRESS 1), hook in bits 0-2. The Go side unpacks it
+ * with bpf.MetricsKeyAt; a key outside that range (which no program
+ * produces: dir and hook are constants of each one) gets METRICS_MAP_SIZE,
+ * which the lookup refuses.
+ */
+static __always_inline __u32 metrics_index(const struct metrics_key *k)
+{
+	if (k->dir < DIR_INGRESS || k->dir > DIR_EGRESS || k->hook > 7)
+		return METRICS_MAP_SIZE;
+	return (__u32)k->reason << 4 | (__u32)(k->dir - DIR_INGRESS) << 3 | k->hook;
+}
+
+_Static_assert(METRICS_MAP_SIZE == 256 << 4, "dp_metrics holds every reason, direction and hook");
+
 static __always_inline void metrics_add(__u8 reason, __u8 dir, __u8 hook, __u32 len)
 {
 	struct metrics_key key = {
@@ -16,27 +32,17 @@ static __always_inline void metrics_add(__u8 reason, __u8 dir, __u8 hook, __u32 
 		.dir	= dir,
 		.hook	= hook,
 	};
-	struct metrics_value *val, init = {
-		.packets = 1,
-		.bytes	 = len,
-	};
+	__u32 idx = metrics_index(&key);
+	struct metrics_value *val;
 
 	/*
 	 * Per-CPU values: this CPU's copy is ours alone while the program
-	 * runs (migration is disabled), so plain adds suffice. The first
-	 * packet of a key creates it; if another CPU created it meanwhile,
-	 * the update fails and the lookup finds its entry.
+	 * runs (migration is disabled), so plain adds suffice. The bound
+	 * check is the lookup's own; the verifier needs none here, the
+	 * index being a key, not an offset.
 	 */
-	val = bpf_map_lookup_elem(&dp_metrics, &key);
+	val = bpf_map_lookup_elem(&dp_metrics, &idx);
 	if (likely(val)) {
-		val->packets++;
-		val->bytes += len;
-		return;
-	}
-	if (bpf_map_update_elem(&dp_metrics, &key, &init, BPF_NOEXIST) == 0)
-		return;
-	val = bpf_map_lookup_elem(&dp_metrics, &key);
-	if (val) {
 		val->packets++;
 		val->bytes += len;
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"gopkg.in/yaml.v3"
 
+	"github.com/dpforge/dpforge/bpf"
 	"github.com/dpforge/dpforge/bpf/packet"
 )
 
@@ -155,7 +156,11 @@ func (c *compiler) run(label, prog string, progNode *yaml.Node, writes MapWrites
 			v, vp := c.p.codec.encode(e.Value, mapValue(ms), int(ms.ValueSize), "value")
 			c.d.addProblems(kp)
 			c.d.addProblems(vp)
-			r.writes = append(r.writes, write{m: w.Map, key: k.buf, value: v.buf, node: e.node})
+			key, ok := c.p.codec.rawKey(ms, k.buf)
+			if !ok && len(kp) == 0 {
+				c.d.add(e.Key, ruleOutOfRange, "key %s has no slot in map %q", render(e.Key), w.Map)
+			}
+			r.writes = append(r.writes, write{m: w.Map, key: key, value: v.buf, node: e.node})
 		}
 	}
 	if pkt != nil {
@@ -245,7 +250,42 @@ func (c *compiler) mapSpec(name string, n *yaml.Node) *ebpf.MapSpec {
 		c.d.add(n, ruleUnsupported, "map %q is a %s map; scenarios read and write hash, array and LPM trie maps and their per-CPU and LRU kinds", name, ms.Type)
 		return nil
 	}
+	if ik, ok := indexed(ms); ok {
+		// Scenarios write the key the index packs, as readers show it.
+		ms = ms.Copy()
+		ms.Key = ik.Type
+	}
 	return ms
+}
+
+// indexed returns how the keys of an array are packed into its index, if
+// they are (bpf.IndexedKeys).
+func indexed(ms *ebpf.MapSpec) (bpf.IndexedKey, bool) {
+	ik, ok := bpf.IndexedKeys[ms.Name]
+	return ik, ok && arrayMap(ms.Type) && ik.Type.Size == ms.KeySize
+}
+
+// rawKey returns the bytes the kernel takes for key, which is laid out as
+// ms's key: for an array whose index packs a struct key, the index; false
+// when the key has no slot.
+func (c codec) rawKey(ms *ebpf.MapSpec, key []byte) ([]byte, bool) {
+	ik, ok := indexed(ms)
+	if !ok {
+		return key, true
+	}
+	i, ok := ik.Index(key)
+	b := make([]byte, 4)
+	c.order.PutUint32(b, i)
+	return b, ok
+}
+
+// viewKey is the inverse of rawKey, for a key the kernel returned.
+func (c codec) viewKey(ms *ebpf.MapSpec, raw []byte) []byte {
+	ik, ok := indexed(ms)
+	if !ok || len(raw) != 4 {
+		return raw
+	}
+	return ik.Key(c.order.Uint32(raw))
 }
 
 func dataMap(t ebpf.MapType) bool {

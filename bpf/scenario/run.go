@@ -271,7 +271,16 @@ func (v *mapView) value(raw []byte) []byte {
 	return raw
 }
 
+// lookup looks up a key laid out as the scenario writes it (rawKey).
 func (v *mapView) lookup(key []byte) ([]byte, bool, error) {
+	k, ok := v.codec.rawKey(v.spec, key)
+	if !ok {
+		return nil, false, nil
+	}
+	return v.lookupRaw(k)
+}
+
+func (v *mapView) lookupRaw(key []byte) ([]byte, bool, error) {
 	raw, err := v.m.LookupBytes(key)
 	if err != nil {
 		return nil, false, fmt.Errorf("looking up map entry: %w", err)
@@ -295,12 +304,12 @@ func (v *mapView) entries() ([]kv, error) {
 		if next == nil {
 			break
 		}
-		val, ok, err := v.lookup(next)
+		val, ok, err := v.lookupRaw(next)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
-			v.all = append(v.all, kv{next, val})
+			v.all = append(v.all, kv{v.codec.viewKey(v.spec, next), val})
 		}
 		key = next
 	}

@@ -28,7 +28,7 @@ func TestDefaultMatrixBuildsAndVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Variants) < 8 || len(m.Nodes) != 12 {
+	if len(m.Variants) < 8 || len(m.Nodes) != 13 {
 		t.Fatalf("default matrix: %d variants, %d nodes", len(m.Variants), len(m.Nodes))
 	}
 	for _, v := range m.Variants {

@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/dpforge/dpforge/bpf"
 	"github.com/dpforge/dpforge/bpf/loader"
 )
 
@@ -28,11 +29,14 @@ type Entry struct {
 	Value string `json:"value"`
 }
 
-// MapView decodes one pinned map through its BTF in a build.
+// MapView decodes one pinned map through its BTF in a build. A per-CPU
+// map's value is shown summed over the CPUs; an array whose index packs a
+// key (bpf.IndexedKeys) is shown by that key, without its zero slots.
 type MapView struct {
 	Name       string
 	key, value btf.Type
 	m          *ebpf.Map
+	indexed    *bpf.IndexedKey
 }
 
 // OpenMap opens a pinned map for display, with its key and value types
@@ -53,7 +57,86 @@ func (n *Node) OpenMap(b *Build, variant, name string) (*MapView, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &MapView{Name: name, key: ms.Key, value: ms.Value, m: m}, nil
+	return newMapView(name, ms.Key, ms.Value, m), nil
+}
+
+func newMapView(name string, key, value btf.Type, m *ebpf.Map) *MapView {
+	v := &MapView{Name: name, key: key, value: value, m: m}
+	if ik, ok := bpf.IndexedKeys[name]; ok && ik.Type.Size == m.KeySize() &&
+		(m.Type() == ebpf.Array || m.Type() == ebpf.PerCPUArray) {
+		v.indexed, v.key = &ik, ik.Type
+	}
+	return v
+}
+
+func (v *MapView) perCPU() bool {
+	switch v.m.Type() {
+	case ebpf.PerCPUArray, ebpf.PerCPUHash, ebpf.LRUCPUHash:
+		return true
+	}
+	return false
+}
+
+// shown returns the key and value as displayed: the key unpacked from an
+// index, the per-CPU copies summed; false for a zero slot of an indexed map.
+func (v *MapView) shown(key []byte, vals [][]byte) (k, val []byte, ok bool) {
+	val = sumCPUs(vals, v.value)
+	if v.indexed == nil {
+		return key, val, true
+	}
+	if !slices.ContainsFunc(val, func(b byte) bool { return b != 0 }) {
+		return nil, nil, false
+	}
+	return v.indexed.Key(binary.NativeEndian.Uint32(key)), val, true
+}
+
+// sumCPUs adds up the integer fields of a value's per-CPU copies (of one
+// copy: that copy).
+func sumCPUs(vals [][]byte, t btf.Type) []byte {
+	s, ok := btf.UnderlyingType(t).(*btf.Struct)
+	if len(vals) == 1 || !ok {
+		return vals[0]
+	}
+	out := make([]byte, size(t))
+	for _, m := range s.Members {
+		off, n := int(m.Offset.Bytes()), size(m.Type)
+		if _, isInt := btf.UnderlyingType(m.Type).(*btf.Int); !isInt || m.BitfieldSize != 0 || off+n > len(out) {
+			continue
+		}
+		var sum uint64
+		for _, v := range vals {
+			sum += uintAt(v[off : off+n])
+		}
+		putUint(out[off:off+n], sum)
+	}
+	return out
+}
+
+func uintAt(b []byte) uint64 {
+	switch len(b) {
+	case 1:
+		return uint64(b[0])
+	case 2:
+		return uint64(binary.NativeEndian.Uint16(b))
+	case 4:
+		return uint64(binary.NativeEndian.Uint32(b))
+	case 8:
+		return binary.NativeEndian.Uint64(b)
+	}
+	return 0
+}
+
+func putUint(b []byte, v uint64) {
+	switch len(b) {
+	case 1:
+		b[0] = byte(v)
+	case 2:
+		binary.NativeEndian.PutUint16(b, uint16(v))
+	case 4:
+		binary.NativeEndian.PutUint32(b, uint32(v))
+	case 8:
+		binary.NativeEndian.PutUint64(b, v)
+	}
 }
 
 // Close closes the map.
@@ -68,9 +151,22 @@ func (v *MapView) List() ([]Entry, error) {
 	var out []Entry
 	key := make([]byte, v.m.KeySize())
 	val := make([]byte, v.m.ValueSize())
+	var vals [][]byte
 	it := v.m.Iterate()
-	for it.Next(&key, &val) {
-		out = append(out, Entry{Key: format(key, v.key), Value: format(val, v.value)})
+	for {
+		var more bool
+		if v.perCPU() {
+			more = it.Next(&key, &vals)
+		} else {
+			more = it.Next(&key, &val)
+			vals = [][]byte{val}
+		}
+		if !more {
+			break
+		}
+		if k, val, ok := v.shown(key, vals); ok {
+			out = append(out, Entry{Key: format(k, v.key), Value: format(val, v.value)})
+		}
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("listing %s: %w", v.Name, err)
@@ -88,14 +184,28 @@ func (v *MapView) Get(text string) (Entry, error) {
 	if err != nil {
 		return Entry{}, fmt.Errorf("key %q for %s: %w", text, v.Name, err)
 	}
+	raw := key
+	if v.indexed != nil {
+		i, ok := v.indexed.Index(key)
+		if !ok {
+			return Entry{}, fmt.Errorf("%s has no slot for %s", v.Name, format(key, v.key))
+		}
+		raw = binary.NativeEndian.AppendUint32(nil, i)
+	}
 	val := make([]byte, v.m.ValueSize())
-	if err := v.m.Lookup(key, &val); err != nil {
+	vals := [][]byte{val}
+	if v.perCPU() {
+		err = v.m.Lookup(raw, &vals)
+	} else {
+		err = v.m.Lookup(raw, &val)
+	}
+	if err != nil {
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			return Entry{}, fmt.Errorf("%s has no entry for %s", v.Name, format(key, v.key))
 		}
 		return Entry{}, fmt.Errorf("looking up %s: %w", v.Name, err)
 	}
-	return Entry{Key: format(key, v.key), Value: format(val, v.value)}, nil
+	return Entry{Key: format(key, v.key), Value: format(sumCPUs(vals, v.value), v.value)}, nil
 }
 
 // kind classifies a leaf type for display and parsing.
@@ -297,14 +407,8 @@ func put(b []byte, t btf.Type, text string) error {
 		return fmt.Errorf("%q is not a %d-bit number", text, 8*len(b))
 	}
 	switch len(b) {
-	case 1:
-		b[0] = uint8(n)
-	case 2:
-		binary.NativeEndian.PutUint16(b, uint16(n))
-	case 4:
-		binary.NativeEndian.PutUint32(b, uint32(n))
-	case 8:
-		binary.NativeEndian.PutUint64(b, n)
+	case 1, 2, 4, 8:
+		putUint(b, n)
 	default:
 		return fmt.Errorf("a field of %d bytes cannot be given as a number", len(b))
 	}

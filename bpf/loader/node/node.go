@@ -213,8 +213,10 @@ func nodeValues(s Spec) (map[string]string, error) {
 }
 
 // ephemeral maps hold no state worth keeping across a replace: a layout
-// change gives them a fresh map instead of a migration.
-var ephemeral = map[string]bool{bpf.MapEvents: true, bpf.MapTrace: true}
+// change gives them a fresh map instead of a migration. The counters of
+// dp_metrics start again when its layout changes (a per-CPU hash became
+// a per-CPU array indexed by reason, direction and hook).
+var ephemeral = map[string]bool{bpf.MapEvents: true, bpf.MapMetrics: true, bpf.MapTrace: true}
 
 func (n *Node) prepare(s Spec) (*ebpf.Collection, *loader.MapPlan, map[string]string, error) {
 	values, err := nodeValues(s)

@@ -103,14 +103,19 @@ func (n *Node) Status() (*Status, error) {
 }
 
 func countEntries(m *ebpf.Map) int {
-	if m.Type() == ebpf.Array {
+	switch m.Type() {
+	case ebpf.Array, ebpf.PerCPUArray:
 		return int(m.MaxEntries())
 	}
 	n := 0
 	key := make([]byte, m.KeySize())
-	val := make([]byte, m.ValueSize())
+	buf := make([]byte, m.ValueSize())
+	var val any = &buf
+	if m.Type() == ebpf.PerCPUHash || m.Type() == ebpf.LRUCPUHash {
+		val = &[][]byte{} // one copy per CPU
+	}
 	it := m.Iterate()
-	for it.Next(&key, &val) {
+	for it.Next(&key, val) {
 		n++
 	}
 	return n
@@ -125,17 +130,24 @@ func Counters(m *ebpf.Map) ([]Counter, error) {
 		out = append(out, Counter{Reason: k.Reason.String(), Hook: k.Hook.String(), Dir: k.Dir.String(), Packets: v.Packets, Bytes: v.Bytes})
 	}
 	it := m.Iterate()
-	if m.Type() == ebpf.PerCPUHash || m.Type() == ebpf.LRUCPUHash {
+	switch m.Type() {
+	case ebpf.PerCPUArray:
+		// Every slot exists; those never counted are left out.
+		var i uint32
+		var vs []bpf.MetricsValue
+		for it.Next(&i, &vs) {
+			k = bpf.MetricsKeyAt(i)
+			if sum := sumMetrics(vs); sum.Packets != 0 {
+				add(sum)
+			}
+		}
+	case ebpf.PerCPUHash, ebpf.LRUCPUHash:
+		// Pins of a datapath that kept the counters in a hash.
 		var vs []bpf.MetricsValue
 		for it.Next(&k, &vs) {
-			var sum bpf.MetricsValue
-			for _, v := range vs {
-				sum.Packets += v.Packets
-				sum.Bytes += v.Bytes
-			}
-			add(sum)
+			add(sumMetrics(vs))
 		}
-	} else {
+	default:
 		var v bpf.MetricsValue
 		for it.Next(&k, &v) {
 			add(v)
@@ -148,6 +160,15 @@ func Counters(m *ebpf.Map) ([]Counter, error) {
 		return strings.Compare(a.Reason+"/"+a.Hook+"/"+a.Dir, b.Reason+"/"+b.Hook+"/"+b.Dir)
 	})
 	return out, nil
+}
+
+func sumMetrics(vs []bpf.MetricsValue) bpf.MetricsValue {
+	var sum bpf.MetricsValue
+	for _, v := range vs {
+		sum.Packets += v.Packets
+		sum.Bytes += v.Bytes
+	}
+	return sum
 }
 
 func drops(m *ebpf.Map) ([]Counter, error) {
