@@ -6,11 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/cilium/ebpf"
@@ -151,9 +148,8 @@ func loadMaps(cs *ebpf.CollectionSpec, opts Options, cache *btf.Cache) (*ebpf.Co
 	})
 }
 
-// loadPrograms loads every program of cs against maps, the largest first
-// (the longest verification starts at once), on up to GOMAXPROCS
-// goroutines. It returns the programs loaded and the error of each that
+// loadPrograms loads every program of cs against mapsByName, the largest
+// first (the longest verification starts at once), concurrently. It returns the programs loaded and the error of each that
 // was not.
 func loadPrograms(cs *ebpf.CollectionSpec, mapsByName map[string]*ebpf.Map, co ebpf.CollectionOptions) (map[string]*ebpf.Program, map[string]error) {
 	var names []string
@@ -167,18 +163,9 @@ func loadPrograms(cs *ebpf.CollectionSpec, mapsByName map[string]*ebpf.Map, co e
 	})
 	progs := make([]*ebpf.Program, len(names))
 	errs := make([]error, len(names))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(names)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(names); i = int(next.Add(1) - 1) {
-				progs[i], errs[i] = loadProgram(names[i], cs.Programs[names[i]], mapsByName, co)
-			}
-		}()
-	}
-	wg.Wait()
+	concurrently(len(names), func(i int) {
+		progs[i], errs[i] = loadProgram(names[i], cs.Programs[names[i]], mapsByName, co)
+	})
 	loaded, failed := map[string]*ebpf.Program{}, map[string]error{}
 	for i, name := range names {
 		if errs[i] != nil {
