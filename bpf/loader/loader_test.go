@@ -61,7 +61,7 @@ func TestMain(m *testing.M) {
 }
 
 // datapath builds the real datapath for matrix once per test binary.
-func datapath(t *testing.T) (string, *manifest.Manifest) {
+func datapath(t testing.TB) (string, *manifest.Manifest) {
 	t.Helper()
 	built.once.Do(func() {
 		cm, diags := config.Parse("matrix.yaml", []byte(matrix), nil)
@@ -463,6 +463,44 @@ func TestLoadRejectedClosesEverything(t *testing.T) {
 	if want := `loading variant "broken": the verifier rejects programs ` + strings.Join(broken, ", "); err.Error() != want {
 		t.Errorf("Error() = %q\nwant       %q", err.Error(), want)
 	}
+}
+
+// BenchmarkLoad loads a datapath's every program the way Load does (maps
+// first, then the programs concurrently) and, for comparison, as one
+// cilium/ebpf collection (one program after another). To compare them
+// under the same machine load, run -bench BenchmarkLoad/loader and
+// -bench BenchmarkLoad/collection alternately, several times.
+func BenchmarkLoad(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("SKIPPED: loading BPF programs needs root")
+	}
+	dir, m := datapath(b)
+	spec, _, err := loader.NodeSpec(dir, m, "n1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("loader", func(b *testing.B) {
+		for range b.N {
+			coll, err := loader.Load(spec, loader.Options{})
+			if err != nil {
+				b.Fatalf("Load: %+v", err)
+			}
+			coll.Close()
+		}
+	})
+	b.Run("collection", func(b *testing.B) {
+		whole := spec.Copy()
+		for _, ms := range whole.Maps {
+			ms.Pinning = ebpf.PinNone
+		}
+		for range b.N {
+			coll, err := ebpf.NewCollection(whole)
+			if err != nil {
+				b.Fatal(err)
+			}
+			coll.Close()
+		}
+	})
 }
 
 func TestLoadUnknownProgram(t *testing.T) {
