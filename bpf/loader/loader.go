@@ -148,9 +148,10 @@ func loadMaps(cs *ebpf.CollectionSpec, opts Options, cache *btf.Cache) (*ebpf.Co
 	})
 }
 
-// loadPrograms loads every program of cs against mapsByName, the largest
-// first (the longest verification starts at once), concurrently. It returns the programs loaded and the error of each that
-// was not.
+// loadPrograms loads every program of cs against mapsByName,
+// concurrently, the largest first (the longest verification starts at
+// once). It returns the programs loaded and the error of each that was
+// not.
 func loadPrograms(cs *ebpf.CollectionSpec, mapsByName map[string]*ebpf.Map, co ebpf.CollectionOptions) (map[string]*ebpf.Program, map[string]error) {
 	var names []string
 	for name, ps := range cs.Programs {
@@ -177,7 +178,8 @@ func loadPrograms(cs *ebpf.CollectionSpec, mapsByName map[string]*ebpf.Map, co e
 	return loaded, failed
 }
 
-// loadProgram loads one program whose map references point at maps.
+// loadProgram loads one program with its map references pointing at
+// mapsByName.
 func loadProgram(name string, ps *ebpf.ProgramSpec, mapsByName map[string]*ebpf.Map, co ebpf.CollectionOptions) (*ebpf.Program, error) {
 	ps = ps.Copy()
 	for i := range ps.Instructions {
