@@ -5,13 +5,20 @@
 //	object ─► LoadSpec / ParseSpec     parse the ELF into a CollectionSpec
 //	       ─► SetValues                 set load-time variables (volatile const) from text
 //	       ─► Load                      create maps (unpinned, or pinned and reused under
-//	                                    Options.PinPath), load the programs
+//	                                    Options.PinPath) and .rodata, then load the programs
+//	                                    against them, several at once
 //
 // A spec is never changed by Load: it loads a copy restricted to
 // Options.Programs (and the programs a program array refers to).
 //
-// When the kernel rejects the collection, Load finds out why: it loads each
-// program on its own with the verifier's branch log and returns a
+// The kernel verifies a program on one CPU, and verifying is almost all of
+// a datapath's load time, so Load verifies up to GOMAXPROCS programs at
+// once, the largest first; the maps, .rodata frozen with the load-time
+// values, are created before and shared, so each program is verified as it
+// would be in one collection.
+//
+// When the kernel rejects programs, Load finds out why: it loads each
+// rejected program again with the verifier's branch log and returns a
 // *LoadError whose Programs are *ProgramError values carrying the full log,
 // naming the variant and the program (%+v prints the logs). Without the
 // privileges to load programs, the error wraps ErrNotPermitted.

@@ -13,7 +13,8 @@ import (
 type LoadError struct {
 	Variant, Release string
 	Programs         []*ProgramError
-	// Err is the error of the collection as a whole.
+	// Err is what failed: a map, a pinned map of another shape, or else
+	// the first rejected program (by name).
 	Err error
 }
 

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -10,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 )
 
 // ErrNotPermitted is wrapped by Load when the kernel refuses to load
@@ -68,10 +70,16 @@ type Options struct {
 
 // Load loads spec (which it does not change) into the kernel.
 //
-// If the kernel rejects the collection, Load loads each program alone,
-// unpinned, with the verifier's branch log, and returns a *LoadError naming
-// every program the kernel rejects with its full log. Without privileges
-// the error wraps ErrNotPermitted.
+// The maps (and the frozen .rodata holding the load-time values) are
+// created first; then the programs are loaded against them, up to
+// GOMAXPROCS at a time, since the kernel verifies one program on one CPU
+// and a datapath's load time is almost all verifier time. The result is
+// the collection cilium/ebpf would have loaded from the same spec.
+//
+// If the kernel rejects programs, Load loads each rejected one again with
+// the verifier's branch log and returns a *LoadError naming every rejected
+// program with its full log; everything created is closed. Without
+// privileges the error wraps ErrNotPermitted.
 func Load(spec *ebpf.CollectionSpec, opts Options) (*ebpf.Collection, error) {
 	cs, err := restrict(spec, opts.Programs)
 	if err != nil {
@@ -80,18 +88,120 @@ func Load(spec *ebpf.CollectionSpec, opts Options) (*ebpf.Collection, error) {
 	if opts.PinPath == "" {
 		unpin(cs)
 	}
-	coll, err := ebpf.NewCollectionWithOptions(cs, ebpf.CollectionOptions{
-		Maps:            ebpf.MapOptions{PinPath: opts.PinPath},
-		Programs:        ebpf.ProgramOptions{LogLevel: opts.LogLevel, LogSizeStart: opts.LogSize},
-		MapReplacements: opts.MapReplacements,
+	// One kernel BTF cache for every program (cilium/ebpf makes one per
+	// collection otherwise).
+	cache := btf.NewCache()
+	coll, err := loadMaps(cs, opts, cache)
+	if err != nil {
+		if errors.Is(err, syscall.EPERM) {
+			return nil, fmt.Errorf("%s: %w (%w)", opts.what(), ErrNotPermitted, err)
+		}
+		return nil, &LoadError{Variant: opts.Variant, Release: opts.Release, Err: err}
+	}
+	progs, failed := loadPrograms(cs, coll.Maps, ebpf.CollectionOptions{
+		Programs: ebpf.ProgramOptions{
+			LogLevel: opts.LogLevel, LogSizeStart: opts.LogSize,
+			// No second verifier run with a log when a program fails:
+			// explain does that, with a larger log, for rejected ones only.
+			LogDisabled: opts.LogLevel == 0,
+		},
+		Cache: cache,
 	})
-	if err == nil {
-		return coll, nil
+	if len(failed) > 0 {
+		err = explain(cs, coll.Maps, cache, opts, failed)
+	} else if err = fillProgramArrays(cs, coll.Maps, progs); err != nil {
+		err = &LoadError{Variant: opts.Variant, Release: opts.Release, Err: err}
 	}
-	if errors.Is(err, syscall.EPERM) {
-		return nil, fmt.Errorf("%s: %w (%w)", opts.what(), ErrNotPermitted, err)
+	if err != nil {
+		for _, p := range progs {
+			p.Close()
+		}
+		coll.Close()
+		return nil, err
 	}
-	return nil, explain(cs, opts, err)
+	coll.Programs = progs
+	return coll, nil
+}
+
+// loadMaps creates cs's maps (taken from MapReplacements or a pin where
+// the options say so) and its variables, with no program: .rodata is
+// frozen with the load-time values in it, so the verifier treats them as
+// constants. Program arrays are left empty for fillProgramArrays.
+func loadMaps(cs *ebpf.CollectionSpec, opts Options, cache *btf.Cache) (*ebpf.Collection, error) {
+	data := &ebpf.CollectionSpec{
+		Maps:      make(map[string]*ebpf.MapSpec, len(cs.Maps)),
+		Variables: cs.Variables,
+		Types:     cs.Types,
+		ByteOrder: cs.ByteOrder,
+	}
+	for name, ms := range cs.Maps {
+		if ms.Type == ebpf.ProgramArray && len(ms.Contents) > 0 {
+			ms = ms.Copy()
+			ms.Contents = nil
+		}
+		data.Maps[name] = ms
+	}
+	return ebpf.NewCollectionWithOptions(data, ebpf.CollectionOptions{
+		Maps:            ebpf.MapOptions{PinPath: opts.PinPath},
+		MapReplacements: opts.MapReplacements,
+		Cache:           cache,
+	})
+}
+
+// loadPrograms loads every program of cs against mapsByName,
+// concurrently, the largest first (the longest verification starts at
+// once). It returns the programs loaded and the error of each that was
+// not.
+func loadPrograms(cs *ebpf.CollectionSpec, mapsByName map[string]*ebpf.Map, co ebpf.CollectionOptions) (map[string]*ebpf.Program, map[string]error) {
+	var names []string
+	for name, ps := range cs.Programs {
+		if ps.Type != ebpf.UnspecifiedProgram { // cilium/ebpf skips these too
+			names = append(names, name)
+		}
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		return cmp.Or(cmp.Compare(len(cs.Programs[b].Instructions), len(cs.Programs[a].Instructions)), strings.Compare(a, b))
+	})
+	progs := make([]*ebpf.Program, len(names))
+	errs := make([]error, len(names))
+	concurrently(len(names), func(i int) {
+		progs[i], errs[i] = loadProgram(names[i], cs.Programs[names[i]], mapsByName, co)
+	})
+	loaded, failed := map[string]*ebpf.Program{}, map[string]error{}
+	for i, name := range names {
+		if errs[i] != nil {
+			failed[name] = errs[i]
+		} else {
+			loaded[name] = progs[i]
+		}
+	}
+	return loaded, failed
+}
+
+// loadProgram loads one program with its map references pointing at
+// mapsByName.
+func loadProgram(name string, ps *ebpf.ProgramSpec, mapsByName map[string]*ebpf.Map, co ebpf.CollectionOptions) (*ebpf.Program, error) {
+	ps = ps.Copy()
+	for i := range ps.Instructions {
+		ins := &ps.Instructions[i]
+		if !ins.IsLoadFromMap() || ins.Reference() == "" {
+			continue
+		}
+		m := mapsByName[ins.Reference()]
+		if m == nil {
+			return nil, fmt.Errorf("program %s: missing map %s", name, ins.Reference())
+		}
+		if err := ins.AssociateMap(m); err != nil {
+			return nil, fmt.Errorf("program %s: map %s: %w", name, ins.Reference(), err)
+		}
+	}
+	one, err := ebpf.NewCollectionWithOptions(&ebpf.CollectionSpec{
+		Programs: map[string]*ebpf.ProgramSpec{name: ps},
+	}, co)
+	if err != nil {
+		return nil, err
+	}
+	return one.Programs[name], nil
 }
 
 func (o Options) what() string {
@@ -141,56 +251,59 @@ func unpin(cs *ebpf.CollectionSpec) {
 	}
 }
 
-// explain runs after cs failed to load: it loads each program on its own,
-// unpinned, with the full verifier log, to name every program the kernel
-// rejects. If none is rejected on its own (a map failed, say), the
-// LoadError carries only the collection's error.
-func explain(cs *ebpf.CollectionSpec, opts Options, collErr error) error {
-	le := &LoadError{Variant: opts.Variant, Release: opts.Release, Err: collErr}
-	base := cs.Copy()
-	unpin(base)
-	for _, name := range slices.Sorted(maps.Keys(base.Programs)) {
-		one, err := restrict(base, []string{name})
-		if err != nil {
+// fillProgramArrays puts the programs that program arrays' contents name
+// into them, once every program is loaded.
+func fillProgramArrays(cs *ebpf.CollectionSpec, mapsByName map[string]*ebpf.Map, progs map[string]*ebpf.Program) error {
+	for _, name := range slices.Sorted(maps.Keys(cs.Maps)) {
+		ms := cs.Maps[name]
+		if ms.Type != ebpf.ProgramArray {
 			continue
 		}
-		coll, err := ebpf.NewCollectionWithOptions(one, ebpf.CollectionOptions{
+		for _, kv := range ms.Contents {
+			prog, ok := kv.Value.(string)
+			if !ok {
+				continue
+			}
+			if progs[prog] == nil {
+				return fmt.Errorf("map %s: no program %q to put at %v", name, prog, kv.Key)
+			}
+			if err := mapsByName[name].Put(kv.Key, progs[prog]); err != nil {
+				return fmt.Errorf("map %s: putting program %q at %v: %w", name, prog, kv.Key, err)
+			}
+		}
+	}
+	return nil
+}
+
+// explain runs after the programs in failed (name to error) did not load:
+// it loads each again, against the same maps, with the verifier's branch
+// log, and returns a *LoadError naming every one, sorted, with its full
+// log. A failure for lack of privileges is ErrNotPermitted instead.
+func explain(cs *ebpf.CollectionSpec, mapsByName map[string]*ebpf.Map, cache *btf.Cache, opts Options, failed map[string]error) error {
+	names := slices.Sorted(maps.Keys(failed))
+	for _, name := range names {
+		if errors.Is(failed[name], syscall.EPERM) {
+			return fmt.Errorf("%s: %w (%w)", opts.what(), ErrNotPermitted, failed[name])
+		}
+	}
+	le := &LoadError{Variant: opts.Variant, Release: opts.Release, Err: failed[names[0]]}
+	for _, name := range names {
+		pe := &ProgramError{Variant: opts.Variant, Program: name, Release: opts.Release, Err: failed[name]}
+		prog, err := loadProgram(name, cs.Programs[name], mapsByName, ebpf.CollectionOptions{
 			Programs: ebpf.ProgramOptions{
 				LogLevel:     ebpf.LogLevelBranch | ebpf.LogLevelStats,
 				LogSizeStart: explainLogSize,
 			},
-			MapReplacements: replacementsFor(one, opts.MapReplacements),
+			Cache: cache,
 		})
-		if err == nil {
-			coll.Close()
-			continue
-		}
-		pe := &ProgramError{Variant: opts.Variant, Program: name, Release: opts.Release, Err: err}
 		var ve *ebpf.VerifierError
-		if errors.As(err, &ve) {
-			pe.Log = ve.Log
-		} else if !mentionsProgram(err, name) {
-			continue // not this program's fault
+		switch {
+		case err == nil:
+			prog.Close() // accepted this time: keep the first error
+		case errors.As(err, &ve):
+			pe.Err, pe.Log = err, ve.Log
 		}
 		le.Programs = append(le.Programs, pe)
 	}
 	return le
-}
-
-// replacementsFor keeps the replacements of maps one still has.
-func replacementsFor(one *ebpf.CollectionSpec, repl map[string]*ebpf.Map) map[string]*ebpf.Map {
-	if repl == nil {
-		return nil
-	}
-	out := map[string]*ebpf.Map{}
-	for name, m := range repl {
-		if one.Maps[name] != nil {
-			out[name] = m
-		}
-	}
-	return out
-}
-
-func mentionsProgram(err error, name string) bool {
-	return strings.Contains(err.Error(), "program "+name)
 }

@@ -5,15 +5,19 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
 	"github.com/dpforge/dpforge/bpf"
@@ -57,7 +61,7 @@ func TestMain(m *testing.M) {
 }
 
 // datapath builds the real datapath for matrix once per test binary.
-func datapath(t *testing.T) (string, *manifest.Manifest) {
+func datapath(t testing.TB) (string, *manifest.Manifest) {
 	t.Helper()
 	built.once.Do(func() {
 		cm, diags := config.Parse("matrix.yaml", []byte(matrix), nil)
@@ -340,6 +344,163 @@ func TestLoadRejected(t *testing.T) {
 	if _, err := os.Stat("/sys/fs/bpf/dp_policy"); err == nil {
 		t.Errorf("/sys/fs/bpf/dp_policy exists after Load")
 	}
+}
+
+// openFDs counts this process's open file descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(fds)
+}
+
+// TestLoadMatchesCollection: the programs Load loads one by one against
+// maps it made first are the ones cilium/ebpf loads as one collection, and
+// the verifier does the same work on them (.rodata is the same frozen map,
+// so the load-time values stay constants to it).
+func TestLoadMatchesCollection(t *testing.T) {
+	requireRoot(t)
+	dir, m := datapath(t)
+	spec, _, err := loader.NodeSpec(dir, m, "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := openFDs(t)
+	got, err := loader.Load(spec, loader.Options{Variant: m.Variants[0].ID})
+	if err != nil {
+		t.Fatalf("Load: %+v", err)
+	}
+	whole := spec.Copy()
+	for _, ms := range whole.Maps {
+		ms.Pinning = ebpf.PinNone
+	}
+	want, err := ebpf.NewCollection(whole)
+	if err != nil {
+		got.Close()
+		t.Fatalf("NewCollection: %v", err)
+	}
+	if diff := cmp.Diff(slices.Sorted(maps.Keys(want.Programs)), slices.Sorted(maps.Keys(got.Programs))); diff != "" {
+		t.Errorf("programs (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(slices.Sorted(maps.Keys(want.Maps)), slices.Sorted(maps.Keys(got.Maps))); diff != "" {
+		t.Errorf("maps (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(slices.Sorted(maps.Keys(want.Variables)), slices.Sorted(maps.Keys(got.Variables))); diff != "" {
+		t.Errorf("variables (-want +got):\n%s", diff)
+	}
+	for name, wp := range want.Programs {
+		gp := got.Programs[name]
+		if gp == nil {
+			continue
+		}
+		wi, err1 := wp.Info()
+		gi, err2 := gp.Info()
+		if err := errors.Join(err1, err2); err != nil {
+			t.Fatal(err)
+		}
+		if gi.Tag != wi.Tag {
+			t.Errorf("program %s: tag %s, want %s", name, gi.Tag, wi.Tag)
+		}
+		wn, wok := wi.VerifiedInstructions()
+		gn, gok := gi.VerifiedInstructions()
+		if wok && gok && gn != wn {
+			t.Errorf("program %s: the verifier processed %d instructions, %d in one collection", name, gn, wn)
+		}
+	}
+	ro := got.Maps[".rodata"]
+	if ro == nil {
+		t.Fatal("no .rodata map")
+	}
+	if info, err := ro.Info(); err != nil || !info.Frozen() {
+		t.Errorf(".rodata not frozen (%v)", err)
+	}
+	want.Close()
+	got.Close()
+	if after := openFDs(t); after != before {
+		t.Errorf("%d file descriptors open after Close, %d before", after, before)
+	}
+}
+
+// TestLoadRejectedClosesEverything: when the verifier rejects some of a
+// datapath's programs, all of them are named, sorted, each with its log,
+// and nothing Load created stays open.
+func TestLoadRejectedClosesEverything(t *testing.T) {
+	requireRoot(t)
+	dir, m := datapath(t)
+	spec, _, err := loader.NodeSpec(dir, m, "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := []string{bpf.ProgToNetdev, bpf.ProgFromContainer}
+	for _, name := range broken {
+		spec.Programs[name].Instructions = asm.Instructions{
+			asm.LoadMem(asm.R0, asm.R1, 4000, asm.Word), // outside the context
+			asm.Return(),
+		}
+	}
+	slices.Sort(broken)
+	before := openFDs(t)
+	_, err = loader.Load(spec, loader.Options{Variant: "broken"})
+	if after := openFDs(t); after != before {
+		t.Errorf("%d file descriptors open after a rejected Load, %d before", after, before)
+	}
+	var le *loader.LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("error %v, want a *LoadError", err)
+	}
+	var names []string
+	for _, pe := range le.Programs {
+		names = append(names, pe.Program)
+		if !strings.Contains(pe.Error(), "invalid bpf_context access") || len(pe.Log) == 0 {
+			t.Errorf("program %s: %v with %d log lines, want the verifier's complaint and its log", pe.Program, pe, len(pe.Log))
+		}
+	}
+	if diff := cmp.Diff(broken, names); diff != "" {
+		t.Errorf("rejected programs (-want +got):\n%s", diff)
+	}
+	if want := `loading variant "broken": the verifier rejects programs ` + strings.Join(broken, ", "); err.Error() != want {
+		t.Errorf("Error() = %q\nwant       %q", err.Error(), want)
+	}
+}
+
+// BenchmarkLoad loads a datapath's every program the way Load does (maps
+// first, then the programs concurrently) and, for comparison, as one
+// cilium/ebpf collection (one program after another). To compare them
+// under the same machine load, run -bench BenchmarkLoad/loader and
+// -bench BenchmarkLoad/collection alternately, several times.
+func BenchmarkLoad(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("SKIPPED: loading BPF programs needs root")
+	}
+	dir, m := datapath(b)
+	spec, _, err := loader.NodeSpec(dir, m, "n1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("loader", func(b *testing.B) {
+		for range b.N {
+			coll, err := loader.Load(spec, loader.Options{})
+			if err != nil {
+				b.Fatalf("Load: %+v", err)
+			}
+			coll.Close()
+		}
+	})
+	b.Run("collection", func(b *testing.B) {
+		whole := spec.Copy()
+		for _, ms := range whole.Maps {
+			ms.Pinning = ebpf.PinNone
+		}
+		for range b.N {
+			coll, err := ebpf.NewCollection(whole)
+			if err != nil {
+				b.Fatal(err)
+			}
+			coll.Close()
+		}
+	})
 }
 
 func TestLoadUnknownProgram(t *testing.T) {

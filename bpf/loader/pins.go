@@ -48,6 +48,27 @@ func (p *MapPlan) Close() {
 // otherwise PlanPins fails naming the map, and nothing is changed.
 func PlanPins(spec *ebpf.CollectionSpec, dir string, fresh func(name string) bool) (*MapPlan, error) {
 	p := &MapPlan{Replacements: map[string]*ebpf.Map{}, New: map[string]*ebpf.Map{}}
+	// A map to create: its spec and the incompatible pinned map, if any.
+	type create struct {
+		name string
+		spec *ebpf.MapSpec
+		old  *ebpf.Map
+		m    *ebpf.Map
+		err  error
+	}
+	var todo []*create
+	fail := func(err error) (*MapPlan, error) {
+		for _, c := range todo {
+			if c.old != nil {
+				c.old.Close()
+			}
+			if c.m != nil && p.Replacements[c.name] == nil {
+				c.m.Close()
+			}
+		}
+		p.Close()
+		return nil, err
+	}
 	for _, name := range slices.Sorted(maps.Keys(spec.Maps)) {
 		if strings.HasPrefix(name, ".") {
 			continue // .rodata, .bss: part of the programs
@@ -56,38 +77,41 @@ func PlanPins(spec *ebpf.CollectionSpec, dir string, fresh func(name string) boo
 		ms.Pinning = ebpf.PinNone
 		old, err := ebpf.LoadPinnedMap(filepath.Join(dir, name), nil)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			p.Close()
-			return nil, fmt.Errorf("map %s: opening its pin: %w", name, err)
+			return fail(fmt.Errorf("map %s: opening its pin: %w", name, err))
 		}
 		if err == nil && ms.Compatible(old) == nil {
 			p.Replacements[name] = old
 			continue
 		}
-		m, err := ebpf.NewMap(ms)
-		if err != nil {
-			if old != nil {
-				old.Close()
-			}
-			p.Close()
-			return nil, fmt.Errorf("map %s: creating: %w", name, err)
+		todo = append(todo, &create{name: name, spec: ms, old: old})
+	}
+	// Large preallocated maps (conntrack, NAT) take the kernel tens of
+	// milliseconds each to create: create them at once.
+	concurrently(len(todo), func(i int) { todo[i].m, todo[i].err = ebpf.NewMap(todo[i].spec) })
+	for _, c := range todo {
+		if c.err != nil {
+			return fail(fmt.Errorf("map %s: creating: %w", c.name, c.err))
 		}
-		p.Replacements[name] = m
-		p.New[name] = m
-		if old == nil {
+	}
+	for _, c := range todo {
+		p.Replacements[c.name] = c.m
+		p.New[c.name] = c.m
+		if c.old == nil {
 			continue
 		}
-		if fresh != nil && fresh(name) {
-			old.Close()
+		if fresh != nil && fresh(c.name) {
 			continue
 		}
-		err = migrate(old, m)
-		old.Close()
-		if err != nil {
-			p.Close()
-			return nil, fmt.Errorf("map %s: the new layout (%s, key %d, value %d bytes, %d entries) is incompatible with the pinned map and cannot be migrated: %w",
-				name, ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, err)
+		if err := migrate(c.old, c.m); err != nil {
+			return fail(fmt.Errorf("map %s: the new layout (%s, key %d, value %d bytes, %d entries) is incompatible with the pinned map and cannot be migrated: %w",
+				c.name, c.spec.Type, c.spec.KeySize, c.spec.ValueSize, c.spec.MaxEntries, err))
 		}
-		p.Migrated = append(p.Migrated, name)
+		p.Migrated = append(p.Migrated, c.name)
+	}
+	for _, c := range todo {
+		if c.old != nil {
+			c.old.Close()
+		}
 	}
 	return p, nil
 }

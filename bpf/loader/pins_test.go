@@ -47,7 +47,6 @@ func TestPlanPins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer plan.Close()
 	if len(plan.Replacements) != 4 {
 		t.Errorf("%d replacements, want 4", len(plan.Replacements))
 	}
@@ -84,9 +83,15 @@ func TestPlanPins(t *testing.T) {
 	}
 	old.Close()
 
-	// A value that no longer fits is refused, naming the map.
+	// A value that no longer fits is refused, naming the map, and every
+	// map the plan opened or created is closed.
+	plan.Close()
+	before := openFDs(t)
 	spec.Maps["same"].ValueSize = 16
 	if _, err := loader.PlanPins(spec, dir, func(name string) bool { return name == "events" }); err == nil || !strings.Contains(err.Error(), "map same") || !strings.Contains(err.Error(), "cannot be migrated") {
 		t.Errorf("incompatible layout: %v, want a refusal naming map same", err)
+	}
+	if after := openFDs(t); after != before {
+		t.Errorf("%d file descriptors open after a refused plan, %d before", after, before)
 	}
 }

@@ -3,10 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/dpforge/dpforge/bpf/loader/node"
+	"github.com/dpforge/dpforge/bpf/manifest"
 )
 
 // TestMapListGet shows the ipcache and endpoint maps the way the seeds'
@@ -72,6 +75,24 @@ func TestMapListGet(t *testing.T) {
 	}
 	if attached != 6 || len(st.Hooks) != 6 {
 		t.Errorf("status: %d of %d hooks attached, want 6 of 6", attached, len(st.Hooks))
+	}
+	// The node's table sizes (bpf-ct-global-*-max, bpf-nat-global-max)
+	// from the manifest, not the object's defaults.
+	m, err := manifest.Load(filepath.Join(buildDir(t), "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mn := slices.IndexFunc(m.Nodes, func(n manifest.Node) bool { return n.Name == routingCases[0].node })
+	if mn < 0 || len(m.Nodes[mn].MapSizes) == 0 {
+		t.Fatalf("the manifest has no map sizes for node %s", routingCases[0].node)
+	}
+	for name, size := range m.Nodes[mn].MapSizes {
+		i := slices.IndexFunc(st.Maps, func(f node.MapFill) bool { return f.Name == name })
+		if i < 0 {
+			t.Errorf("status: no map %s", name)
+		} else if st.Maps[i].MaxEntries != size {
+			t.Errorf("status: map %s has %d entries max, want %d (the node's size)", name, st.Maps[i].MaxEntries, size)
+		}
 	}
 }
 

@@ -53,6 +53,8 @@ func Run() (*Result, error) {
 		return nil, fmt.Errorf("parsing kernel release: %w", err)
 	}
 	r := &Result{Release: rel, Version: v, Capabilities: map[features.Capability]bool{}, Inconclusive: map[features.Capability]string{}}
+	// Parsing the kernel's BTF is most of a probe's time: once, not per enum.
+	kernel := btf.NewCache()
 	probes := map[features.Capability]func() error{
 		features.CapSchedCLS:       func() error { return ebpffeatures.HaveProgramType(ebpf.SchedCLS) },
 		features.CapLRUHash:        func() error { return ebpffeatures.HaveMapType(ebpf.LRUHash) },
@@ -68,8 +70,8 @@ func Run() (*Result, error) {
 		features.CapLargeInsnLimit: ebpffeatures.HaveLargeInstructions,
 		features.CapBoundedLoops:   ebpffeatures.HaveBoundedLoops,
 		features.CapRODataMap:      func() error { return ebpffeatures.HaveMapFlag(ebpffeatures.BPF_F_RDONLY_PROG) },
-		features.CapTCX:            func() error { return enumValue("bpf_attach_type", "BPF_TCX_INGRESS") },
-		features.CapNetkit:         func() error { return enumValue("bpf_attach_type", "BPF_NETKIT_PRIMARY") },
+		features.CapTCX:            func() error { return enumValue(kernel, "bpf_attach_type", "BPF_TCX_INGRESS") },
+		features.CapNetkit:         func() error { return enumValue(kernel, "bpf_attach_type", "BPF_NETKIT_PRIMARY") },
 	}
 	for c, fn := range probes {
 		ok, err := check(fn())
@@ -93,8 +95,8 @@ func helper(fn asm.BuiltinFunc) func() error {
 
 // enumValue probes kernel BTF for an enum value: attach types appear in
 // enum bpf_attach_type from the release that supports them.
-func enumValue(enum, value string) error {
-	spec, err := btf.LoadKernelSpec()
+func enumValue(kernel *btf.Cache, enum, value string) error {
+	spec, err := kernel.Kernel()
 	if err != nil {
 		return err
 	}

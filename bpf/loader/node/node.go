@@ -230,6 +230,13 @@ func (n *Node) prepare(s Spec) (*ebpf.Collection, *loader.MapPlan, map[string]st
 	if err := loader.SetValues(spec, values); err != nil {
 		return nil, nil, nil, fmt.Errorf("variant %q: %w", s.Variant, err)
 	}
+	// The node's conntrack and NAT table sizes (the object's are defaults);
+	// MapMax overrides them.
+	if node, err := s.Build.Node(s.Node); err == nil {
+		if err := loader.SetMapSizes(spec, node.MapSizes); err != nil {
+			return nil, nil, nil, fmt.Errorf("node %q: %w", s.Node, err)
+		}
+	}
 	for _, name := range sortedKeys(s.MapMax) {
 		ms := spec.Maps[name]
 		if ms == nil || strings.HasPrefix(name, ".") {
