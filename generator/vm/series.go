@@ -24,7 +24,11 @@ const (
 )
 
 // fixedSeries are the default set's long-term series: Debian 11, 12 and 13.
-var fixedSeries = []string{"5.10", "6.1", "6.12"}
+var fixedSeries = []string{OldestSeries, "6.1", "6.12"}
+
+// OldestSeries is the oldest kernel series that can be fetched and booted
+// here (Debian 11's), the nearest to the kernels before it.
+const OldestSeries = "5.10"
 
 // Series expands a list of series and set words (SetDefault, SetOldest,
 // SetNewest) into distinct series, in order of version. The words that need
