@@ -23,7 +23,7 @@ func kernel() (features.Kernel, error) {
 }
 
 // pick chooses the variant and attach mode.
-func pick(b *node.Build, name string, auto bool, variant string, tunnel bool, mode node.AttachMode) (node.Choice, node.AttachMode, error) {
+func pick(b *node.Build, name string, auto bool, variant string, routing node.Routing, mode node.AttachMode) (node.Choice, node.AttachMode, error) {
 	k, err := kernel()
 	if err != nil {
 		return node.Choice{}, "", err
@@ -38,7 +38,7 @@ func pick(b *node.Build, name string, auto bool, variant string, tunnel bool, mo
 			return node.Choice{}, "", fmt.Errorf("variant %s cannot run on kernel %s: %v", variant, k, miss)
 		}
 		choice = node.Choice{Variant: variant, Reason: "given with --variant"}
-	} else if choice, err = node.Pick(b.Manifest, name, k, auto, tunnel); err != nil {
+	} else if choice, err = node.Pick(b.Manifest, name, k, auto, routing); err != nil {
 		return node.Choice{}, "", err
 	}
 	if mode == "" {
@@ -50,6 +50,23 @@ func pick(b *node.Build, name string, auto bool, variant string, tunnel bool, mo
 		return node.Choice{}, "", fmt.Errorf("--attach tcx: kernel %s has no TCX (%s); use --attach tc", k, how)
 	}
 	return choice, mode, nil
+}
+
+// parseRouting is --routing-mode given an overlay device or not: tunnel
+// routing needs one; native routing may have one (the egress gateway's).
+func parseRouting(mode string, overlay bool) (node.Routing, error) {
+	switch mode {
+	case "":
+		return node.Routing{Tunnel: overlay, Overlay: overlay}, nil
+	case "native":
+		return node.Routing{Overlay: overlay}, nil
+	case "tunnel":
+		if !overlay {
+			return node.Routing{}, fmt.Errorf("--routing-mode tunnel needs the overlay device (--tunnel-device)")
+		}
+		return node.Routing{Tunnel: true, Overlay: true}, nil
+	}
+	return node.Routing{}, fmt.Errorf("--routing-mode %q: want tunnel or native", mode)
 }
 
 type attachResult struct {
@@ -66,6 +83,7 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 	devices := fs.StringSlice("devices", nil, "native devices (comma-separated)")
 	tunnel := fs.String("tunnel-device", "", "overlay device (vxlan/geneve, collect-metadata) for tunnel variants")
 	auto := fs.Bool("auto", false, "pick the variant with the most features this kernel can run")
+	routingMode := fs.String("routing-mode", "", "with --auto: the cluster's routing, tunnel or native (default: tunnel with --tunnel-device, else native)")
 	variant := fs.String("variant", "", "variant id to run instead of the node's (values from the devices and --set)")
 	var mode node.AttachMode
 	fs.Var(&mode, "attach", "tcx or tc (default: tcx where the kernel has it)")
@@ -83,12 +101,16 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "dpload attach: --devices is required")
 		return exitUsage
 	}
+	routing, err := parseRouting(*routingMode, *tunnel != "")
+	if err != nil {
+		return c.fs.UsageError("%v", err)
+	}
 	start := time.Now()
 	b, err := c.openBuild()
 	if err != nil {
 		return fail(stderr, "attach", err)
 	}
-	choice, mode, err := pick(b, *nodeName, *auto, *variant, *tunnel != "", mode)
+	choice, mode, err := pick(b, *nodeName, *auto, *variant, routing, mode)
 	if err != nil {
 		return fail(stderr, "attach", err)
 	}
@@ -124,6 +146,7 @@ func runReplace(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.build, "build", "", "build directory (default: the build embedded in this binary)")
 	nodeName := fs.String("node", "", "node name in the new build (default: the attached node's)")
 	auto := fs.Bool("auto", false, "pick the variant with the most features this kernel can run")
+	routingMode := fs.String("routing-mode", "", "with --auto: tunnel or native (default: tunnel if attached with an overlay device, else native)")
 	variant := fs.String("variant", "", "variant id to run instead of the node's")
 	mapMax := fs.StringToInt("map-max", nil, "override maps' maximum entries (kept from attach unless given)")
 	if code, ok := c.parse(args); !ok {
@@ -145,7 +168,11 @@ func runReplace(args []string, stdout, stderr io.Writer) int {
 	reason := "given with --variant"
 	id := *variant
 	if id == "" {
-		choice, _, err := pick(b, *nodeName, *auto, "", old.Tunnel != "", old.Mode)
+		routing, err := parseRouting(*routingMode, old.Tunnel != "")
+		if err != nil {
+			return c.fs.UsageError("%v", err)
+		}
+		choice, _, err := pick(b, *nodeName, *auto, "", routing, old.Mode)
 		if err != nil {
 			return fail(stderr, "replace", err)
 		}

@@ -101,13 +101,26 @@ func TestMapListGet(t *testing.T) {
 func TestAttachAuto(t *testing.T) {
 	requireRoot(t)
 	build := buildDir(t)
-	for _, tunnel := range []bool{false, true} {
-		t.Run(map[bool]string{false: "native", true: "tunnel"}[tunnel], func(t *testing.T) {
-			tp := newTopology(t, vxlanIf(tunnel), [2]int{1, 0})
+	for _, tc := range []struct {
+		name            string
+		tunnel, overlay bool
+	}{
+		{"native", false, false},
+		{"tunnel", true, true},
+		// Native routing with an overlay device (the egress gateway's):
+		// variants that send through it become candidates.
+		{"native-overlay", false, true},
+	} {
+		tunnel := tc.tunnel
+		t.Run(tc.name, func(t *testing.T) {
+			tp := newTopology(t, vxlanIf(tc.overlay), [2]int{1, 0})
 			n := tp.nodes[0]
 			args := []string{"attach", "--auto", "--devices", "eth0", "--build", build, "-o", "json"}
-			if tunnel {
+			if tc.overlay {
 				args = append(args, "--tunnel-device", vxlanDevice)
+			}
+			if tc.overlay && !tunnel {
+				args = append(args, "--routing-mode", "native")
 			}
 			out, err := n.dpload(args...)
 			if err != nil {
@@ -126,15 +139,22 @@ func TestAttachAuto(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			fits := func(v *manifest.Variant) bool {
+				_, tm := v.Defines["TUNNEL_MODE"]
+				_, encap := v.Defines["HAVE_ENCAP"]
+				_, static := v.Defines["DP_STATIC_CONFIG"]
+				return tm == tunnel && (!encap || tc.overlay) && !static
+			}
 			most := 0
-			for _, v := range m.Manifest.Variants {
-				if _, tm := v.Defines["TUNNEL_MODE"]; tm == tunnel {
+			for i := range m.Manifest.Variants {
+				if v := &m.Manifest.Variants[i]; fits(v) {
 					most = max(most, len(v.Defines))
 				}
 			}
 			got := m.Manifest.Variant(res.Record.Variant)
-			if _, tm := got.Defines["TUNNEL_MODE"]; tm != tunnel || len(got.Defines) != most || !strings.Contains(res.Reason, "most features") {
-				t.Errorf("picked %s (%d defines, tunnel %v), want a variant with %d defines, tunnel %v", got.ID, len(got.Defines), tm, most, tunnel)
+			if !fits(got) || len(got.Defines) != most || !strings.Contains(res.Reason, "most features") {
+				t.Errorf("picked %s (%d defines, %v), want one with %d defines, tunnel %v, overlay device %v",
+					got.ID, len(got.Defines), got.Defines, most, tunnel, tc.overlay)
 			}
 		})
 	}

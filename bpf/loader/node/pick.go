@@ -67,13 +67,39 @@ type Choice struct {
 	Reason  string
 }
 
+// Routing is what an automatic pick must match besides the kernel: the
+// cluster's routing mode, and whether the node has an overlay device.
+type Routing struct {
+	Tunnel  bool // tunnel routing (variants with TUNNEL_MODE), else native
+	Overlay bool // an overlay device, which variants with HAVE_ENCAP need
+}
+
+// fits reports whether v runs in this routing: the same mode, and an
+// overlay device if v sends through one (tunnel routing, and the egress
+// gateway in native routing).
+func (r Routing) fits(v *manifest.Variant) bool {
+	_, tunnel := v.Defines["TUNNEL_MODE"]
+	_, encap := v.Defines["HAVE_ENCAP"]
+	return tunnel == r.Tunnel && (!encap || r.Overlay)
+}
+
+func (r Routing) String() string {
+	switch {
+	case r.Tunnel:
+		return "tunnel"
+	case r.Overlay:
+		return "native-routing (with an overlay device)"
+	}
+	return "native-routing"
+}
+
 // Pick chooses the variant for a node of m on kernel k. Without auto it is
 // the node's variant from the manifest, refused with the missing
 // capabilities if k cannot run it. With auto it is the variant of the
-// manifest with the most features that k can run, in tunnel mode if and
-// only if the node has an overlay device (ties: the node's own variant,
-// then the smallest id).
-func Pick(m *manifest.Manifest, node string, k features.Kernel, auto, tunnel bool) (Choice, error) {
+// manifest with the most features that k can run and that fits the
+// node's routing, among those whose values are set at load time (ties:
+// the node's own variant, then the smallest id).
+func Pick(m *manifest.Manifest, node string, k features.Kernel, auto bool, routing Routing) (Choice, error) {
 	var own string
 	for _, n := range m.Nodes {
 		if n.Name == node {
@@ -98,7 +124,9 @@ func Pick(m *manifest.Manifest, node string, k features.Kernel, auto, tunnel boo
 	skipped := 0
 	for i := range m.Variants {
 		v := &m.Variants[i]
-		if _, t := v.Defines["TUNNEL_MODE"]; t != tunnel {
+		if _, static := v.Defines[features.StaticConfigDefine]; static || !routing.fits(v) {
+			// A variant with compiled-in values carries its own nodes'
+			// addresses, MTU and ports: it is chosen by node name only.
 			skipped++
 			continue
 		}
@@ -111,7 +139,7 @@ func Pick(m *manifest.Manifest, node string, k features.Kernel, auto, tunnel boo
 			best, bestN = v.ID, n
 		}
 	}
-	mode := map[bool]string{true: "tunnel", false: "native-routing"}[tunnel]
+	mode := routing.String()
 	if best == "" {
 		return Choice{}, fmt.Errorf("no %s variant of the build runs on kernel %s: %s", mode, k, strings.Join(refused, "; "))
 	}

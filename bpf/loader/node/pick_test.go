@@ -14,7 +14,9 @@ func pickManifest() *manifest.Manifest {
 			{ID: "hostrouting", CPU: "v3", Defines: map[string]string{"ENABLE_IPV4": "1", "ENABLE_NODEPORT": "1", "ENABLE_HOST_ROUTING": "1", "HAVE_RINGBUF": "1"}},
 			{ID: "legacy", CPU: "v2", Defines: map[string]string{"ENABLE_IPV4": "1", "ENABLE_NODEPORT": "1"}},
 			{ID: "minimal", CPU: "v2", Defines: map[string]string{"ENABLE_IPV4": "1"}},
-			{ID: "tunnel", CPU: "v2", Defines: map[string]string{"ENABLE_IPV4": "1", "TUNNEL_MODE": "1"}},
+			{ID: "tunnel", CPU: "v2", Defines: map[string]string{"ENABLE_IPV4": "1", "TUNNEL_MODE": "1", "HAVE_ENCAP": "1"}},
+			{ID: "static", CPU: "v1", Defines: map[string]string{"ENABLE_IPV4": "1", "ENABLE_NODEPORT": "1", "DP_STATIC_CONFIG": "1", "MTU": "1450", "CLUSTER_ID": "0", "NODEPORT_PORT_MIN": "30000"}},
+			{ID: "egressgw", CPU: "v2", Defines: map[string]string{"ENABLE_IPV4": "1", "ENABLE_NODEPORT": "1", "ENABLE_EGRESS_GATEWAY": "1", "HAVE_ENCAP": "1"}},
 		},
 		Nodes: []manifest.Node{{Name: "new", Variant: "hostrouting"}, {Name: "old", Variant: "legacy"}},
 	}
@@ -37,7 +39,7 @@ func TestPick(t *testing.T) {
 		node    string
 		kernel  string
 		auto    bool
-		tunnel  bool
+		routing Routing
 		want    string
 		wantErr string
 	}{
@@ -50,11 +52,17 @@ func TestPick(t *testing.T) {
 		// --auto: the most features the kernel runs.
 		{kernel: "6.1.0", auto: true, want: "hostrouting"},
 		{kernel: "5.4.0", auto: true, want: "legacy"},
-		{kernel: "6.1.0", auto: true, tunnel: true, want: "tunnel"},
+		{kernel: "6.1.0", auto: true, routing: Routing{Tunnel: true, Overlay: true}, want: "tunnel"},
+		// Native routing with an overlay device: the egress gateway's
+		// variant (more features than hostrouting on 5.4); without the
+		// device it cannot run.
+		{kernel: "5.4.0", auto: true, routing: Routing{Overlay: true}, want: "egressgw"},
+		{kernel: "5.4.0", auto: true, want: "legacy"},
+		{kernel: "6.1.0", auto: true, routing: Routing{Tunnel: true}, wantErr: "no tunnel variant of the build runs"},
 		{kernel: "4.9.0", auto: true, wantErr: "no native-routing variant of the build runs on kernel"},
 		{node: "nosuch", kernel: "6.1.0", wantErr: `node "nosuch" is not in the manifest`},
 	} {
-		c, err := Pick(m, tc.node, kernelAt(t, tc.kernel), tc.auto, tc.tunnel)
+		c, err := Pick(m, tc.node, kernelAt(t, tc.kernel), tc.auto, tc.routing)
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("Pick(%q, %s, auto=%v): error %v, want one containing %q", tc.node, tc.kernel, tc.auto, err, tc.wantErr)
