@@ -102,16 +102,8 @@ func (pp *perProgram) collection(r *Runner, p *plan) (_ *ebpf.Collection, ok boo
 	}
 	coll := &ebpf.Collection{Programs: map[string]*ebpf.Program{}, Maps: pp.shared}
 	for _, name := range p.programs {
-		vals := map[string][]byte{}
-		for _, v := range p.vars {
-			if slices.Contains(pp.reads[name], v.name) {
-				vals[v.name] = v.b
-			}
-		}
-		key := fmt.Sprintf("p %q\n", name)
-		for _, vn := range slices.Sorted(maps.Keys(vals)) {
-			key += fmt.Sprintf("v %q %x\n", vn, vals[vn])
-		}
+		vals := planValues(p, func(v string) bool { return slices.Contains(pp.reads[name], v) })
+		key := loadKey([]string{name}, valuesKeyOf(vals))
 		if pp.failed[key] {
 			return nil, false, nil
 		}

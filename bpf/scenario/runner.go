@@ -298,13 +298,26 @@ func loadKey(programs []string, values string) string {
 	return sb.String() + values
 }
 
-// valuesKey is the bytes of every variable the plan sets (the last value
-// of a variable set twice wins, as in p.load).
+// valuesKey is the bytes of every variable the plan sets (planValues).
 func valuesKey(p *plan) string {
+	return valuesKeyOf(planValues(p, nil))
+}
+
+// planValues returns the variables the plan sets, those keep reports
+// (all for nil), by name; the last value of a variable set twice wins, as
+// in p.load.
+func planValues(p *plan, keep func(name string) bool) map[string][]byte {
 	vals := map[string][]byte{}
 	for _, v := range p.vars {
-		vals[v.name] = v.b
+		if keep == nil || keep(v.name) {
+			vals[v.name] = v.b
+		}
 	}
+	return vals
+}
+
+// valuesKeyOf is a canonical text of vals.
+func valuesKeyOf(vals map[string][]byte) string {
 	var sb strings.Builder
 	for _, name := range slices.Sorted(maps.Keys(vals)) {
 		fmt.Fprintf(&sb, "v %q %x\n", name, vals[name])
