@@ -258,14 +258,7 @@ type kv struct{ key, value []byte }
 
 // value combines the per-CPU copies of a raw lookup.
 func (v *mapView) value(raw []byte) []byte {
-	switch v.m.Type() {
-	case ebpf.PerCPUHash, ebpf.PerCPUArray, ebpf.LRUCPUHash:
-		size := int(v.m.ValueSize())
-		stride := (size + 7) &^ 7
-		var cpus [][]byte
-		for off := 0; off+size <= len(raw); off += stride {
-			cpus = append(cpus, raw[off:off+size])
-		}
+	if cpus, ok := perCPUValues(v.m, raw).([][]byte); ok {
 		return v.codec.sumPerCPU(mapValue(v.spec), cpus)
 	}
 	return raw
@@ -295,23 +288,12 @@ func (v *mapView) entries() ([]kv, error) {
 	if v.loaded {
 		return v.all, nil
 	}
-	var key any // nil: the first key
-	for {
-		next, err := v.m.NextKeyBytes(key)
-		if err != nil {
-			return nil, fmt.Errorf("iterating map: %w", err)
-		}
-		if next == nil {
-			break
-		}
-		val, ok, err := v.lookupRaw(next)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			v.all = append(v.all, kv{v.codec.viewKey(v.spec, next), val})
-		}
-		key = next
+	raw, err := rawEntries(v.m)
+	if err != nil {
+		return nil, fmt.Errorf("reading map: %w", err)
+	}
+	for _, e := range raw {
+		v.all = append(v.all, kv{v.codec.viewKey(v.spec, e.key), v.value(e.value)})
 	}
 	v.loaded = true
 	return v.all, nil

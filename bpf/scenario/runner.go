@@ -410,57 +410,14 @@ func (st *mapState) reset() error {
 			keys = append(keys, next)
 			key = next
 		}
-		for _, k := range keys {
-			if err := st.m.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-				return fmt.Errorf("deleting: %w", err)
-			}
+		if err := deleteKeys(st.m, keys); err != nil {
+			return fmt.Errorf("deleting: %w", err)
 		}
 	}
-	for _, e := range st.entries {
-		if err := st.m.Update(e.key, st.value(e.value), ebpf.UpdateAny); err != nil {
-			return fmt.Errorf("writing: %w", err)
-		}
+	if err := writeEntries(st.m, st.entries); err != nil {
+		return fmt.Errorf("writing: %w", err)
 	}
 	return nil
-}
-
-// value turns a raw lookup back into what Update takes: per-CPU maps take
-// one value per CPU.
-func (st *mapState) value(raw []byte) any {
-	switch st.m.Type() {
-	case ebpf.PerCPUHash, ebpf.PerCPUArray, ebpf.LRUCPUHash:
-		size := int(st.m.ValueSize())
-		stride := (size + 7) &^ 7
-		var cpus [][]byte
-		for off := 0; off+size <= len(raw); off += stride {
-			cpus = append(cpus, raw[off:off+size])
-		}
-		return cpus
-	}
-	return raw
-}
-
-// rawEntries reads every entry of a map, per-CPU values uncombined.
-func rawEntries(m *ebpf.Map) ([]kv, error) {
-	var out []kv
-	var key any // nil: the first key
-	for {
-		next, err := m.NextKeyBytes(key)
-		if err != nil {
-			return nil, fmt.Errorf("iterating: %w", err)
-		}
-		if next == nil {
-			return out, nil
-		}
-		val, err := m.LookupBytes(next)
-		if err != nil {
-			return nil, fmt.Errorf("looking up: %w", err)
-		}
-		if val != nil {
-			out = append(out, kv{next, val})
-		}
-		key = next
-	}
 }
 
 // drain reads a ring buffer empty.
