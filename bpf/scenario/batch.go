@@ -16,7 +16,9 @@ import (
 // emulated guest kernel. The batch commands (5.6+) read or write all of
 // an array, or delete many hash keys, in one call. Where the kernel lacks
 // them for a map type the per-element path is used instead, decided at
-// the first try and kept; both give the same entries.
+// the first try and kept; both give the same entries. (5.10 has them for
+// arrays and hash maps, not for per-CPU arrays: its guest answers
+// ErrNotSupported there.)
 
 // batchTypes holds, by map type, whether the kernel takes batch commands
 // on it: absent until the first try.

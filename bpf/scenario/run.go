@@ -258,6 +258,11 @@ type kv struct{ key, value []byte }
 
 // value combines the per-CPU copies of a raw lookup.
 func (v *mapView) value(raw []byte) []byte {
+	if perCPU(v.m) && !slices.ContainsFunc(raw, func(b byte) bool { return b != 0 }) {
+		// Every copy is zero, and so is the sum: an array's untouched
+		// elements, most of a large one, skip summing.
+		return raw[:min(len(raw), int(v.m.ValueSize()))]
+	}
 	if cpus, ok := perCPUValues(v.m, raw).([][]byte); ok {
 		return v.codec.sumPerCPU(mapValue(v.spec), cpus)
 	}
