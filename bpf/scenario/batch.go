@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"reflect"
@@ -84,6 +85,9 @@ func rawEntries(m *ebpf.Map) ([]kv, error) {
 			return out, nil
 		}
 	}
+	if arrayMap(m.Type()) {
+		return indexEntries(m)
+	}
 	var out []kv
 	var key any // nil: the first key
 	for {
@@ -103,6 +107,23 @@ func rawEntries(m *ebpf.Map) ([]kv, error) {
 		}
 		key = next
 	}
+}
+
+// indexEntries reads every element of an array one at a time: its keys
+// are the indices, which need no iterating.
+func indexEntries(m *ebpf.Map) ([]kv, error) {
+	out := make([]kv, 0, m.MaxEntries())
+	for i := range m.MaxEntries() {
+		key := binary.NativeEndian.AppendUint32(nil, i)
+		val, err := m.LookupBytes(key)
+		if err != nil {
+			return nil, fmt.Errorf("looking up: %w", err)
+		}
+		if val != nil {
+			out = append(out, kv{key, val})
+		}
+	}
+	return out, nil
 }
 
 // batchEntries reads every element of an array in one call.
