@@ -139,10 +139,6 @@ func testVMs(ctx context.Context, p *plan.Plan, outDir string, m *manifest.Manif
 	runs := make([]*vmRun, len(series))
 	jobs = max(jobs, 1)
 	sem := make(chan struct{}, jobs)
-	// One traffic machine at a time, with every place and as many CPUs:
-	// its two nodes and their load run in parallel (6.1's suite: 166 s on
-	// two CPUs, 267 s on one).
-	var trafficMu sync.Mutex
 	var wg sync.WaitGroup
 	for i, s := range series {
 		wg.Add(1)
@@ -153,15 +149,9 @@ func testVMs(ctx context.Context, p *plan.Plan, outDir string, m *manifest.Manif
 			// verifiers do the most work) does not finish alone.
 			runs[i] = testVM(ctx, p, all, scenarios, s, jobs, sem)
 			if traffic != nil && runs[i].kernel != nil {
-				trafficMu.Lock()
-				for range jobs {
-					sem <- struct{}{}
-				}
-				runs[i].Traffic = testTraffic(ctx, m, runs[i].kernel, traffic, jobs)
-				for range jobs {
-					<-sem
-				}
-				trafficMu.Unlock()
+				sem <- struct{}{}
+				runs[i].Traffic = testTraffic(ctx, m, runs[i].kernel, traffic)
+				<-sem
 				runs[i].failed = runs[i].failed || len(runs[i].Traffic.Errors) > 0
 			}
 		}()
@@ -383,11 +373,10 @@ func testVM(ctx context.Context, p *plan.Plan, all []vm.Object, scenarios []*sce
 	return run
 }
 
-// testTraffic runs the traffic suite on one kernel, on a machine of cpus
-// virtual CPUs.
-func testTraffic(ctx context.Context, m *manifest.Manifest, k *vm.Kernel, cfg *trafficConfig, cpus int) *trafficRun {
+// testTraffic runs the traffic suite on one kernel.
+func testTraffic(ctx context.Context, m *manifest.Manifest, k *vm.Kernel, cfg *trafficConfig) *trafficRun {
 	run := &trafficRun{Attach: map[string]string{}}
-	rep, err := vm.Traffic(ctx, k, vm.TrafficOptions{Options: vm.Options{CPUs: cpus}, Binary: cfg.binary, Fixtures: cfg.fixtures, Tests: cfg.tests, Slow: cfg.slow})
+	rep, err := vm.Traffic(ctx, k, vm.TrafficOptions{Binary: cfg.binary, Fixtures: cfg.fixtures, Tests: cfg.tests, Slow: cfg.slow})
 	if errors.Is(err, vm.ErrNoModules) {
 		run.NotRun = err.Error()
 		return run
