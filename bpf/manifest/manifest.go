@@ -103,6 +103,10 @@ type Headroom struct {
 	// VerifyMicros is the verifier's own time, in microseconds; 0 when the
 	// kernel does not say.
 	VerifyMicros uint64 `json:"verify_us,omitempty"`
+	// ScenarioLoads is 0 when the figures come from a load with the
+	// object's own values, else the number of loads by packet scenarios
+	// (each with its scenario's values) whose largest they are.
+	ScenarioLoads int `json:"scenario_loads,omitempty"`
 }
 
 // Program is one BPF program of a variant.

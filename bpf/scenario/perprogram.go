@@ -156,11 +156,11 @@ func (pp *perProgram) load(r *Runner, name string, vals map[string][]byte) (*ebp
 			return nil, fmt.Errorf("setting variable %q: %w", vn, err)
 		}
 	}
-	coll, err := loader.Load(cs, loader.Options{Programs: []string{name}, MapReplacements: pp.shared})
+	coll, err := loader.Load(cs, loader.Options{Programs: []string{name}, MapReplacements: pp.shared, LogLevel: r.LogLevel})
 	if err != nil {
 		return nil, err
 	}
-	r.stats.count(coll)
+	r.loadedPrograms(coll)
 	return coll, nil
 }
 

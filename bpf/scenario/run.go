@@ -59,7 +59,7 @@ func Run(spec *ebpf.CollectionSpec, s *Scenario) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	coll, err := p.load(spec, s, p.programs)
+	coll, err := p.load(spec, s, p.programs, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func Benchmark(spec *ebpf.CollectionSpec, s *Scenario, repeat int) (Verdict, tim
 	if err != nil {
 		return 0, 0, err
 	}
-	coll, err := p.load(spec, s, p.programs)
+	coll, err := p.load(spec, s, p.programs, 0)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -135,15 +135,15 @@ func BenchmarkProgram(prog *ebpf.Program, data []byte, repeat int) (Verdict, tim
 
 // load loads a copy of spec for the plan through bpf/loader: maps
 // unpinned, only the given programs (those the scenario runs, or more),
-// the scenario's values set.
-func (p *plan) load(spec *ebpf.CollectionSpec, s *Scenario, programs []string) (*ebpf.Collection, error) {
+// the scenario's values set, the verifier log at level (0: none).
+func (p *plan) load(spec *ebpf.CollectionSpec, s *Scenario, programs []string, level ebpf.LogLevel) (*ebpf.Collection, error) {
 	cs := spec.Copy()
 	for _, v := range p.vars {
 		if err := cs.Variables[v.name].Set(v.b); err != nil {
 			return nil, fmt.Errorf("setting variable %q: %w", v.name, err)
 		}
 	}
-	coll, err := loader.Load(cs, loader.Options{Programs: programs})
+	coll, err := loader.Load(cs, loader.Options{Programs: programs, LogLevel: level})
 	if err != nil {
 		return nil, &LoadError{Scenario: s.Name, Err: err}
 	}

@@ -98,6 +98,15 @@ type Runner struct {
 	// perProgram, when the object allows it, loads each program once per
 	// set of the values it reads, all loads sharing the maps.
 	perProgram *perProgram
+
+	// LogLevel is the verifier log level of the Runner's loads (0: no
+	// log), e.g. ebpf.LogLevelStats for the statistics OnLoad reads from
+	// a program's VerifierLog.
+	LogLevel ebpf.LogLevel
+	// OnLoad, when set, is called with every program the Runner loads,
+	// right after its load; the program is the Runner's, valid until
+	// Close.
+	OnLoad func(name string, prog *ebpf.Program)
 }
 
 // RunnerStats is what a Runner's loads cost.
@@ -116,13 +125,18 @@ type RunnerStats struct {
 // Stats returns what the Runner's loads have cost so far.
 func (r *Runner) Stats() RunnerStats { return r.stats }
 
-// count adds the instructions verified for coll's programs.
-func (st *RunnerStats) count(coll *ebpf.Collection) {
-	for _, prog := range coll.Programs {
+// loadedPrograms records a load's programs: the instructions verified in the
+// stats, then OnLoad.
+func (r *Runner) loadedPrograms(coll *ebpf.Collection) {
+	for _, name := range slices.Sorted(maps.Keys(coll.Programs)) {
+		prog := coll.Programs[name]
 		if info, err := prog.Info(); err == nil {
 			if n, ok := info.VerifiedInstructions(); ok {
-				st.Instructions += uint64(n)
+				r.stats.Instructions += uint64(n)
 			}
+		}
+		if r.OnLoad != nil {
+			r.OnLoad(name, prog)
 		}
 	}
 }
@@ -266,13 +280,13 @@ func (r *Runner) collectionOf(p *plan, s *Scenario, programs []string) (*loaded,
 		l.close()
 	}
 	loadStart := time.Now()
-	coll, err := p.load(r.spec, s, programs)
+	coll, err := p.load(r.spec, s, programs, r.LogLevel)
 	r.stats.Loads++
 	r.stats.LoadTime += time.Since(loadStart)
 	if err != nil {
 		return nil, err
 	}
-	r.stats.count(coll)
+	r.loadedPrograms(coll)
 	l := &loaded{coll: coll}
 	if err := l.snapshot(); err != nil {
 		// Not reusable: this load serves this scenario alone, as in Run.

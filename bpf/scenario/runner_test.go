@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
@@ -122,8 +124,24 @@ func TestRunnerMatchesRun(t *testing.T) {
 			if order == "reverse" {
 				scenario.LoadWhole(r)
 			}
+			// Every loaded program reaches OnLoad, with the statistics
+			// the log level asks for.
+			seen := 0
+			r.LogLevel = ebpf.LogLevelStats
+			r.OnLoad = func(name string, prog *ebpf.Program) {
+				seen++
+				if !strings.Contains(prog.VerifierLog, "processed ") {
+					t.Errorf("variant %s, program %s: OnLoad saw no statistics in the verifier log %q", v.ID, name, prog.VerifierLog)
+				}
+			}
 			got := runAll(ss, r.Run)
 			loads := r.Stats().Loads
+			switch {
+			case order == "file" && seen != loads:
+				t.Errorf("variant %s: %d loads of one program each, OnLoad called %d times", v.ID, loads, seen)
+			case seen < loads:
+				t.Errorf("variant %s: %d loads, OnLoad called %d times", v.ID, loads, seen)
+			}
 			if err := r.Close(); err != nil {
 				t.Errorf("variant %s: closing the runner: %v", v.ID, err)
 			}

@@ -163,6 +163,12 @@ type ProgramReport struct {
 	// VerifyTime is the verifier's own measure of its work; 0 when the
 	// kernel does not report it.
 	VerifyTime time.Duration
+	// Loads is 0 when the figures come from a load with the object's own
+	// values; else they are those of the largest of this many loads of
+	// the program by its packet scenarios, each with its scenario's
+	// values (which `dpforge test --vm` counts instead of loading the
+	// program once more).
+	Loads int
 	// Err is a *loader.ProgramError, with the full verifier log, when the
 	// kernel rejected the program.
 	Err error
@@ -464,7 +470,8 @@ func objectReport(o wire.Object, release string, files []string) ObjectReport {
 	}
 	for _, p := range o.Programs {
 		pr := ProgramReport{Name: p.Name, Instructions: p.Instructions, Known: p.Instructions > 0, Source: p.Source,
-			InsnLimit: p.InsnLimit, StackDepth: p.StackDepth, VerifyTime: time.Duration(p.VerifyMicros) * time.Microsecond}
+			InsnLimit: p.InsnLimit, StackDepth: p.StackDepth, VerifyTime: time.Duration(p.VerifyMicros) * time.Microsecond,
+			Loads: p.Loads}
 		if p.Error != "" {
 			pr.Known, pr.Instructions = false, 0
 			pr.Err = &loader.ProgramError{Variant: o.Name, Program: p.Name, Release: release, Log: p.Log, Err: errors.New(p.Error)}
@@ -582,7 +589,7 @@ func (r *Report) Record(m *manifest.Manifest) int {
 						mp.Headroom = map[string]manifest.Headroom{}
 					}
 					mp.Headroom[r.Release] = manifest.Headroom{Instructions: p.Instructions, InsnLimit: p.InsnLimit,
-						StackDepth: p.StackDepth, VerifyMicros: uint64(p.VerifyTime / time.Microsecond)}
+						StackDepth: p.StackDepth, VerifyMicros: uint64(p.VerifyTime / time.Microsecond), ScenarioLoads: p.Loads}
 				}
 				n++
 			}

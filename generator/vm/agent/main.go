@@ -118,8 +118,9 @@ func run() error {
 		// A plain line before each object: if the agent dies while
 		// loading it, the console says which.
 		fmt.Fprintf(os.Stdout, "%s%s\n", wire.LoadingPrefix, o.Name)
-		res := loadObject(o)
-		res.Scenarios = runScenarios(o, scenarios, scenarioErrs, &res)
+		var res wire.Object
+		counted := runScenarios(o, scenarios, scenarioErrs, &res)
+		loadObject(o, counted, &res)
 		if err := wire.Encode(os.Stdout, wire.KindObject, res); err != nil {
 			return err
 		}
@@ -150,11 +151,16 @@ func probeKernel() wire.Probe {
 }
 
 // runScenarios runs the object's scenarios with the same engine as
-// `dpforge test` on the host, and records what its loads cost in obj.
-func runScenarios(o wire.ObjectRequest, scenarios []*scenario.Scenario, loadErrs []error, obj *wire.Object) []wire.Scenario {
+// `dpforge test` on the host, into obj.Scenarios, and records what its
+// loads cost in obj. It returns, for each program the scenarios loaded,
+// the figures of its largest load (most instructions), each load with
+// the statistics log: they stand for the program's counting load (see
+// loadObject).
+func runScenarios(o wire.ObjectRequest, scenarios []*scenario.Scenario, loadErrs []error, obj *wire.Object) map[string]wire.Program {
 	if len(o.Scenarios) == 0 {
 		return nil
 	}
+	counted := map[string]wire.Program{}
 	spec, specErr := loader.LoadSpec(o.Path)
 	var runner *scenario.Runner
 	if specErr == nil {
@@ -166,13 +172,21 @@ func runScenarios(o wire.ObjectRequest, scenarios []*scenario.Scenario, loadErrs
 			}
 		}
 		runner = scenario.NewRunner(spec, mine)
+		runner.LogLevel = ebpf.LogLevelStats
+		runner.OnLoad = func(name string, prog *ebpf.Program) {
+			prev, p := counted[name], count(name, prog)
+			if p.Instructions < prev.Instructions {
+				p = prev
+			}
+			p.Loads = prev.Loads + 1
+			counted[name] = p
+		}
 		defer func() {
 			st := runner.Stats()
 			obj.ScenarioLoads, obj.ScenarioLoadMillis, obj.ScenarioInstructions = st.Loads, st.LoadTime.Milliseconds(), st.Instructions
 			runner.Close()
 		}()
 	}
-	var out []wire.Scenario
 	for _, i := range o.Scenarios {
 		res := wire.Scenario{Index: i, Status: string(scenario.Fail)}
 		switch {
@@ -195,9 +209,9 @@ func runScenarios(o wire.ObjectRequest, scenarios []*scenario.Scenario, loadErrs
 				res.Failures = append(res.Failures, f.String())
 			}
 		}
-		out = append(out, res)
+		obj.Scenarios = append(obj.Scenarios, res)
 	}
-	return out
+	return counted
 }
 
 // setup mounts the file systems the loader needs and lifts the memlock
@@ -263,10 +277,14 @@ func fileExists(path string) bool {
 }
 
 // loadObject loads the requested programs of one object through
-// bpf/loader, as a node would. It first loads them together; if that fails
-// it loads each on its own, so that the programs the kernel accepts still
-// get a count and each rejected one gets its own verifier log.
-func loadObject(o wire.ObjectRequest) (res wire.Object) {
+// bpf/loader, as a node would, into res. A program in counted, which its
+// scenarios loaded already, takes its figures from there (a load with
+// the object's own values would verify it once more, the most expensive
+// part of a run under emulation); the others are loaded here: first
+// together; if that fails each on its own, so that the programs the
+// kernel accepts still get a count and each rejected one gets its own
+// verifier log.
+func loadObject(o wire.ObjectRequest, counted map[string]wire.Program, res *wire.Object) {
 	start := time.Now()
 	res.Name = o.Name
 	defer func() { res.Millis = time.Since(start).Milliseconds() }()
@@ -274,7 +292,7 @@ func loadObject(o wire.ObjectRequest) (res wire.Object) {
 	spec, err := loader.LoadSpec(o.Path)
 	if err != nil {
 		res.Error = err.Error()
-		return res
+		return
 	}
 	names := o.Programs
 	if len(names) == 0 {
@@ -283,17 +301,37 @@ func loadObject(o wire.ObjectRequest) (res wire.Object) {
 	for _, n := range names {
 		if spec.Programs[n] == nil {
 			res.Error = fmt.Sprintf("object has no program %q (it has %s)", n, strings.Join(slices.Sorted(maps.Keys(spec.Programs)), ", "))
-			return res
+			return
 		}
 	}
 
-	if counts, err := load(spec, names); err == nil {
+	var left []string
+	for _, n := range names {
+		if _, ok := counted[n]; !ok {
+			left = append(left, n)
+		}
+	}
+	defer func() {
 		for _, n := range names {
+			if p, ok := counted[n]; ok {
+				res.Programs = append(res.Programs, p)
+			}
+		}
+		// In the requested order, whoever counted them.
+		slices.SortStableFunc(res.Programs, func(a, b wire.Program) int {
+			return slices.Index(names, a.Name) - slices.Index(names, b.Name)
+		})
+	}()
+	if len(left) == 0 {
+		return
+	}
+	if counts, err := load(spec, left); err == nil {
+		for _, n := range left {
 			res.Programs = append(res.Programs, counts[n])
 		}
-		return res
+		return
 	}
-	for _, n := range names {
+	for _, n := range left {
 		counts, err := load(spec, []string{n})
 		if err == nil {
 			res.Programs = append(res.Programs, counts[n])
@@ -306,7 +344,6 @@ func loadObject(o wire.ObjectRequest) (res wire.Object) {
 		}
 		res.Programs = append(res.Programs, p)
 	}
-	return res
 }
 
 // load loads the named programs, maps unpinned, and returns each one's

@@ -223,6 +223,10 @@ type Program struct {
 	// InsnLimit is the verifier's "(limit N)" of processed instructions,
 	// 0 when the log does not say.
 	InsnLimit uint32 `json:"insn_limit,omitempty"`
+	// Loads is 0 when these figures come from a load of the program with
+	// the object's own values, else the number of scenario loads (each
+	// with its scenario's values) they are the largest of.
+	Loads int `json:"loads,omitempty"`
 	// Error is the load error of a rejected program, and Log the full
 	// verifier log (empty when the kernel refused before verifying, e.g.
 	// while creating a map).
