@@ -138,7 +138,7 @@ func testVMs(ctx context.Context, p *plan.Plan, outDir string, m *manifest.Manif
 	}
 	runs := make([]*vmRun, len(series))
 	jobs = max(jobs, 1)
-	sem := make(chan struct{}, jobs)
+	sl, order := newSlots(jobs), newTurns(series)
 	var wg sync.WaitGroup
 	for i, s := range series {
 		wg.Add(1)
@@ -147,11 +147,11 @@ func testVMs(ctx context.Context, p *plan.Plan, outDir string, m *manifest.Manif
 			// Each kernel's objects are shared among as many machines
 			// as run at once, so that the slowest kernel (the newest
 			// verifiers do the most work) does not finish alone.
-			runs[i] = testVM(ctx, p, all, scenarios, s, jobs, sem)
+			runs[i] = testVM(ctx, p, all, scenarios, s, jobs, sl, order, i)
 			if traffic != nil && runs[i].kernel != nil {
-				sem <- struct{}{}
+				<-sl.enqueue()
 				runs[i].Traffic = testTraffic(ctx, m, runs[i].kernel, traffic)
-				<-sem
+				sl.release()
 				runs[i].failed = runs[i].failed || len(runs[i].Traffic.Errors) > 0
 			}
 		}()
@@ -161,13 +161,19 @@ func testVMs(ctx context.Context, p *plan.Plan, outDir string, m *manifest.Manif
 }
 
 // verifySplit deals objects into at most n machines of about equal work
-// (scenarios and a counting load each), runs each when sem has room, and
-// merges their reports into one: objects in the given order, the probe of
-// the first machine (the only one asked), boot and run times added up.
-func verifySplit(ctx context.Context, k *vm.Kernel, objects []vm.Object, n int, sem chan struct{}) (*vm.Report, error) {
+// (scenarios and a counting load each), queues them all in sl, then calls
+// queued, runs each when sl lets it, and merges their reports into one:
+// objects in the given order, the probe of the first machine (the only one
+// asked), boot and run times added up.
+func verifySplit(ctx context.Context, k *vm.Kernel, objects []vm.Object, n int, sl *slots, queued func()) (*vm.Report, error) {
 	parts := splitObjects(objects, n)
 	reps := make([]*vm.Report, len(parts))
 	errs := make([]error, len(parts))
+	start := make([]<-chan struct{}, len(parts))
+	for i := range parts {
+		start[i] = sl.enqueue()
+	}
+	queued()
 	var wg sync.WaitGroup
 	for i, part := range parts {
 		// Under emulation a scenario load takes a few seconds (its
@@ -180,8 +186,8 @@ func verifySplit(ctx context.Context, k *vm.Kernel, objects []vm.Object, n int, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
+			<-start[i]
+			defer sl.release()
 			reps[i], errs[i] = vm.Verify(ctx, k, part, vm.Options{Probe: i == 0, Timeout: timeout})
 		}()
 	}
@@ -243,10 +249,11 @@ func splitObjects(objects []vm.Object, n int) [][]vm.Object {
 	return parts
 }
 
-// testVM runs one kernel series on as many machines (machines, at most),
-// each booted when sem has room.
+// testVM runs one kernel series, the i-th, on as many machines (machines,
+// at most), queued in sl when its turn comes, each booted when sl lets it.
 func testVM(ctx context.Context, p *plan.Plan, all []vm.Object, scenarios []*scenario.Scenario, series string,
-	machines int, sem chan struct{}) *vmRun {
+	machines int, sl *slots, order *turns, i int) *vmRun {
+	defer order.pass(i) // also when it fails before queueing
 	run := &vmRun{Series: series, Skipped: map[string]string{}}
 	fail := func(format string, args ...any) {
 		run.Errors = append(run.Errors, fmt.Sprintf(format, args...))
@@ -295,7 +302,8 @@ func testVM(ctx context.Context, p *plan.Plan, all []vm.Object, scenarios []*sce
 		objects = append(objects, o)
 		run.Variants = append(run.Variants, v.ID)
 	}
-	rep, err := verifySplit(ctx, k, objects, machines, sem)
+	order.wait(i)
+	rep, err := verifySplit(ctx, k, objects, machines, sl, func() { order.pass(i) })
 	for _, e := range errlist.Flatten(err) {
 		fail("%+v", e)
 	}
