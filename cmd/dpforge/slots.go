@@ -46,6 +46,18 @@ func (s *slots) release() {
 	s.queue = s.queue[1:]
 }
 
+// oldestSeries is the oldest kernel series of a run ("" for none); an
+// unknown one counts as newest.
+func oldestSeries(series []string) string {
+	oldest, ov := "", features.Version{}
+	for _, s := range series {
+		if v, err := features.ParseVersion(s); err == nil && (oldest == "" || v.Compare(ov) < 0) {
+			oldest, ov = s, v
+		}
+	}
+	return oldest
+}
+
 // turns orders the kernels' queueing: newest series first, since the
 // newest verifiers do the most work on the same objects (on the default
 // matrix 6.19's loads take about three times 6.12's). turns[i] is closed

@@ -59,3 +59,19 @@ func TestTurnsNewestFirst(t *testing.T) {
 		t.Errorf("queueing order (-want +got):\n%s", diff)
 	}
 }
+
+func TestOldestSeries(t *testing.T) {
+	for _, tc := range []struct {
+		series []string
+		want   string
+	}{
+		{[]string{"7.3", "6.19", "5.10", "6.1"}, "5.10"},
+		{[]string{"6.12"}, "6.12"},
+		{[]string{"bogus", "6.1", "6.12"}, "6.1"},
+		{nil, ""},
+	} {
+		if got := oldestSeries(tc.series); got != tc.want {
+			t.Errorf("oldestSeries(%q) = %q, want %q", tc.series, got, tc.want)
+		}
+	}
+}
