@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 )
 
@@ -306,4 +307,35 @@ func explain(cs *ebpf.CollectionSpec, mapsByName map[string]*ebpf.Map, cache *bt
 		le.Programs = append(le.Programs, pe)
 	}
 	return le
+}
+
+// CallGraph returns the functions each function of a program calls, all
+// numbered in their order in insns (the program's own first), which is
+// the order the verifier's "stack depth" line lists their frames in: see
+// manifest.ParseVerifierStats. A function whose address is loaded (a
+// callback) counts as called. ok is false when a call names no function
+// of insns.
+func CallGraph(insns asm.Instructions) (calls [][]int, ok bool) {
+	index := map[string]int{}
+	for _, ins := range insns {
+		if sym := ins.Symbol(); sym != "" {
+			index[sym] = len(index)
+		}
+	}
+	calls = make([][]int, len(index))
+	f := -1
+	for _, ins := range insns {
+		if ins.Symbol() != "" {
+			f++
+		}
+		if !ins.IsFunctionCall() && !ins.IsLoadOfFunctionPointer() {
+			continue
+		}
+		callee, found := index[ins.Reference()]
+		if !found || f < 0 {
+			return nil, false
+		}
+		calls[f] = append(calls[f], callee)
+	}
+	return calls, len(index) > 0
 }

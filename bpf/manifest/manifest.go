@@ -356,10 +356,17 @@ var (
 )
 
 // ParseVerifierStats reads the statistics lines of a verifier log: the
-// processed instructions and the limit, the stack depth ("max N", else the
-// per-function sizes added up) and the verification time. What the log
-// does not say stays zero.
-func ParseVerifierStats(log string) Headroom {
+// processed instructions and the limit, the stack depth and the
+// verification time. What the log does not say stays zero.
+//
+// The stack depth is the log's "max N" where it says so (7.x). Older
+// kernels list one frame size per function ("stack depth 64+0+16"): given
+// the program's call graph (calls[f], the functions function f calls, all
+// numbered in the order the log lists them; see loader.CallGraph), it is
+// the deepest call chain's, as the kernel checks it against StackLimit;
+// without it, or when it does not match the log, the sizes added up (an
+// upper bound).
+func ParseVerifierStats(log string, calls [][]int) Headroom {
 	var h Headroom
 	if m := processedRe.FindStringSubmatch(log); m != nil {
 		if n, err := strconv.ParseUint(m[1], 10, 32); err == nil {
@@ -370,14 +377,50 @@ func ParseVerifierStats(log string) Headroom {
 		}
 	}
 	if m := stackRe.FindStringSubmatch(log); m != nil {
+		var frames []uint32
 		for _, part := range strings.Split(m[1], "+") {
 			if n, err := strconv.ParseUint(part, 10, 32); err == nil {
+				frames = append(frames, uint32(n))
 				h.StackDepth += uint32(n)
 			}
+		}
+		if d, ok := chainStack(calls, frames); ok {
+			h.StackDepth = d
 		}
 	}
 	if m := timeRe.FindStringSubmatch(log); m != nil {
 		h.VerifyMicros, _ = strconv.ParseUint(m[1], 10, 64)
 	}
 	return h
+}
+
+// chainStack returns the stack of the deepest call chain from function 0,
+// where function f uses frames[f] bytes and calls calls[f]; ok is false
+// when the two do not match or the calls go in a cycle.
+func chainStack(calls [][]int, frames []uint32) (uint32, bool) {
+	if len(frames) == 0 || len(calls) != len(frames) {
+		return 0, false
+	}
+	const onPath = -1
+	depth := make([]int64, len(frames)) // 0: not yet, else depth+1
+	var visit func(f int) (uint32, bool)
+	visit = func(f int) (uint32, bool) {
+		if f < 0 || f >= len(frames) || depth[f] == onPath {
+			return 0, false
+		}
+		if depth[f] == 0 {
+			depth[f] = onPath
+			var deepest uint32
+			for _, c := range calls[f] {
+				d, ok := visit(c)
+				if !ok {
+					return 0, false
+				}
+				deepest = max(deepest, d)
+			}
+			depth[f] = int64(frames[f]+deepest) + 1
+		}
+		return uint32(depth[f] - 1), true
+	}
+	return visit(0)
 }

@@ -184,3 +184,25 @@ func TestMergeRecords(t *testing.T) {
 		t.Errorf("UpdateRecords took the records of another object: %+v", got.Traffic)
 	}
 }
+
+func TestParseVerifierStatsStack(t *testing.T) {
+	const log = "stack depth 240+104+280+16\nprocessed 10 insns (limit 1000000)\n"
+	for _, tc := range []struct {
+		name  string
+		calls [][]int
+		want  uint32
+	}{
+		// main calls 1 and 2, 2 calls 3: 240+280+16.
+		{"call graph", [][]int{{1, 2}, nil, {3}, nil}, 536},
+		{"no call graph", nil, 640},
+		{"graph of other functions", [][]int{{1}, nil}, 640},
+		{"cycle", [][]int{{1}, {0}, nil, nil}, 640},
+	} {
+		if got := ParseVerifierStats(log, tc.calls).StackDepth; got != tc.want {
+			t.Errorf("%s: stack depth %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	if got := ParseVerifierStats("stack depth max 96\nstack depth 8", [][]int{nil}).StackDepth; got != 96 {
+		t.Errorf("7.x \"max\" line: stack depth %d, want 96", got)
+	}
+}

@@ -171,7 +171,8 @@ func verifyVariant(outDir string, v *manifest.Variant, release string) (map[stri
 			return nil, fmt.Errorf("verifying variant %q: program %q: reading info: %w", v.ID, name, err)
 		}
 		n, ok := info.VerifiedInstructions()
-		counts[name] = count{n, ok, manifest.ParseVerifierStats(prog.VerifierLog)}
+		calls, _ := loader.CallGraph(spec.Programs[name].Instructions)
+		counts[name] = count{n, ok, manifest.ParseVerifierStats(prog.VerifierLog, calls)}
 	}
 	return counts, nil
 }

@@ -174,7 +174,7 @@ func runScenarios(o wire.ObjectRequest, scenarios []*scenario.Scenario, loadErrs
 		runner = scenario.NewRunner(spec, mine)
 		runner.LogLevel = ebpf.LogLevelStats
 		runner.OnLoad = func(name string, prog *ebpf.Program) {
-			prev, p := counted[name], count(name, prog)
+			prev, p := counted[name], count(name, prog, spec.Programs[name])
 			if p.Instructions < prev.Instructions {
 				p = prev
 			}
@@ -357,7 +357,7 @@ func load(spec *ebpf.CollectionSpec, names []string) (map[string]wire.Program, e
 	defer coll.Close()
 	out := make(map[string]wire.Program, len(names))
 	for _, n := range names {
-		out[n] = count(n, coll.Programs[n])
+		out[n] = count(n, coll.Programs[n], spec.Programs[n])
 	}
 	return out, nil
 }
@@ -365,9 +365,11 @@ func load(spec *ebpf.CollectionSpec, names []string) (map[string]wire.Program, e
 // count returns the verified instruction count of a loaded program: from
 // its info where the kernel reports it (5.16+), else from the statistics
 // line of the verifier log; and the stack depth, verification time and
-// instruction limit the statistics give.
-func count(name string, prog *ebpf.Program) wire.Program {
-	p := wire.ParseStats(prog.VerifierLog)
+// instruction limit the statistics give (the stack along the deepest call
+// chain of spec's functions).
+func count(name string, prog *ebpf.Program, spec *ebpf.ProgramSpec) wire.Program {
+	calls, _ := loader.CallGraph(spec.Instructions)
+	p := wire.ParseStats(prog.VerifierLog, calls)
 	p.Name = name
 	if info, err := prog.Info(); err == nil {
 		if n, ok := info.VerifiedInstructions(); ok {

@@ -420,10 +420,11 @@ func isBase64(line string) bool {
 }
 
 // ParseStats reads the statistics lines of a verifier log (see
-// manifest.ParseVerifierStats) into a Program: Instructions from the log,
-// InsnLimit, StackDepth, VerifyMicros; what the log does not say stays zero.
-func ParseStats(log string) Program {
-	h := manifest.ParseVerifierStats(log)
+// manifest.ParseVerifierStats, and its calls) into a Program: Instructions
+// from the log, InsnLimit, StackDepth, VerifyMicros; what the log does not
+// say stays zero.
+func ParseStats(log string, calls [][]int) Program {
+	h := manifest.ParseVerifierStats(log, calls)
 	p := Program{Instructions: h.Instructions, InsnLimit: h.InsnLimit, StackDepth: h.StackDepth, VerifyMicros: h.VerifyMicros}
 	if h.Instructions > 0 {
 		p.Source = CountFromLog

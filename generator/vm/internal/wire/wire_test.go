@@ -166,7 +166,7 @@ func TestParseStats(t *testing.T) {
 			Program{Instructions: 12, Source: CountFromLog, InsnLimit: 1000000, StackDepth: 16, VerifyMicros: 9765}},
 		{"0: (b7) r0 = 0\n", Program{}},
 	} {
-		if got := ParseStats(tc.log); !cmp.Equal(got, tc.want) {
+		if got := ParseStats(tc.log, nil); !cmp.Equal(got, tc.want) {
 			t.Errorf("ParseStats(%q) = %+v, want %+v", tc.log, got, tc.want)
 		}
 	}
