@@ -10,8 +10,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-
-	"github.com/cilium/ebpf"
+	"sync"
 
 	"github.com/dpforge/dpforge/bpf/loader"
 	"github.com/dpforge/dpforge/bpf/manifest"
@@ -151,50 +150,38 @@ func loadScenarios(dir string, files []string) ([]*scenario.Scenario, error) {
 	return out, nil
 }
 
-// runScenarios runs every scenario on every variant it applies to, in
-// variant then scenario order. It also returns the scenarios that applied to
-// no variant.
+// runScenarios runs every scenario on every variant it applies to, the
+// variants side by side (one at a time per CPU: the verifier's loads are
+// most of the time, and each takes one CPU), the results in variant then
+// scenario order. It also returns the scenarios that applied to no variant.
 func runScenarios(outDir string, m *manifest.Manifest, scenarios []*scenario.Scenario) ([]testResult, []string) {
-	var results []testResult
+	perVariant := make([][]testResult, len(m.Variants))
 	applied := map[string]bool{}
-	for _, v := range m.Variants {
-		var runner *scenario.Runner
-		var loadErr error
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i := range m.Variants {
 		var mine []*scenario.Scenario
 		for _, s := range scenarios {
-			if scenarioApplies(s, v.Defines) {
+			if scenarioApplies(s, m.Variants[i].Defines) {
 				mine = append(mine, s)
+				applied[s.Name] = true
 			}
 		}
-		for _, s := range mine {
-			applied[s.Name] = true
-			if runner == nil && loadErr == nil {
-				var spec *ebpf.CollectionSpec
-				if spec, loadErr = loader.VariantSpec(outDir, &v); loadErr == nil {
-					runner = scenario.NewRunner(spec, mine)
-				}
-			}
-			tr := testResult{Scenario: s.Name, File: s.File, Variant: v.ID, Kernel: hostRelease()}
-			if loadErr != nil {
-				tr.Status, tr.Error = "fail", loadErr.Error()
-				results = append(results, tr)
-				continue
-			}
-			res, err := runner.Run(s)
-			if err != nil {
-				tr.Status, tr.Error = "fail", fmt.Sprintf("%+v", err)
-				results = append(results, tr)
-				continue
-			}
-			tr.Status, tr.DurationUS = string(res.Status), res.Duration.Microseconds()
-			for _, f := range res.Failures() {
-				tr.Failures = append(tr.Failures, f.String())
-			}
-			results = append(results, tr)
+		if len(mine) == 0 {
+			continue
 		}
-		if runner != nil {
-			runner.Close()
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			perVariant[i] = runVariantScenarios(outDir, &m.Variants[i], mine)
+		}()
+	}
+	wg.Wait()
+	var results []testResult
+	for _, rs := range perVariant {
+		results = append(results, rs...)
 	}
 	var unused []string
 	for _, s := range scenarios {
@@ -204,6 +191,38 @@ func runScenarios(outDir string, m *manifest.Manifest, scenarios []*scenario.Sce
 	}
 	sort.Strings(unused)
 	return results, unused
+}
+
+// runVariantScenarios runs scenarios, which apply to v, on v's object with
+// one scenario.Runner.
+func runVariantScenarios(outDir string, v *manifest.Variant, scenarios []*scenario.Scenario) []testResult {
+	var results []testResult
+	spec, loadErr := loader.VariantSpec(outDir, v)
+	var runner *scenario.Runner
+	if loadErr == nil {
+		runner = scenario.NewRunner(spec, scenarios)
+		defer runner.Close()
+	}
+	for _, s := range scenarios {
+		tr := testResult{Scenario: s.Name, File: s.File, Variant: v.ID, Kernel: hostRelease()}
+		if loadErr != nil {
+			tr.Status, tr.Error = "fail", loadErr.Error()
+			results = append(results, tr)
+			continue
+		}
+		res, err := runner.Run(s)
+		if err != nil {
+			tr.Status, tr.Error = "fail", fmt.Sprintf("%+v", err)
+			results = append(results, tr)
+			continue
+		}
+		tr.Status, tr.DurationUS = string(res.Status), res.Duration.Microseconds()
+		for _, f := range res.Failures() {
+			tr.Failures = append(tr.Failures, f.String())
+		}
+		results = append(results, tr)
+	}
+	return results
 }
 
 // recordTests stores, per variant, how many scenarios passed and failed on
