@@ -268,8 +268,11 @@ func qemuArgs(k *Kernel, initrd string, memMiB, cpus int) []string {
 		"-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot",
 		"-kernel", k.Vmlinux, "-initrd", initrd,
 		// panic=-1: reboot (so exit) at once on a panic, such as the
-		// agent dying.
-		"-append", "console=ttyS0 panic=-1 quiet",
+		// agent dying. init_on_alloc=0 init_on_free=0: Debian's kernels
+		// zero every allocation, and the verifier allocates a state at
+		// every checkpoint; a throwaway guest needs no such hardening
+		// (6.12's loads of the default matrix: 6% less time).
+		"-append", "console=ttyS0 panic=-1 quiet init_on_alloc=0 init_on_free=0",
 	}
 }
 
