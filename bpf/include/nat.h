@@ -69,8 +69,12 @@ static __always_inline void snat4_rev_tuple(struct tuple4 *rev, const struct pkt
 	rev->pad = 0;
 }
 
-/* Source-NAT a packet to nat_addr with a port from the SNAT range. */
-static __always_inline int snat4(struct __sk_buff *ctx, struct pkt4 *p, __be32 nat_addr)
+/*
+ * Source-NAT a packet to nat_addr with a port from the SNAT range. A
+ * subprogram (__dp_outline, include/common.h): the port search and the
+ * two entries it builds die with its frame.
+ */
+static __dp_outline int snat4(struct __sk_buff *ctx, struct pkt4 *p, __be32 nat_addr)
 {
 	struct snat_entry rev_val = {}, fwd_val = {};
 	const struct snat_entry *e;
@@ -187,9 +191,11 @@ static __always_inline void snat4_reserve_host(const struct pkt4 *p)
  * An ICMP error a pod sends about a packet it received through a mapping
  * (the quote reads world -> pod): the quote and the error's source get the
  * mapping's address back. An error about anything else (a connection the
- * pod accepted) leaves untranslated, as its reply would.
+ * pod accepted) leaves untranslated, as its reply would. A subprogram
+ * (__dp_outline), as are the other ICMP-error translations: rare paths whose
+ * locals should not outlive them.
  */
-static __always_inline int snat4_icmp_err(struct __sk_buff *ctx, struct pkt4 *p)
+static __dp_outline int snat4_icmp_err(struct __sk_buff *ctx, struct pkt4 *p)
 {
 	const struct snat_entry *e;
 	struct tuple4 t;
@@ -210,7 +216,7 @@ static __always_inline int snat4_icmp_err(struct __sk_buff *ctx, struct pkt4 *p)
  * reads nat_addr:nat_port -> peer): the error goes to the original source
  * and the quote gets it back. Returns 1 if translated.
  */
-static __always_inline int rev_snat4_icmp(struct __sk_buff *ctx, struct pkt4 *p)
+static __dp_outline int rev_snat4_icmp(struct __sk_buff *ctx, struct pkt4 *p)
 {
 	const struct snat_entry *e;
 	struct tuple4 t;
