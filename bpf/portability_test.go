@@ -31,13 +31,21 @@ func TestPortability(t *testing.T) {
 			spec := loadSpec(t, v)
 			for name, prog := range spec.Programs {
 				insns := prog.Instructions
+				fn := name // the function instruction i belongs to
 				for i, ins := range insns {
 					if btf.CORERelocationMetadata(&ins) != nil {
 						t.Errorf("%s: CO-RE relocation at instruction %d", name, i)
 					}
+					if sym := ins.Symbol(); i > 0 && sym != "" {
+						fn = sym
+					}
 					switch {
 					case ins.IsKfuncCall():
 						t.Errorf("%s: call that is not a helper: %v", name, ins)
+					case ins.IsFunctionCall() && fn != name:
+						// The verifier adds up the frames of a call chain
+						// against 512 bytes (include/common.h, __dp_outline).
+						t.Errorf("%s: subprogram %s calls %s: subprograms are called from programs only", name, fn, ins.Reference())
 					case ins.IsBuiltinCall():
 						fn := asm.BuiltinFunc(ins.Constant)
 						if fn == asm.FnTailCall {
