@@ -578,6 +578,13 @@ func TestOldKernelVariants(t *testing.T) {
 				if n := p.Instructions.Size() / asmInsnSize; n > 4096 {
 					t.Errorf("program %s: %d instructions, kernels before 5.2 allow 4096", name, n)
 				}
+				// Their objects stay inlined (__dp_outline in include/common.h).
+				for i, ins := range p.Instructions {
+					if ins.IsFunctionCall() || (i > 0 && btf.FuncMetadata(&ins) != nil) {
+						t.Errorf("program %s: BPF-to-BPF call or subprogram at instruction %d: kernels before 4.16 have none", name, i)
+						break
+					}
+				}
 			}
 		})
 	}

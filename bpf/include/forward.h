@@ -114,9 +114,12 @@ static __always_inline int endpoint_ingress4(struct __sk_buff *ctx __maybe_unuse
 /*
  * Forwarding without the stack. A resolved neighbour gives us both MACs
  * and a plain redirect; otherwise bpf_redirect_neigh resolves the next
- * hop the FIB named (kernels without it: the stack, see below).
+ * hop the FIB named (kernels without it: the stack, see below). A
+ * subprogram (__dp_outline, include/common.h): the FIB result and the
+ * neighbour's MACs die with its frame, so what follows every forwarding
+ * decision is verified once, not once per FIB outcome.
  */
-static __always_inline int fib_redirect4(struct __sk_buff *ctx, struct pkt4 *p)
+static __dp_outline int fib_redirect4(struct __sk_buff *ctx, struct pkt4 *p)
 {
 	struct bpf_fib_lookup fib = {};
 	struct bpf_redir_neigh nh __maybe_unused = {};

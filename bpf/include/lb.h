@@ -123,9 +123,13 @@ static __always_inline void lb4_affinity_put(__be32 client, const struct svc_val
  * packets then reach a backend that does not know them and are reset.
  * The entry sees the client's packets only: it closes on RST, while the
  * client's FIN alone leaves it established.
+ *
+ * A subprogram (__dp_outline, include/common.h): its lookups leave
+ * path-dependent locals (entry and backend pointers, key, tuple) that die
+ * with its frame instead of splitting the caller's verifier states.
  */
-static __always_inline int lb4_select(const struct pkt4 *p, bool external,
-				      struct lb4_backend *be)
+static __dp_outline int lb4_select(const struct pkt4 *p, bool external,
+				   struct lb4_backend *be)
 {
 	struct svc_key key = {
 		.addr	= p->ip.daddr,
@@ -264,9 +268,10 @@ static __always_inline bool lb4_frontend(const struct ct_entry *e, __be32 *addr,
 /*
  * An ICMP error about a load-balanced packet quotes it as it went to the
  * backend: the quote's destination becomes the frontend again, and so
- * does the error's own source when the backend itself reported it.
+ * does the error's own source when the backend itself reported it. A
+ * subprogram (__dp_outline): a rare path whose locals should not outlive it.
  */
-static __always_inline int lb4_rev_nat_icmp(struct __sk_buff *ctx, struct pkt4 *p)
+static __dp_outline int lb4_rev_nat_icmp(struct __sk_buff *ctx, struct pkt4 *p)
 {
 	const struct ct_entry *e;
 	__be32 backend = p->inner_daddr;

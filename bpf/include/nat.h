@@ -69,10 +69,14 @@ static __always_inline void snat4_rev_tuple(struct tuple4 *rev, const struct pkt
 	rev->pad = 0;
 }
 
-/* Source-NAT a packet to nat_addr with a port from the SNAT range. */
-static __always_inline int snat4(struct __sk_buff *ctx, struct pkt4 *p, __be32 nat_addr)
+/*
+ * Source-NAT a packet to nat_addr with a port from the SNAT range. A
+ * subprogram (__dp_outline, include/common.h): the port search and the
+ * two entries it builds die with its frame.
+ */
+static __dp_outline int snat4(struct __sk_buff *ctx, struct pkt4 *p, __be32 nat_addr)
 {
-	struct snat_entry rev_val = {}, fwd_val = {};
+	struct snat_entry val = {};	/* the reply entry, then the forward one */
 	const struct snat_entry *e;
 	struct tuple4 fwd, rev;
 	__u32 min = cfg_snat_port_min, max = cfg_snat_port_max;
@@ -91,20 +95,20 @@ static __always_inline int snat4(struct __sk_buff *ctx, struct pkt4 *p, __be32 n
 		/* Both halves age independently in the LRU: revive a lost reply entry. */
 		snat4_rev_tuple(&rev, p, nat_addr, nat_port);
 		if (!snat4_find(&rev)) {
-			rev_val.created = bpf_ktime_get_ns();
-			rev_val.last_seen = rev_val.created;
-			rev_val.to_addr = p->ip.saddr;
-			rev_val.to_port = p->sport;
-			bpf_map_update_elem(&dp_snat, &rev, &rev_val, BPF_ANY);
+			val.created = bpf_ktime_get_ns();
+			val.last_seen = val.created;
+			val.to_addr = p->ip.saddr;
+			val.to_port = p->sport;
+			bpf_map_update_elem(&dp_snat, &rev, &val, BPF_ANY);
 		}
 		goto rewrite;
 	}
 
 	snat4_rev_tuple(&rev, p, nat_addr, 0);
-	rev_val.created = bpf_ktime_get_ns();
-	rev_val.last_seen = rev_val.created;
-	rev_val.to_addr = p->ip.saddr;
-	rev_val.to_port = p->sport;
+	val.created = bpf_ktime_get_ns();
+	val.last_seen = val.created;
+	val.to_addr = p->ip.saddr;
+	val.to_port = p->sport;
 
 	range = max >= min ? max - min + 1 : 1;
 	port = bpf_ntohs(p->sport);
@@ -119,12 +123,12 @@ static __always_inline int snat4(struct __sk_buff *ctx, struct pkt4 *p, __be32 n
 	 */
 	rev.dport = bpf_htons((__u16)port);
 	e = bpf_map_lookup_elem(&dp_snat, &rev);
-	if (e && snat4_stale(e, rev.proto, rev_val.created))
+	if (e && snat4_stale(e, rev.proto, val.created))
 		bpf_map_delete_elem(&dp_snat, &rev);
 #pragma unroll
 	for (i = 0; i < SNAT_PORT_TRIES; i++) {
 		rev.dport = bpf_htons((__u16)port);
-		if (bpf_map_update_elem(&dp_snat, &rev, &rev_val, BPF_NOEXIST) == 0) {
+		if (bpf_map_update_elem(&dp_snat, &rev, &val, BPF_NOEXIST) == 0) {
 			nat_port = rev.dport;
 			found = true;
 			break;
@@ -138,11 +142,10 @@ static __always_inline int snat4(struct __sk_buff *ctx, struct pkt4 *p, __be32 n
 	if (!found)
 		return DROP(DROP_NAT_NO_MAPPING);
 
-	fwd_val.created = rev_val.created;
-	fwd_val.last_seen = rev_val.created;
-	fwd_val.to_addr = nat_addr;
-	fwd_val.to_port = nat_port;
-	if (bpf_map_update_elem(&dp_snat, &fwd, &fwd_val, BPF_ANY) < 0) {
+	/* Same times and flags; one entry less in the frame (include/common.h). */
+	val.to_addr = nat_addr;
+	val.to_port = nat_port;
+	if (bpf_map_update_elem(&dp_snat, &fwd, &val, BPF_ANY) < 0) {
 		bpf_map_delete_elem(&dp_snat, &rev);
 		return DROP(DROP_NAT_NO_MAPPING);
 	}
@@ -187,9 +190,11 @@ static __always_inline void snat4_reserve_host(const struct pkt4 *p)
  * An ICMP error a pod sends about a packet it received through a mapping
  * (the quote reads world -> pod): the quote and the error's source get the
  * mapping's address back. An error about anything else (a connection the
- * pod accepted) leaves untranslated, as its reply would.
+ * pod accepted) leaves untranslated, as its reply would. A subprogram
+ * (__dp_outline), as are the other ICMP-error translations: rare paths whose
+ * locals should not outlive them.
  */
-static __always_inline int snat4_icmp_err(struct __sk_buff *ctx, struct pkt4 *p)
+static __dp_outline int snat4_icmp_err(struct __sk_buff *ctx, struct pkt4 *p)
 {
 	const struct snat_entry *e;
 	struct tuple4 t;
@@ -210,7 +215,7 @@ static __always_inline int snat4_icmp_err(struct __sk_buff *ctx, struct pkt4 *p)
  * reads nat_addr:nat_port -> peer): the error goes to the original source
  * and the quote gets it back. Returns 1 if translated.
  */
-static __always_inline int rev_snat4_icmp(struct __sk_buff *ctx, struct pkt4 *p)
+static __dp_outline int rev_snat4_icmp(struct __sk_buff *ctx, struct pkt4 *p)
 {
 	const struct snat_entry *e;
 	struct tuple4 t;
