@@ -260,8 +260,8 @@ typedef _Bool bool;
  * outlined). Outlining more (the IPv4 and IPv6 handlers, conntrack and
  * policy lookups, rev-NAT, parsing) made that count grow, not shrink.
  *
- * The verifier adds the frames of a chain of calls, each rounded up (to 32
- * bytes; to 16 with the JIT on kernels since 6.8 or so), against the same 512 bytes as one
+ * The verifier adds the frames of a chain of calls, each rounded up (to 16
+ * or 32 bytes, depending on the kernel), against the same 512 bytes as one
  * frame: an outlined function is called only from a program's own frame,
  * never from another subprogram, and keeps its own frame small.
  *
