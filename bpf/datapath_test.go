@@ -175,7 +175,7 @@ func compile(t testing.TB, v variant) string {
 	return o.path
 }
 
-func compileVariant(v variant) (string, error) {
+func compileVariant(v variant) (_ string, err error) {
 	src, err := sourceDir()
 	if err != nil {
 		return "", fmt.Errorf("writing sources: %w", err)
@@ -184,6 +184,11 @@ func compileVariant(v variant) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	defer func() {
+		if err != nil { // TestMain removes only the directories of objects
+			os.RemoveAll(dir)
+		}
+	}()
 	if err := os.WriteFile(filepath.Join(dir, VariantHeader), v.header(), 0o644); err != nil {
 		return "", err
 	}
