@@ -17,8 +17,11 @@ type reportRow struct {
 	Variant string   `json:"variant"`
 	Serves  []string `json:"serves"`
 	Kernel  string   `json:"kernel"`
-	// Verified: every program of the variant loaded there.
+	// Verified: every program of the variant loaded there; Counted: some
+	// program has a verified count there (a variant the traffic suite
+	// attached on a kernel where dpforge did not verify it has none).
 	Verified bool `json:"verified"`
+	Counted  bool `json:"counted"`
 	// Passed and Failed count the packet scenarios run there; Tested is
 	// false when none ran.
 	Tested bool `json:"tested"`
@@ -60,6 +63,7 @@ func reportRows(m *manifest.Manifest) []reportRow {
 			for _, p := range v.Programs {
 				n, ok := p.Verified[rel]
 				row.Verified = row.Verified && ok
+				row.Counted = row.Counted || ok
 				if n > row.MaxInsns {
 					row.MaxInsns, row.MaxProgram = n, p.Name
 				}
@@ -110,14 +114,14 @@ func writeReportMarkdown(w io.Writer, rows []reportRow) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, "\nCell: scenarios passed/run (- none run) · traffic cases passed/run and how the loader attached (when the traffic suite ran there) · most verified instructions of a program (share of the limit) · deepest stack; NOT LOADED when a program was rejected.")
+	fmt.Fprintln(w, "\nCell: scenarios passed/run (- none run) · traffic cases passed/run and how the loader attached (when the traffic suite ran there) · most verified instructions of a program (share of the limit) · deepest stack (not where only the traffic suite attached it); NOT LOADED when a program was rejected.")
 }
 
 func reportCell(r reportRow, ok bool) string {
 	if !ok {
 		return ""
 	}
-	if !r.Verified {
+	if !r.Verified && (r.Counted || r.Traffic == nil) {
 		return "NOT LOADED"
 	}
 	tested := "-"
@@ -137,6 +141,9 @@ func reportCell(r reportRow, ok bool) string {
 		if t.Attach != "" {
 			cell += " " + t.Attach
 		}
+	}
+	if !r.Counted {
+		return cell // attached by the traffic suite only
 	}
 	cell += " · " + insns
 	if r.MaxStack > 0 {

@@ -18,15 +18,16 @@ func TestReportMarkdown(t *testing.T) {
 			{Name: "p2", Verified: map[string]uint32{"5.10.0-46-amd64": 5}},
 		},
 		Tested:  map[string]manifest.TestSummary{"5.10.0-46-amd64": {Passed: 3, Failed: 1}},
-		Traffic: map[string]manifest.TrafficSummary{"5.10.0-46-amd64": {Passed: 7, Failed: 1, Skipped: 2, Attach: "tc"}},
+		Traffic: map[string]manifest.TrafficSummary{"5.10.0-46-amd64": {Passed: 7, Failed: 1, Skipped: 2, Attach: "tc"},
+			"7.3.4": {Passed: 8, Attach: "tcx"}}, // attached by the traffic suite only
 	}}}
 	var b bytes.Buffer
 	writeReportMarkdown(&b, reportRows(m))
-	want := `| variant | serves | 5.10.0-46-amd64 | 6.18.0 |
-|---|---|---|---|
-| aaa | lts | 3/4 · traffic 7/8 (2 skipped) tc · 900000 (90.0%) · 200 B | NOT LOADED |
+	want := `| variant | serves | 5.10.0-46-amd64 | 6.18.0 | 7.3.4 |
+|---|---|---|---|---|
+| aaa | lts | 3/4 · traffic 7/8 (2 skipped) tc · 900000 (90.0%) · 200 B | NOT LOADED | - · traffic 8/8 tcx |
 
-Cell: scenarios passed/run (- none run) · traffic cases passed/run and how the loader attached (when the traffic suite ran there) · most verified instructions of a program (share of the limit) · deepest stack; NOT LOADED when a program was rejected.
+Cell: scenarios passed/run (- none run) · traffic cases passed/run and how the loader attached (when the traffic suite ran there) · most verified instructions of a program (share of the limit) · deepest stack (not where only the traffic suite attached it); NOT LOADED when a program was rejected.
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("report (-want +got):\n%s", diff)
