@@ -17,7 +17,7 @@ func TestReportMarkdown(t *testing.T) {
 				Headroom: map[string]manifest.Headroom{"5.10.0-46-amd64": {Instructions: 900000, InsnLimit: 1000000, StackDepth: 200, VerifyMicros: 1500}}},
 			{Name: "p2", Verified: map[string]uint32{"5.10.0-46-amd64": 5}},
 		},
-		Tested:  map[string]manifest.TestSummary{"5.10.0-46-amd64": {Passed: 3, Failed: 1}},
+		Tested: map[string]manifest.TestSummary{"5.10.0-46-amd64": {Passed: 3, Failed: 1}},
 		Traffic: map[string]manifest.TrafficSummary{"5.10.0-46-amd64": {Passed: 7, Failed: 1, Skipped: 2, Attach: "tc"},
 			"7.3.4": {Passed: 8, Attach: "tcx"}}, // attached by the traffic suite only
 	}}}
