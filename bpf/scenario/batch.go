@@ -76,6 +76,36 @@ func perCPU(m *ebpf.Map) bool {
 	return false
 }
 
+// copies is how many values an element of m holds: one per possible CPU
+// for a per-CPU map, else one.
+func copies(m *ebpf.Map) (int, error) {
+	if !perCPU(m) {
+		return 1, nil
+	}
+	n, err := ebpf.PossibleCPU()
+	if err != nil {
+		return 0, fmt.Errorf("counting CPUs: %w", err)
+	}
+	return n, nil
+}
+
+// mapKeys returns every key of a hash-type map, walking it with NextKey.
+func mapKeys(m *ebpf.Map) ([][]byte, error) {
+	var keys [][]byte
+	var key any // nil: the first key
+	for {
+		next, err := m.NextKeyBytes(key)
+		if err != nil {
+			return nil, fmt.Errorf("iterating: %w", err)
+		}
+		if next == nil {
+			return keys, nil
+		}
+		keys = append(keys, next)
+		key = next
+	}
+}
+
 // rawEntries reads every entry of a map, per-CPU values uncombined (as
 // LookupBytes returns them), arrays in one batch where the kernel allows.
 func rawEntries(m *ebpf.Map) ([]kv, error) {
@@ -88,25 +118,21 @@ func rawEntries(m *ebpf.Map) ([]kv, error) {
 	if arrayMap(m.Type()) {
 		return indexEntries(m)
 	}
+	keys, err := mapKeys(m)
+	if err != nil {
+		return nil, err
+	}
 	var out []kv
-	var key any // nil: the first key
-	for {
-		next, err := m.NextKeyBytes(key)
-		if err != nil {
-			return nil, fmt.Errorf("iterating: %w", err)
-		}
-		if next == nil {
-			return out, nil
-		}
-		val, err := m.LookupBytes(next)
+	for _, k := range keys {
+		val, err := m.LookupBytes(k)
 		if err != nil {
 			return nil, fmt.Errorf("looking up: %w", err)
 		}
-		if val != nil {
-			out = append(out, kv{next, val})
+		if val != nil { // deleted since the walk
+			out = append(out, kv{k, val})
 		}
-		key = next
 	}
+	return out, nil
 }
 
 // indexEntries reads every element of an array one at a time: its keys
@@ -133,12 +159,9 @@ func batchEntries(m *ebpf.Map) ([]kv, error) {
 		return nil, nil
 	}
 	size := int(m.ValueSize())
-	cpus := 1
-	if perCPU(m) {
-		var err error
-		if cpus, err = ebpf.PossibleCPU(); err != nil {
-			return nil, err
-		}
+	cpus, err := copies(m)
+	if err != nil {
+		return nil, err
 	}
 	keys, keyBytes := byteArrays(n, int(m.KeySize()))
 	values, valueBytes := byteArrays(n*cpus, size)
@@ -184,12 +207,9 @@ func writeEntries(m *ebpf.Map, entries []kv) error {
 
 func batchWrite(m *ebpf.Map, entries []kv) error {
 	size := int(m.ValueSize())
-	cpus := 1
-	if perCPU(m) {
-		var err error
-		if cpus, err = ebpf.PossibleCPU(); err != nil {
-			return err
-		}
+	cpus, err := copies(m)
+	if err != nil {
+		return err
 	}
 	ks, stride := int(m.KeySize()), (size+7)&^7
 	keys, keyBytes := byteArrays(len(entries), ks)
@@ -203,7 +223,7 @@ func batchWrite(m *ebpf.Map, entries []kv) error {
 			copy(valueBytes[(i*cpus+c)*size:][:size], e.value[c*stride:])
 		}
 	}
-	_, err := m.BatchUpdate(keys, values, &ebpf.BatchOptions{ElemFlags: uint64(ebpf.UpdateAny)})
+	_, err = m.BatchUpdate(keys, values, &ebpf.BatchOptions{ElemFlags: uint64(ebpf.UpdateAny)})
 	return err
 }
 

@@ -157,12 +157,12 @@ func (p *plan) write(coll *ebpf.Collection, s *Scenario, ws []write) error {
 	for _, w := range ws {
 		m := coll.Maps[w.m]
 		var value any = w.value
-		if m.Type() == ebpf.PerCPUHash || m.Type() == ebpf.PerCPUArray || m.Type() == ebpf.LRUCPUHash {
+		if perCPU(m) {
 			// Every CPU gets the value, so that the program sees it
 			// wherever it runs.
-			n, err := ebpf.PossibleCPU()
+			n, err := copies(m)
 			if err != nil {
-				return fmt.Errorf("counting CPUs: %w", err)
+				return err
 			}
 			value = slices.Repeat([][]byte{w.value}, n)
 		}

@@ -411,18 +411,9 @@ func (st *mapState) reset() error {
 			}
 		}
 	case resetHash:
-		var keys [][]byte
-		var key any // nil: the first key
-		for {
-			next, err := st.m.NextKeyBytes(key)
-			if err != nil {
-				return fmt.Errorf("iterating: %w", err)
-			}
-			if next == nil {
-				break
-			}
-			keys = append(keys, next)
-			key = next
+		keys, err := mapKeys(st.m)
+		if err != nil {
+			return err
 		}
 		if err := deleteKeys(st.m, keys); err != nil {
 			return fmt.Errorf("deleting: %w", err)
